@@ -1,0 +1,117 @@
+# trawl: one non-recursive Makefile for the library, daemon, client, tests and benchmarks.
+# `make help` lists the targets.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+
+ifeq ($(SAN),1)
+BUILD := $(BUILD)-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+# CRoaring 0.2.66 on Debian 12 ships no pkg-config file: fall back to plain -lroaring.
+PKGS := libutf8proc liburing jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lutf8proc -luring -ljansson)
+ROARING_LIBS := $(shell pkg-config --libs roaring 2>/dev/null || echo -lroaring)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Werror=vla -Wformat=2 -Wundef
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) \
+	-Iindex -MMD -MP -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
+LIBS := $(PKG_LIBS) $(ROARING_LIBS) -lm
+
+INDEX_SRC := $(wildcard index/*.c)
+INDEX_OBJ := $(INDEX_SRC:%.c=$(BUILD)/%.o)
+INDEX_LIB := $(BUILD)/libtrawlindex.a
+
+CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+TRAWL := $(BUILD)/trawl
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+PROGRAMS := $(TRAWL)
+
+.PHONY: all help deps test test-c bench bench-rank run install uninstall clean fmt lint
+
+all: $(PROGRAMS)
+
+help:
+	@echo 'make            build trawl into $(BUILD)/'
+	@echo 'make run        install missing packages, build, run a sample query'
+	@echo 'make test       install missing packages, build with ASan+UBSan, run every test'
+	@echo 'make bench      run the benchmarks (see bench/README.md), results in bench/RESULTS.md'
+	@echo 'make SAN=1      build with ASan+UBSan into $(BUILD)-san/'
+	@echo 'make install    install into $$(DESTDIR)$$(PREFIX) (default /usr/local)'
+	@echo 'make fmt|lint   clang-format the tree | clang-tidy and format check'
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(INDEX_LIB): $(INDEX_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(TRAWL): $(CLIENT_OBJ) $(INDEX_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(INDEX_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(INDEX_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The C tests run under ASan+UBSan: `make test` re-enters make with SAN=1.
+test:
+	@scripts/deps.sh test
+	$(MAKE) --no-print-directory SAN=1 test-c
+
+test-c: $(TEST_BIN) $(PROGRAMS)
+	@scripts/run-tests.sh $(TEST_BIN)
+
+# The benchmarks run on an optimised build without sanitizers.
+bench: bench-rank
+
+bench-rank: $(TRAWL) $(BENCH_BIN)
+	@scripts/deps.sh bench
+	bench/rank.sh $(BUILD)
+
+run: deps
+	$(MAKE) --no-print-directory all
+	@scripts/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TRAWL) $(DESTDIR)$(PREFIX)/bin/trawl
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/trawl
+
+clean:
+	rm -rf build build-san $(BUILD)
+
+FMT_SRC := $(wildcard index/*.[ch] client/*.[ch] daemon/*.[ch] tests/*.[ch] bench/*.[ch])
+
+fmt:
+	clang-format -i $(FMT_SRC)
+
+lint:
+	clang-format --dry-run -Werror $(FMT_SRC)
+	clang-tidy --quiet $(filter %.c,$(FMT_SRC)) -- -std=c17 -D_GNU_SOURCE -Iindex $(PKG_CFLAGS)
+
+-include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
