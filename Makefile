@@ -37,12 +37,15 @@ TRAWL := $(BUILD)/trawl
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Script tests drive the built programs; they find them through $TRAWL_BUILD.
+TEST_SCRIPTS := $(wildcard tests/*.sh)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS := $(TRAWL)
 
+.SECONDARY:
 .PHONY: all help deps test test-c bench bench-rank run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
@@ -82,7 +85,7 @@ test:
 	$(MAKE) --no-print-directory SAN=1 test-c
 
 test-c: $(TEST_BIN) $(PROGRAMS)
-	@scripts/run-tests.sh $(TEST_BIN)
+	@TRAWL_BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 # The benchmarks run on an optimised build without sanitizers.
 bench: bench-rank

@@ -8,10 +8,10 @@ enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
 struct filter_options {
 	const char *query;
-	size_t limit;     /* 0: every match */
-	int is_read0;     /* input paths are NUL-separated */
-	int is_print0;    /* output paths are NUL-separated */
-	int is_scores;    /* print the score before each path */
+	size_t limit;  /* 0: every match */
+	int is_read0;  /* input paths are NUL-separated */
+	int is_print0; /* output paths are NUL-separated */
+	int is_scores; /* print the score before each path */
 	enum color_mode color;
 };
 

@@ -106,7 +106,8 @@ int filter_run(const struct filter_options *opts)
 	size_t n_hits = 0, cap_hits = 0;
 	int status = 2;
 	if (!input || !m) {
-		fprintf(stderr, "trawl: read standard input: %s\n", strerror(errno ? errno : ENOMEM));
+		fprintf(stderr, "trawl: read standard input: %s\n",
+			strerror(errno ? errno : ENOMEM));
 		goto out;
 	}
 	const char sep = opts->is_read0 ? '\0' : '\n';
@@ -133,10 +134,11 @@ int filter_run(const struct filter_options *opts)
 		}
 		i += line_len + 1;
 	}
-	qsort(hits, n_hits, sizeof(*hits), hit_cmp);
+	if (n_hits)
+		qsort(hits, n_hits, sizeof(*hits), hit_cmp);
 	size_t shown = opts->limit && opts->limit < n_hits ? opts->limit : n_hits;
-	int is_color = opts->color == COLOR_ALWAYS ||
-		       (opts->color == COLOR_AUTO && isatty(STDOUT_FILENO));
+	int is_color =
+	    opts->color == COLOR_ALWAYS || (opts->color == COLOR_AUTO && isatty(STDOUT_FILENO));
 	for (size_t k = 0; k < shown; k++) {
 		if (opts->is_scores)
 			printf("%d\t", hits[k].score);

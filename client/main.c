@@ -7,27 +7,27 @@
 #include "client.h"
 
 static const char usage[] =
-	"usage: trawl --filter QUERY [options] < PATHS\n"
-	"\n"
-	"Rank paths read from standard input (one a line) against QUERY, best first,\n"
-	"like `fzf --filter`. The query language is described in docs/QUERY.md:\n"
-	"  foo bar    both terms must match, in any order (fuzzy: characters in order)\n"
-	"  'foo       exact substring        ^foo   at the start of a path component\n"
-	"  foo$       at the end of the path !foo   must not contain foo\n"
-	"  a | b      either term            a/b    a term may span components\n"
-	"A term with an uppercase letter matches case exactly; a term with an accent\n"
-	"matches accents exactly. Otherwise case and accents are ignored.\n"
-	"\n"
-	"options:\n"
-	"  -f, --filter QUERY   the query (required for now: the daemon is not built yet)\n"
-	"  -n, --limit N        print at most N paths (default: every match)\n"
-	"      --read0          input paths are separated by NUL bytes, not newlines\n"
-	"  -0, --print0         separate output paths with NUL bytes\n"
-	"      --scores         print each path's score and a tab before it\n"
-	"      --color WHEN     highlight matched characters: auto (default), always, never\n"
-	"  -h, --help           show this help\n"
-	"\n"
-	"exit status: 0 when a path matched, 1 when none did, 2 on an error.\n";
+    "usage: trawl --filter QUERY [options] < PATHS\n"
+    "\n"
+    "Rank paths read from standard input (one a line) against QUERY, best first,\n"
+    "like `fzf --filter`. The query language is described in docs/QUERY.md:\n"
+    "  foo bar    both terms must match, in any order (fuzzy: characters in order)\n"
+    "  'foo       exact substring        ^foo   at the start of a path component\n"
+    "  foo$       at the end of the path !foo   must not contain foo\n"
+    "  a | b      either term            a/b    a term may span components\n"
+    "A term with an uppercase letter matches case exactly; a term with an accent\n"
+    "matches accents exactly. Otherwise case and accents are ignored.\n"
+    "\n"
+    "options:\n"
+    "  -f, --filter QUERY   the query (required for now: the daemon is not built yet)\n"
+    "  -n, --limit N        print at most N paths (default: every match)\n"
+    "      --read0          input paths are separated by NUL bytes, not newlines\n"
+    "  -0, --print0         separate output paths with NUL bytes\n"
+    "      --scores         print each path's score and a tab before it\n"
+    "      --color WHEN     highlight matched characters: auto (default), always, never\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 when a path matched, 1 when none did, 2 on an error.\n";
 
 static int parse_size(const char *s, size_t *out)
 {
@@ -43,14 +43,14 @@ int main(int argc, char **argv)
 {
 	enum { OPT_READ0 = 256, OPT_SCORES, OPT_COLOR };
 	static const struct option longopts[] = {
-		{"filter", required_argument, NULL, 'f'},
-		{"limit", required_argument, NULL, 'n'},
-		{"read0", no_argument, NULL, OPT_READ0},
-		{"print0", no_argument, NULL, '0'},
-		{"scores", no_argument, NULL, OPT_SCORES},
-		{"color", required_argument, NULL, OPT_COLOR},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {"read0", no_argument, NULL, OPT_READ0},
+	    {"print0", no_argument, NULL, '0'},
+	    {"scores", no_argument, NULL, OPT_SCORES},
+	    {"color", required_argument, NULL, OPT_COLOR},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct filter_options opts = {.color = COLOR_AUTO};
 	int c;
@@ -82,8 +82,10 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "never"))
 				opts.color = COLOR_NEVER;
 			else {
-				fprintf(stderr, "trawl: --color: expected auto, always or never, not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "trawl: --color: expected auto, always or never, not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -96,8 +98,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "trawl: unexpected argument '%s' (queries need the daemon, which "
-				"is not built yet; use --filter QUERY)\n",
+		fprintf(stderr,
+			"trawl: unexpected argument '%s' (queries need the daemon, which "
+			"is not built yet; use --filter QUERY)\n",
 			argv[optind]);
 		return 2;
 	}

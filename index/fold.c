@@ -13,7 +13,7 @@
  * a run compose, never whether the fold terminates. */
 #define CLUSTER_MAX_BYTES 64
 /* utf8proc's longest decomposition of one code point is 18 code points (U+FDFA). */
-#define CLUSTER_MAX_UNITS (CLUSTER_MAX_BYTES * 18)
+#define CLUSTER_MAX_UNITS ((utf8proc_ssize_t)CLUSTER_MAX_BYTES * 18)
 
 void fold_buf_init(struct fold_buf *b)
 {

@@ -31,9 +31,9 @@ enum fold_class {
 
 /** A folded string: parallel arrays of `len` units, owned by the caller. */
 struct fold_buf {
-	uint32_t *units;    /* folded code points, or FOLD_RAW_BYTE_BASE + byte */
-	uint32_t *offsets;  /* byte offset in the source of the character each unit came from */
-	uint8_t *classes;   /* enum fold_class of that source character */
+	uint32_t *units;   /* folded code points, or FOLD_RAW_BYTE_BASE + byte */
+	uint32_t *offsets; /* byte offset in the source of the character each unit came from */
+	uint8_t *classes;  /* enum fold_class of that source character */
 	size_t len;
 	size_t cap;
 };

@@ -91,8 +91,8 @@ static void reserve_scratch(struct trawl_matcher *m, const struct trawl_query *q
 	for (unsigned v = 0; v < FOLD_VARIANTS; v++) {
 		if (!(q->fold_mask & (1u << v)))
 			continue;
-		size_t need = score_cells_needed(q->max_units, &m->variants[v].subject,
-						 with_positions);
+		size_t need =
+		    score_cells_needed(q->max_units, &m->variants[v].subject, with_positions);
 		if (need > cells)
 			cells = need;
 	}
@@ -151,8 +151,8 @@ static int match(struct trawl_matcher *m, const struct trawl_query *q, int32_t *
 	return 1;
 }
 
-int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char *path,
-		size_t len, int32_t *score)
+int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char *path, size_t len,
+		int32_t *score)
 {
 	int rc = prepare(m, q, path, len);
 	if (rc < 0)
@@ -167,9 +167,9 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q,
-			  const char *path, size_t len, int32_t *score, uint32_t *positions,
-			  size_t cap, size_t *n_positions)
+int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q, const char *path,
+			  size_t len, int32_t *score, uint32_t *positions, size_t cap,
+			  size_t *n_positions)
 {
 	*n_positions = 0;
 	int rc = prepare(m, q, path, len);

@@ -12,7 +12,7 @@
 struct term {
 	enum term_kind kind;
 	unsigned fold_flags; /* FOLD_KEEP_CASE / FOLD_KEEP_MARKS, from smart case */
-	int is_negated;      /* the path must not contain the term (exact) */
+	int is_negated;	     /* the path must not contain the term (exact) */
 	uint32_t *units;     /* the folded term */
 	size_t n_units;
 	char *text; /* the literal, operators removed and escapes resolved */

@@ -11,15 +11,15 @@
 /* bonus_table[prev][cur]: the bonus for matching a character of class cur that follows
  * one of class prev. The start of a path counts as following a '/'. */
 static const int8_t bonus_table[CLASS_COUNT][CLASS_COUNT] = {
-	/* prev:                SLASH         DELIM         LOWER  UPPER         DIGIT         LETTER */
-	[CLASS_SLASH] = {BONUS_PUNCT, BONUS_PUNCT, BONUS_COMPONENT, BONUS_COMPONENT,
-			 BONUS_COMPONENT, BONUS_COMPONENT},
-	[CLASS_DELIM] = {BONUS_PUNCT, BONUS_PUNCT, BONUS_DELIMITER, BONUS_DELIMITER,
-			 BONUS_DELIMITER, BONUS_DELIMITER},
-	[CLASS_LOWER] = {BONUS_PUNCT, BONUS_PUNCT, 0, BONUS_CAMEL, BONUS_CAMEL, 0},
-	[CLASS_UPPER] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, BONUS_CAMEL, 0},
-	[CLASS_DIGIT] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, 0, 0},
-	[CLASS_LETTER] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, BONUS_CAMEL, 0},
+    /* prev:                SLASH         DELIM         LOWER  UPPER         DIGIT         LETTER */
+    [CLASS_SLASH] = {BONUS_PUNCT, BONUS_PUNCT, BONUS_COMPONENT, BONUS_COMPONENT, BONUS_COMPONENT,
+		     BONUS_COMPONENT},
+    [CLASS_DELIM] = {BONUS_PUNCT, BONUS_PUNCT, BONUS_DELIMITER, BONUS_DELIMITER, BONUS_DELIMITER,
+		     BONUS_DELIMITER},
+    [CLASS_LOWER] = {BONUS_PUNCT, BONUS_PUNCT, 0, BONUS_CAMEL, BONUS_CAMEL, 0},
+    [CLASS_UPPER] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, BONUS_CAMEL, 0},
+    [CLASS_DIGIT] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, 0, 0},
+    [CLASS_LETTER] = {BONUS_PUNCT, BONUS_PUNCT, 0, 0, BONUS_CAMEL, 0},
 };
 
 void score_bonuses(int8_t *bonus, const uint8_t *classes, size_t len)
@@ -69,7 +69,7 @@ static int32_t tail_penalty(const struct subject *s, size_t j)
 		return PENALTY_NAME_TAIL_MAX;
 	size_t tail = s->len - 1 - j;
 	return tail * PENALTY_NAME_TAIL > PENALTY_NAME_TAIL_MAX ? PENALTY_NAME_TAIL_MAX
-								  : (int32_t)tail * PENALTY_NAME_TAIL;
+								: (int32_t)tail * PENALTY_NAME_TAIL;
 }
 
 int32_t score_alignment(const uint32_t *term, size_t n, const struct subject *s,
@@ -88,8 +88,8 @@ int32_t score_alignment(const uint32_t *term, size_t n, const struct subject *s,
 			score += SCORE_MATCH + max32(BONUS_CONSECUTIVE, s->bonus[j]);
 		} else {
 			size_t gap = j - pos[k - 1] - 1;
-			score += SCORE_MATCH + s->bonus[j] + GAP_START +
-				 (int32_t)(gap - 1) * GAP_EXTEND;
+			score +=
+			    SCORE_MATCH + s->bonus[j] + GAP_START + (int32_t)(gap - 1) * GAP_EXTEND;
 		}
 	}
 	return score - tail_penalty(s, pos[n - 1]);
@@ -98,8 +98,8 @@ int32_t score_alignment(const uint32_t *term, size_t n, const struct subject *s,
 /* Greedy bounds: lo[i] is the leftmost position term[i] can take in any alignment,
  * hi[i] the rightmost. Returns 0 when the term is not a subsequence at all: the cheap
  * check that runs before the programme. */
-static int subsequence_bounds(const uint32_t *term, size_t n, const struct subject *s,
-			      uint32_t *lo, uint32_t *hi)
+static int subsequence_bounds(const uint32_t *term, size_t n, const struct subject *s, uint32_t *lo,
+			      uint32_t *hi)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++, j++) {
@@ -125,8 +125,8 @@ size_t score_cells_needed(size_t n, const struct subject *s, int with_positions)
 }
 
 /* Walk the full matrices back from d[n-1][end] to recover one optimal alignment. */
-static void traceback(const struct score_scratch *x, size_t n, const struct subject *s,
-		      size_t end, uint32_t *pos)
+static void traceback(const struct score_scratch *x, size_t n, const struct subject *s, size_t end,
+		      uint32_t *pos)
 {
 	const size_t m = s->len;
 	size_t j = end;
@@ -184,8 +184,8 @@ static int32_t score_fuzzy(struct score_scratch *x, const uint32_t *term, size_t
 				} else if (j > x->lo[i - 1]) {
 					/* Invariant: row i - 1 holds valid cells from lo[i - 1]
 					 * to hi[i] - 1, which covers j - 1 here. */
-					int32_t run = d_prev[j - 1] +
-						      max32(BONUS_CONSECUTIVE, s->bonus[j]);
+					int32_t run =
+					    d_prev[j - 1] + max32(BONUS_CONSECUTIVE, s->bonus[j]);
 					int32_t jump = g_prev[j - 1] + s->bonus[j];
 					int32_t v = max32(run, jump);
 					if (v > SCORE_NONE)

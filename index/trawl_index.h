@@ -56,8 +56,8 @@ void trawl_matcher_free(struct trawl_matcher *m);
  * Returns 1 and sets `*score` when it matches, 0 when it does not, -ENOMEM when scratch
  * memory could not grow. Higher scores rank first; see trawl_rank_cmp() for ties.
  */
-int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char *path,
-		size_t len, int32_t *score);
+int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char *path, size_t len,
+		int32_t *score);
 
 /**
  * Like trawl_match(), and also fill `positions` with the byte offsets into `path` of the
@@ -65,9 +65,9 @@ int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char
  * of them; `*n_positions` gets the number written. Slower than trawl_match(): call it for
  * the results that are shown, not for every candidate.
  */
-int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q,
-			  const char *path, size_t len, int32_t *score, uint32_t *positions,
-			  size_t cap, size_t *n_positions);
+int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q, const char *path,
+			  size_t len, int32_t *score, uint32_t *positions, size_t cap,
+			  size_t *n_positions);
 
 /**
  * Order two matches of the same query, best first: higher score, then fewer path

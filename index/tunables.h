@@ -15,8 +15,8 @@
 /* Bonuses for matching the character at a position, by what precedes it. */
 #define BONUS_COMPONENT 10 /* first character of a path component (after '/') */
 #define BONUS_DELIMITER 9  /* after a delimiter: _ - . space and other punctuation */
-#define BONUS_CAMEL     7  /* an uppercase after a lowercase, a digit after a non-digit */
-#define BONUS_PUNCT     4  /* the matched character is itself punctuation */
+#define BONUS_CAMEL	7  /* an uppercase after a lowercase, a digit after a non-digit */
+#define BONUS_PUNCT	4  /* the matched character is itself punctuation */
 
 /* A character matched right after the previous one earns at least this; runs are what
  * people type, so a run beats a scatter of word starts. */
@@ -41,8 +41,8 @@
 /* Each unmatched character of the basename after the term's last match in it costs this
  * (up to BASENAME_TAIL_MAX_PENALTY): of two names matched alike, the one the term covers
  * more of is the better guess. */
-#define PENALTY_NAME_TAIL         1
-#define PENALTY_NAME_TAIL_MAX     16
+#define PENALTY_NAME_TAIL     1
+#define PENALTY_NAME_TAIL_MAX 16
 
 /* Bound on the dynamic programme: a term of n units against a path of m units costs n*m
  * cells. Beyond this the matcher scores one greedy alignment instead (fzf v1 style). */

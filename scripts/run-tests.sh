@@ -2,6 +2,9 @@
 # Runs every test executable given on the command line, then prints one summary line.
 # Each is a cmocka program (C tests) or a script; a failure does not stop the others.
 set -u
+# Any sanitizer report fails the test that caused it.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 passed=0
 failed=0
 failed_names=""

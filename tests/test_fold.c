@@ -56,9 +56,13 @@ static void should_fold_nfc_and_nfd_alike(void **state)
 	(void)state;
 	/* "é" precomposed, and "e" followed by U+0301 COMBINING ACUTE ACCENT. */
 	for (unsigned flags = 0; flags < FOLD_VARIANTS; flags++)
-		assert_folds_to("caf\xc3\xa9", flags, flags & FOLD_KEEP_MARKS ? "caf\xc3\xa9" : "caf" "e");
+		assert_folds_to("caf\xc3\xa9", flags,
+				flags & FOLD_KEEP_MARKS ? "caf\xc3\xa9"
+							: "caf"
+							  "e");
 	for (unsigned flags = 0; flags < FOLD_VARIANTS; flags++)
-		assert_folds_to("cafe\xcc\x81", flags, flags & FOLD_KEEP_MARKS ? "caf\xc3\xa9" : "cafe");
+		assert_folds_to("cafe\xcc\x81", flags,
+				flags & FOLD_KEEP_MARKS ? "caf\xc3\xa9" : "cafe");
 }
 
 static void should_apply_full_case_folds(void **state)
@@ -73,7 +77,8 @@ static void should_apply_full_case_folds(void **state)
 static void should_pass_invalid_bytes_through(void **state)
 {
 	(void)state;
-	const char s[] = "a\xff\xfe" "b\xc3";
+	const char s[] = "a\xff\xfe"
+			 "b\xc3";
 	struct fold_buf b;
 	fold_buf_init(&b);
 	assert_int_equal(fold(&b, s, sizeof(s) - 1, 0), 0);
@@ -106,8 +111,8 @@ static void should_classify_characters_of_the_source(void **state)
 	struct fold_buf b;
 	fold_buf_init(&b);
 	assert_int_equal(fold(&b, s, strlen(s), 0), 0);
-	const uint8_t classes[] = {CLASS_SLASH, CLASS_LOWER, CLASS_UPPER, CLASS_DIGIT,
-				   CLASS_DELIM, CLASS_LOWER};
+	const uint8_t classes[] = {CLASS_SLASH, CLASS_LOWER, CLASS_UPPER,
+				   CLASS_DIGIT, CLASS_DELIM, CLASS_LOWER};
 	assert_int_equal(b.len, sizeof(classes));
 	assert_memory_equal(b.classes, classes, sizeof(classes));
 	fold_buf_release(&b);
@@ -118,8 +123,10 @@ static void should_survive_long_runs_of_marks(void **state)
 	(void)state;
 	char s[3 + 2 * 500];
 	s[0] = 'a';
-	for (int i = 0; i < 500; i++)
-		memcpy(s + 1 + 2 * i, "\xcc\x81", 2);
+	for (size_t i = 0; i < 500; i++) {
+		s[1 + 2 * i] = '\xcc'; /* U+0301 COMBINING ACUTE ACCENT */
+		s[2 + 2 * i] = '\x81';
+	}
 	s[1 + 2 * 500] = 'b';
 	struct fold_buf b;
 	fold_buf_init(&b);
@@ -146,17 +153,17 @@ static void should_detect_uppercase_and_marks_in_terms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(should_lowercase_ascii_by_default),
-		cmocka_unit_test(should_keep_case_when_asked),
-		cmocka_unit_test(should_strip_marks_by_default),
-		cmocka_unit_test(should_keep_marks_when_asked),
-		cmocka_unit_test(should_fold_nfc_and_nfd_alike),
-		cmocka_unit_test(should_apply_full_case_folds),
-		cmocka_unit_test(should_pass_invalid_bytes_through),
-		cmocka_unit_test(should_record_source_offsets),
-		cmocka_unit_test(should_classify_characters_of_the_source),
-		cmocka_unit_test(should_survive_long_runs_of_marks),
-		cmocka_unit_test(should_detect_uppercase_and_marks_in_terms),
+	    cmocka_unit_test(should_lowercase_ascii_by_default),
+	    cmocka_unit_test(should_keep_case_when_asked),
+	    cmocka_unit_test(should_strip_marks_by_default),
+	    cmocka_unit_test(should_keep_marks_when_asked),
+	    cmocka_unit_test(should_fold_nfc_and_nfd_alike),
+	    cmocka_unit_test(should_apply_full_case_folds),
+	    cmocka_unit_test(should_pass_invalid_bytes_through),
+	    cmocka_unit_test(should_record_source_offsets),
+	    cmocka_unit_test(should_classify_characters_of_the_source),
+	    cmocka_unit_test(should_survive_long_runs_of_marks),
+	    cmocka_unit_test(should_detect_uppercase_and_marks_in_terms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
