@@ -17,6 +17,8 @@ struct term {
 	size_t n_units;
 	char *text; /* the literal, operators removed and escapes resolved */
 	size_t text_len;
+	char *loose; /* the loose fold of text as bytes, what postings are keyed on */
+	size_t loose_len;
 };
 
 /* Matches when any of its terms matches; scores as the best of them. */

@@ -78,4 +78,111 @@ int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q, 
 int trawl_rank_cmp(int32_t score_a, const char *path_a, size_t len_a, int32_t score_b,
 		   const char *path_b, size_t len_b);
 
+/* ---------------------------------------------------------------------------------------
+ * The index
+ */
+
+/** Kinds of entries; also bits of a kind mask. */
+enum trawl_kind {
+	TRAWL_KIND_FILE = 1 << 0,
+	TRAWL_KIND_DIR = 1 << 1,
+	TRAWL_KIND_LINK = 1 << 2,
+	TRAWL_KIND_ANY = TRAWL_KIND_FILE | TRAWL_KIND_DIR | TRAWL_KIND_LINK,
+};
+
+/**
+ * An index of paths. Readers (searches) may run concurrently from many threads with one
+ * writer (add, remove, rebuild): every search works on the generation that was current
+ * when it started, and changes publish new generations atomically.
+ */
+struct trawl_index;
+
+/** Figures about an index, for status reports and benchmarks. */
+struct trawl_index_stats {
+	uint64_t n_entries;      /* live entries: base minus tombstones plus delta */
+	uint64_t n_base;         /* entries in the base generation (tombstoned ones too) */
+	uint64_t n_delta;        /* entries added since the base was built */
+	uint64_t n_tombstones;   /* base entries removed since */
+	uint64_t n_names;        /* distinct names in the base */
+	uint64_t store_bytes;    /* entries and names */
+	uint64_t postings_bytes; /* character and trigram postings */
+	uint64_t delta_bytes;    /* delta and tombstones */
+	uint64_t n_trigrams;     /* distinct trigram postings */
+};
+
+/**
+ * Build an index from `len` bytes of absolute paths separated by `sep` ('\n' or '\0').
+ * Parent directories are inferred; a path ending in '/' is a directory, other listed
+ * paths are files unless something is listed under them. Paths that are relative or
+ * have empty, "." or ".." components are left out and counted in *n_rejected (may be
+ * NULL). `threads` (0: 2) bounds the threads used. Returns 0 and a new index in *out,
+ * or -ENOMEM, -EOVERFLOW.
+ */
+int trawl_index_build_from_list(const char *buf, size_t len, char sep, unsigned threads,
+				struct trawl_index **out, size_t *n_rejected);
+
+/** Free an index. Searches must have finished. trawl_index_free(NULL) is a no-op. */
+void trawl_index_free(struct trawl_index *ix);
+
+/** Fill *st with the index's current figures. */
+void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st);
+
+/** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads. */
+struct trawl_search_options {
+	size_t limit;        /* results wanted, best first (0: 50) */
+	const char *under;   /* only entries strictly under this directory (absolute path) */
+	size_t under_len;
+	unsigned kinds;      /* TRAWL_KIND_* mask (0: any) */
+	unsigned threads;    /* threads for this search (0: 2) */
+};
+
+/** One result. `path` is owned by the result set. */
+struct trawl_result {
+	const char *path;
+	size_t path_len;
+	int32_t score;
+	uint8_t kind;
+};
+
+/** The outcome of a search: results best first, and how many entries matched. */
+struct trawl_results {
+	struct trawl_result *items;
+	size_t n_items;
+	uint64_t n_matched; /* all matching entries, not just those returned */
+	char *arena;        /* holds the paths */
+	size_t arena_len, arena_cap;
+};
+
+/**
+ * Run `q` against the index. The results are exactly what scoring every live path with
+ * trawl_match() and ordering with trawl_rank_cmp() would give, truncated to the limit.
+ * `out` must be zeroed or previously filled (it is reused); release it with
+ * trawl_results_release(). Returns 0, -ENOENT when `under` is not a directory in the
+ * index, -ENOMEM.
+ */
+int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
+		       const struct trawl_search_options *opts, struct trawl_results *out);
+
+/** Free what a result set holds and zero it. */
+void trawl_results_release(struct trawl_results *r);
+
+/**
+ * Add the path (absolute, `len` bytes) of an entry of `kind`, creating missing parent
+ * directories as the list builder does. Adding a path that is already live is a no-op.
+ * Returns 0, -EINVAL for a path the list builder would reject, -ENOMEM.
+ */
+int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum trawl_kind kind);
+
+/**
+ * Remove the entry at `path` and everything under it. Returns 0, -ENOENT when no such
+ * live entry exists, -ENOMEM.
+ */
+int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len);
+
+/**
+ * Fold the delta and tombstones into a new base generation and publish it. Searches
+ * running meanwhile keep the generation they started with. Returns 0 or -ENOMEM.
+ */
+int trawl_index_rebuild(struct trawl_index *ix);
+
 #endif

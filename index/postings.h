@@ -1,0 +1,55 @@
+/* postings.h: roaring postings over the entries of a store: for each byte of the loose
+ * fold (case folded, marks stripped), the entries whose path contains it; for each
+ * trigram of "/" + folded name, the entries whose path contains it. A directory's keys
+ * are added once, as its subtree's range; descendants skip keys an ancestor covers. */
+#ifndef TRAWL_POSTINGS_H
+#define TRAWL_POSTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <roaring/roaring.h>
+
+#include "store.h"
+
+struct postings {
+	roaring_bitmap_t *chars[256]; /* NULL: no entry has this byte */
+	/* Trigram table, open addressing: keys[k] = trigram | TRIGRAM_USED. */
+	uint32_t *keys;
+	roaring_bitmap_t **maps;
+	size_t n_slots; /* a power of two */
+	size_t n_trigrams;
+};
+
+#define TRIGRAM_USED (1u << 31)
+
+/* CRoaring 0.2.66 (Debian 12) crashes on roaring_bitmap_free(NULL): free through this. */
+static inline void bitmap_free(roaring_bitmap_t *r)
+{
+	if (r)
+		roaring_bitmap_free(r);
+}
+
+static inline uint32_t trigram_key(const unsigned char *p)
+{
+	return TRIGRAM_USED | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+/** Build the postings of a store. Returns 0 or -ENOMEM. */
+int postings_build(struct postings *p, const struct store *s);
+
+void postings_release(struct postings *p);
+
+/** The posting of a trigram, or NULL when no entry contains it. */
+const roaring_bitmap_t *postings_trigram(const struct postings *p, uint32_t key);
+
+size_t postings_memory_bytes(const struct postings *p);
+
+/**
+ * Encode the loose fold of `len` bytes at `s` into `out` (cap bytes): each unit as
+ * UTF-8, each raw byte as itself. Returns the length (which may exceed cap: then call
+ * again with more room) or -ENOMEM.
+ */
+long postings_loose_bytes(const char *s, size_t len, char *out, size_t cap);
+
+#endif

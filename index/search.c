@@ -1,0 +1,552 @@
+/* search.c: running a query on a generation: candidates from the postings (an exact
+ * superset of the matches), scope and tombstones, verification and scoring by the
+ * matcher on worker threads, a bounded top-K per worker, then the delta, then a merge. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generation.h"
+#include "query.h"
+#include "trawl_index.h"
+
+/* Below this many candidates one thread is faster than starting another. */
+#define SEARCH_PARALLEL_MIN_CANDIDATES 4096
+#define SEARCH_MAX_THREADS             16
+#define SEARCH_DEFAULT_LIMIT           50
+
+/* ---- candidates ---- */
+
+static void and_into(roaring_bitmap_t **acc, const roaring_bitmap_t *r)
+{
+	if (!*acc)
+		*acc = roaring_bitmap_copy(r);
+	else
+		roaring_bitmap_and_inplace(*acc, r);
+}
+
+/* The entries that may match one term; *out NULL means "any entry may". Every
+ * condition here is necessary for a match: a path matching the term contains, in its
+ * loose fold, every byte of the term's loose fold and every trigram of a contiguous
+ * term (a trigram with '/' after its first byte may span components, so it is not
+ * looked up). Returns 0 or -ENOMEM. */
+static int term_candidates(const struct postings *p, const struct term *t, roaring_bitmap_t **out)
+{
+	*out = NULL;
+	if (t->is_negated)
+		return 0;
+	const unsigned char *b = (const unsigned char *)t->loose;
+	size_t n = t->loose_len;
+	roaring_bitmap_t *acc = NULL;
+	if (t->kind != TERM_FUZZY) {
+		/* ^x is "/x" in the path: the posting of "/xy" says a component starts so. */
+		unsigned char buf[TRAWL_QUERY_MAX_BYTES * 4 + 2];
+		size_t m = 0;
+		if ((t->kind == TERM_PREFIX || t->kind == TERM_EQUAL) && (n == 0 || b[0] != '/'))
+			buf[m++] = '/';
+		if (m + n <= sizeof(buf)) {
+			memcpy(buf + m, b, n);
+			m += n;
+			for (size_t i = 0; i + 3 <= m; i++) {
+				if (buf[i + 1] == '/' || buf[i + 2] == '/')
+					continue;
+				const roaring_bitmap_t *r = postings_trigram(p, trigram_key(buf + i));
+				if (!r) {
+					bitmap_free(acc);
+					*out = roaring_bitmap_create();
+					return *out ? 0 : -ENOMEM;
+				}
+				and_into(&acc, r);
+				if (!acc)
+					return -ENOMEM;
+			}
+		}
+	}
+	uint64_t seen[4] = {0};
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = b[i];
+		if (c == '/' || (seen[c >> 6] & (1ull << (c & 63))))
+			continue;
+		seen[c >> 6] |= 1ull << (c & 63);
+		const roaring_bitmap_t *r = p->chars[c];
+		if (!r) {
+			bitmap_free(acc);
+			*out = roaring_bitmap_create();
+			return *out ? 0 : -ENOMEM;
+		}
+		and_into(&acc, r);
+		if (!acc)
+			return -ENOMEM;
+	}
+	*out = acc;
+	return 0;
+}
+
+static int query_candidates(const struct postings *p, const struct trawl_query *q,
+			    roaring_bitmap_t **out)
+{
+	roaring_bitmap_t *acc = NULL;
+	*out = NULL;
+	for (size_t g = 0; g < q->n_groups; g++) {
+		roaring_bitmap_t *group = NULL;
+		int is_any = 0;
+		for (size_t k = 0; k < q->groups[g].n_terms && !is_any; k++) {
+			roaring_bitmap_t *r;
+			if (term_candidates(p, &q->groups[g].terms[k], &r) < 0)
+				goto nomem;
+			if (!r) {
+				is_any = 1;
+			} else if (!group) {
+				group = r;
+			} else {
+				roaring_bitmap_or_inplace(group, r);
+				bitmap_free(r);
+			}
+		}
+		if (is_any) {
+			bitmap_free(group);
+			continue;
+		}
+		if (!acc) {
+			acc = group;
+		} else {
+			roaring_bitmap_and_inplace(acc, group);
+			bitmap_free(group);
+		}
+	}
+	*out = acc;
+	return 0;
+nomem:
+	bitmap_free(acc);
+	return -ENOMEM;
+}
+
+/* ---- top-K ---- */
+
+struct slot {
+	int32_t score;
+	uint8_t kind;
+	char *path;
+	size_t len, cap;
+};
+
+/* A binary heap whose root is the worst of the best `limit` seen. Slots are
+ * allocated as they fill: a large limit costs nothing until results arrive. */
+struct topk {
+	size_t limit, n, cap;
+	struct slot *slots;
+};
+
+static int ranks_after(const struct slot *a, const struct slot *b)
+{
+	return trawl_rank_cmp(a->score, a->path, a->len, b->score, b->path, b->len) > 0;
+}
+
+static void sift_down(struct topk *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, worst = i;
+		if (l < t->n && ranks_after(&t->slots[l], &t->slots[worst]))
+			worst = l;
+		if (r < t->n && ranks_after(&t->slots[r], &t->slots[worst]))
+			worst = r;
+		if (worst == i)
+			return;
+		struct slot tmp = t->slots[i];
+		t->slots[i] = t->slots[worst];
+		t->slots[worst] = tmp;
+		i = worst;
+	}
+}
+
+static void sift_up(struct topk *t, size_t i)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!ranks_after(&t->slots[i], &t->slots[parent]))
+			return;
+		struct slot tmp = t->slots[i];
+		t->slots[i] = t->slots[parent];
+		t->slots[parent] = tmp;
+		i = parent;
+	}
+}
+
+static int slot_set(struct slot *s, int32_t score, const char *path, size_t len, uint8_t kind)
+{
+	if (s->cap < len) {
+		char *p = realloc(s->path, len);
+		if (!p)
+			return -ENOMEM;
+		s->path = p;
+		s->cap = len;
+	}
+	memcpy(s->path, path, len);
+	s->len = len;
+	s->score = score;
+	s->kind = kind;
+	return 0;
+}
+
+static int topk_push(struct topk *t, int32_t score, const char *path, size_t len, uint8_t kind)
+{
+	if (t->n < t->limit) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			if (cap > t->limit)
+				cap = t->limit;
+			struct slot *slots = realloc(t->slots, cap * sizeof(*slots));
+			if (!slots)
+				return -ENOMEM;
+			memset(slots + t->cap, 0, (cap - t->cap) * sizeof(*slots));
+			t->slots = slots;
+			t->cap = cap;
+		}
+		int rc = slot_set(&t->slots[t->n], score, path, len, kind);
+		if (rc < 0)
+			return rc;
+		sift_up(t, t->n++);
+		return 0;
+	}
+	struct slot *root = &t->slots[0];
+	if (score < root->score ||
+	    (score == root->score &&
+	     trawl_rank_cmp(score, path, len, root->score, root->path, root->len) >= 0))
+		return 0;
+	int rc = slot_set(root, score, path, len, kind);
+	if (rc == 0)
+		sift_down(t, 0);
+	return rc;
+}
+
+static void topk_release(struct topk *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slots[i].path);
+	free(t->slots);
+}
+
+/* ---- workers ---- */
+
+struct worker {
+	const struct generation *g;
+	const struct trawl_query *q;
+	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
+	uint32_t lo, hi;
+	unsigned kinds;
+	struct trawl_matcher *m;
+	struct topk top;
+	uint64_t n_matched;
+	int rc;
+	/* The path being built; its first parent_len bytes are the path of parent. */
+	char *path;
+	size_t cap;
+	uint32_t parent;
+	size_t parent_len;
+};
+
+static int reserve(struct worker *w, size_t need)
+{
+	if (need <= w->cap)
+		return 0;
+	size_t cap = w->cap ? w->cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(w->path, cap);
+	if (!p)
+		return -ENOMEM;
+	w->path = p;
+	w->cap = cap;
+	return 0;
+}
+
+/* Build the path of `id` into w->path, reusing the parent's path from the previous
+ * entry when it is the same: candidates come in id order, so siblings are adjacent. */
+static int build_path(struct worker *w, uint32_t id, size_t *len)
+{
+	const struct store *s = &w->g->base->store;
+	uint32_t p = s->parent[id];
+	size_t n;
+	const char *name = store_name(s, id, &n);
+	if (p == STORE_NO_PARENT) {
+		if (reserve(w, n) < 0)
+			return -ENOMEM;
+		memcpy(w->path, name, n);
+		w->parent = STORE_NO_PARENT;
+		*len = n;
+		return 0;
+	}
+	if (p != w->parent || w->parent == STORE_NO_PARENT) {
+		size_t need = store_path(s, p, w->path, w->cap);
+		if (need > w->cap) {
+			if (reserve(w, need) < 0)
+				return -ENOMEM;
+			store_path(s, p, w->path, w->cap);
+		}
+		w->parent = p;
+		w->parent_len = need;
+	}
+	size_t at = w->parent_len;
+	int has_slash = at && w->path[at - 1] == '/';
+	if (reserve(w, at + 1 + n) < 0)
+		return -ENOMEM;
+	if (!has_slash)
+		w->path[at++] = '/';
+	memcpy(w->path + at, name, n);
+	*len = at + n;
+	return 0;
+}
+
+static void consider(struct worker *w, uint32_t id)
+{
+	const struct store *s = &w->g->base->store;
+	if (!(s->kind[id] & w->kinds))
+		return;
+	size_t len;
+	if (build_path(w, id, &len) < 0) {
+		w->rc = -ENOMEM;
+		return;
+	}
+	int32_t score;
+	int rc = trawl_match(w->m, w->q, w->path, len, &score);
+	if (rc < 0) {
+		w->rc = rc;
+		return;
+	}
+	if (rc == 0)
+		return;
+	w->n_matched++;
+	if (topk_push(&w->top, score, w->path, len, s->kind[id]) < 0)
+		w->rc = -ENOMEM;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	if (w->candidates) {
+		roaring_uint32_iterator_t it;
+		roaring_init_iterator(w->candidates, &it);
+		if (roaring_move_uint32_iterator_equalorlarger(&it, w->lo))
+			for (; it.has_value && it.current_value < w->hi && w->rc == 0;
+			     roaring_advance_uint32_iterator(&it))
+				consider(w, it.current_value);
+	} else {
+		for (uint32_t id = w->lo; id < w->hi && w->rc == 0; id++)
+			if (generation_base_live(w->g, id))
+				consider(w, id);
+	}
+	return NULL;
+}
+
+/* Delta entries live under `under`, when given: the path starts with it and a '/'. */
+static int delta_in_scope(const char *p, size_t len, const char *under, size_t under_len)
+{
+	if (!under)
+		return 1;
+	if (under_len == 1 && under[0] == '/')
+		return len > 1;
+	return len > under_len && memcmp(p, under, under_len) == 0 && p[under_len] == '/';
+}
+
+static void search_delta(struct worker *w, const char *under, size_t under_len)
+{
+	const struct generation *g = w->g;
+	for (size_t i = 0; i < g->n_delta && w->rc == 0; i++) {
+		const struct delta_entry *e = &g->delta[i];
+		const char *p = g->delta_paths + e->path_offset;
+		if (!(e->kind & w->kinds) || !delta_in_scope(p, e->path_len, under, under_len))
+			continue;
+		int32_t score;
+		int rc = trawl_match(w->m, w->q, p, e->path_len, &score);
+		if (rc < 0) {
+			w->rc = rc;
+			return;
+		}
+		if (rc == 0)
+			continue;
+		w->n_matched++;
+		if (topk_push(&w->top, score, p, e->path_len, e->kind) < 0)
+			w->rc = -ENOMEM;
+	}
+}
+
+/* ---- results ---- */
+
+void trawl_results_release(struct trawl_results *r)
+{
+	free(r->items);
+	free(r->arena);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct slot *x = *(const struct slot *const *)a, *y = *(const struct slot *const *)b;
+	return trawl_rank_cmp(x->score, x->path, x->len, y->score, y->path, y->len);
+}
+
+static int collect(struct worker *ws, size_t n_workers, size_t limit, struct trawl_results *out)
+{
+	size_t total = 0, bytes = 0;
+	for (size_t i = 0; i < n_workers; i++)
+		total += ws[i].top.n;
+	const struct slot **all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n_workers; i++)
+		for (size_t j = 0; j < ws[i].top.n; j++)
+			all[k++] = &ws[i].top.slots[j];
+	qsort(all, total, sizeof(*all), cmp_slot);
+	size_t n = total < limit ? total : limit;
+	for (size_t i = 0; i < n; i++)
+		bytes += all[i]->len + 1;
+	struct trawl_result *items = realloc(out->items, (n ? n : 1) * sizeof(*items));
+	if (items)
+		out->items = items;
+	if (bytes > out->arena_cap) {
+		char *arena = realloc(out->arena, bytes);
+		if (arena) {
+			out->arena = arena;
+			out->arena_cap = bytes;
+		}
+	}
+	if (!items || bytes > out->arena_cap) {
+		free(all);
+		return -ENOMEM;
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out->arena + at, all[i]->path, all[i]->len);
+		out->arena[at + all[i]->len] = '\0';
+		out->items[i] = (struct trawl_result){NULL, all[i]->len, all[i]->score, all[i]->kind};
+		at += all[i]->len + 1;
+	}
+	/* Point into the arena only once it no longer moves. */
+	at = 0;
+	for (size_t i = 0; i < n; i++) {
+		out->items[i].path = out->arena + at;
+		at += out->items[i].path_len + 1;
+	}
+	out->n_items = n;
+	out->arena_len = at;
+	free(all);
+	return 0;
+}
+
+int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
+		       const struct trawl_search_options *opts, struct trawl_results *out)
+{
+	static const struct trawl_search_options defaults = {0};
+	if (!opts)
+		opts = &defaults;
+	size_t limit = opts->limit ? opts->limit : SEARCH_DEFAULT_LIMIT;
+	unsigned kinds = opts->kinds ? opts->kinds : TRAWL_KIND_ANY;
+	unsigned threads = opts->threads ? opts->threads : ix->threads;
+	if (threads > SEARCH_MAX_THREADS)
+		threads = SEARCH_MAX_THREADS;
+	struct generation *g = generation_get(ix);
+	const struct store *s = &g->base->store;
+	struct worker ws[SEARCH_MAX_THREADS];
+	memset(ws, 0, sizeof(ws));
+	roaring_bitmap_t *cand = NULL;
+	size_t n_workers = 0;
+	int rc = 0;
+
+	/* Scope: the base range of `under`, and a prefix test for the delta. */
+	uint32_t lo = 0, hi = s->n_entries;
+	const char *under = opts->under;
+	size_t under_len = opts->under_len;
+	if (under) {
+		while (under_len > 1 && under[under_len - 1] == '/')
+			under_len--;
+		uint32_t id = store_lookup(s, under, under_len);
+		int is_base_dir = id != STORE_NO_PARENT && generation_base_live(g, id) &&
+				  (s->kind[id] & TRAWL_KIND_DIR);
+		if (is_base_dir) {
+			lo = id + 1;
+			hi = s->subtree_end[id];
+		} else {
+			size_t d = SIZE_MAX;
+			for (size_t i = 0; i < g->n_delta && d == SIZE_MAX; i++)
+				if (g->delta[i].path_len == under_len &&
+				    memcmp(g->delta_paths + g->delta[i].path_offset, under,
+					   under_len) == 0)
+					d = i;
+			if (d == SIZE_MAX || !(g->delta[d].kind & TRAWL_KIND_DIR)) {
+				rc = -ENOENT;
+				goto out;
+			}
+			lo = hi = 0;
+		}
+	}
+
+	if ((rc = query_candidates(&g->base->postings, q, &cand)) < 0)
+		goto out;
+	if (cand) {
+		if (lo > 0)
+			roaring_bitmap_remove_range_closed(cand, 0, lo - 1);
+		if (hi < s->n_entries)
+			roaring_bitmap_remove_range_closed(cand, hi, UINT32_MAX);
+		roaring_bitmap_andnot_inplace(cand, g->tombstones);
+	}
+
+	/* Split the candidates in equal shares of ids to verify. */
+	uint64_t n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
+	n_workers = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : threads;
+	uint32_t start = lo;
+	for (size_t i = 0; i < n_workers; i++) {
+		struct worker *w = &ws[i];
+		w->g = g;
+		w->q = q;
+		w->candidates = cand;
+		w->kinds = kinds;
+		w->parent = STORE_NO_PARENT;
+		w->top.limit = limit;
+		w->m = trawl_matcher_new();
+		if (!w->m) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		uint32_t end = hi;
+		if (i + 1 < n_workers) {
+			uint64_t share = n_cand * (i + 1) / n_workers;
+			if (cand)
+				roaring_bitmap_select(cand, (uint32_t)share, &end);
+			else
+				end = lo + (uint32_t)share;
+		}
+		w->lo = start;
+		w->hi = end;
+		start = end;
+	}
+	pthread_t tids[SEARCH_MAX_THREADS];
+	int started[SEARCH_MAX_THREADS] = {0};
+	for (size_t i = 1; i < n_workers; i++)
+		started[i] = pthread_create(&tids[i], NULL, work, &ws[i]) == 0;
+	work(&ws[0]);
+	for (size_t i = 1; i < n_workers; i++) {
+		if (started[i])
+			pthread_join(tids[i], NULL);
+		else
+			work(&ws[i]);
+	}
+	search_delta(&ws[0], under, under_len);
+	out->n_matched = 0;
+	for (size_t i = 0; i < n_workers; i++) {
+		if (ws[i].rc < 0)
+			rc = ws[i].rc;
+		out->n_matched += ws[i].n_matched;
+	}
+	if (rc == 0)
+		rc = collect(ws, n_workers, limit, out);
+out:
+	for (size_t i = 0; i < n_workers; i++) {
+		trawl_matcher_free(ws[i].m);
+		topk_release(&ws[i].top);
+		free(ws[i].path);
+	}
+	bitmap_free(cand);
+	generation_put(g);
+	return rc;
+}

@@ -1,0 +1,555 @@
+/* store.c: building the entry store from a list of paths, and rebuilding paths. The
+ * list becomes a temporary tree (a hash of (parent, name) finds existing nodes; a stack
+ * of the previous path's nodes makes sorted input cheap), then a depth-first walk with
+ * children in byte order assigns the final ids. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trawl_index.h"
+
+#define NIL UINT32_MAX
+
+/* One node of the temporary tree. */
+struct tnode {
+	const char *name;
+	uint32_t name_len;
+	uint32_t parent;
+	uint32_t first_child;
+	uint32_t next_sibling;
+	uint8_t kind;
+};
+
+struct builder {
+	struct tnode *nodes;
+	uint32_t root;
+	uint32_t n_nodes, cap_nodes;
+	uint32_t *slots; /* open addressing: node index or NIL, keyed by (parent, name) */
+	size_t n_slots;  /* a power of two */
+};
+
+static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
+{
+	/* FNV-1a, then a final mix: fast and good enough for a build-time table. */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
+
+static uint64_t node_hash(uint32_t parent, const char *name, size_t len)
+{
+	return hash_bytes(name, len, 0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
+}
+
+static int builder_grow_slots(struct builder *b)
+{
+	size_t n = b->n_slots ? b->n_slots * 2 : 1u << 16;
+	uint32_t *slots = malloc(n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	for (uint32_t i = 0; i < b->n_nodes; i++) {
+		const struct tnode *t = &b->nodes[i];
+		size_t k = node_hash(t->parent, t->name, t->name_len) & (n - 1);
+		while (slots[k] != NIL)
+			k = (k + 1) & (n - 1);
+		slots[k] = i;
+	}
+	free(b->slots);
+	b->slots = slots;
+	b->n_slots = n;
+	return 0;
+}
+
+/* Find the child `name` of `parent`, creating it; its index goes to *out. */
+static int builder_child(struct builder *b, uint32_t parent, const char *name, size_t len,
+			 uint8_t kind, uint32_t *out)
+{
+	if ((size_t)b->n_nodes * 2 >= b->n_slots && builder_grow_slots(b) < 0)
+		return -ENOMEM;
+	size_t mask = b->n_slots - 1;
+	size_t k = node_hash(parent, name, len) & mask;
+	for (; b->slots[k] != NIL; k = (k + 1) & mask) {
+		struct tnode *t = &b->nodes[b->slots[k]];
+		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0) {
+			/* A path listed as a file that turns out to have children is a
+			 * directory; an explicit directory stays one. */
+			if (kind == TRAWL_KIND_DIR)
+				t->kind = TRAWL_KIND_DIR;
+			*out = b->slots[k];
+			return 0;
+		}
+	}
+	if (b->n_nodes == b->cap_nodes) {
+		if (b->cap_nodes >= UINT32_MAX / 2)
+			return -EOVERFLOW;
+		uint32_t cap = b->cap_nodes ? b->cap_nodes * 2 : 1024;
+		struct tnode *nodes = realloc(b->nodes, (size_t)cap * sizeof(*nodes));
+		if (!nodes)
+			return -ENOMEM;
+		b->nodes = nodes;
+		b->cap_nodes = cap;
+	}
+	uint32_t i = b->n_nodes++;
+	b->nodes[i] = (struct tnode){name, (uint32_t)len, parent, NIL, NIL, kind};
+	if (parent != NIL) {
+		b->nodes[i].next_sibling = b->nodes[parent].first_child;
+		b->nodes[parent].first_child = i;
+	}
+	b->slots[k] = i;
+	*out = i;
+	return 0;
+}
+
+/* Whether a path from a list is one we index: absolute, no empty, "." or ".."
+ * components. A trailing '/' is allowed (and marks a directory). */
+int store_path_is_acceptable(const char *p, size_t len)
+{
+	if (len == 0 || p[0] != '/')
+		return 0;
+	for (size_t i = 1; i < len;) {
+		const char *slash = memchr(p + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - p) : len;
+		size_t n = end - i;
+		if (n == 0 || (n == 1 && p[i] == '.') || (n == 2 && p[i] == '.' && p[i + 1] == '.'))
+			return 0;
+		i = end + 1;
+	}
+	return 1;
+}
+
+/* The nodes of the previous path, root first: sorted input shares most of them. */
+struct chain {
+	uint32_t *node;
+	const char **name;
+	uint32_t *name_len;
+	size_t depth, cap;
+};
+
+static int chain_reserve(struct chain *c, size_t depth)
+{
+	if (depth <= c->cap)
+		return 0;
+	size_t cap = c->cap ? c->cap * 2 : 64;
+	while (cap < depth)
+		cap *= 2;
+	uint32_t *node = realloc(c->node, cap * sizeof(*node));
+	if (node)
+		c->node = node;
+	const char **name = realloc(c->name, cap * sizeof(*name));
+	if (name)
+		c->name = name;
+	uint32_t *name_len = realloc(c->name_len, cap * sizeof(*name_len));
+	if (name_len)
+		c->name_len = name_len;
+	if (!node || !name || !name_len)
+		return -ENOMEM;
+	c->cap = cap;
+	return 0;
+}
+
+static int insert_path(struct builder *b, struct chain *c, uint32_t root, const char *p,
+		       size_t len, uint8_t leaf_kind)
+{
+	if (len > 1 && p[len - 1] == '/') {
+		leaf_kind = TRAWL_KIND_DIR;
+		len--;
+	}
+	uint32_t parent = root;
+	size_t depth = 0;
+	for (size_t i = 1; i < len; depth++) {
+		const char *slash = memchr(p + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - p) : len;
+		const char *name = p + i;
+		size_t n = end - i;
+		uint8_t kind = slash ? TRAWL_KIND_DIR : leaf_kind;
+		int rc = chain_reserve(c, depth + 1);
+		if (rc < 0)
+			return rc;
+		uint32_t node;
+		if (depth < c->depth && c->name_len[depth] == n && memcmp(c->name[depth], name, n) == 0) {
+			node = c->node[depth];
+			if (kind == TRAWL_KIND_DIR)
+				b->nodes[node].kind = TRAWL_KIND_DIR;
+		} else {
+			if ((rc = builder_child(b, parent, name, n, kind, &node)) < 0)
+				return rc;
+			c->depth = depth; /* the rest of the previous chain no longer applies */
+			c->node[depth] = node;
+			c->name[depth] = name;
+			c->name_len[depth] = (uint32_t)n;
+		}
+		c->depth = depth + 1 > c->depth ? depth + 1 : c->depth;
+		parent = node;
+		i = end + 1;
+	}
+	return 0;
+}
+
+static int cmp_tnode_name(const void *a, const void *b, void *arg)
+{
+	const struct tnode *nodes = arg;
+	const struct tnode *x = &nodes[*(const uint32_t *)a], *y = &nodes[*(const uint32_t *)b];
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c = memcmp(x->name, y->name, n);
+	if (c)
+		return c;
+	return (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+/* Assign final ids in depth-first pre-order, children in byte order of their names.
+ * Iterative: trees can be deeper than the C stack. order[] receives node indices by id. */
+static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_t *new_parent,
+		      uint32_t *subtree_end)
+{
+	uint32_t *stack = malloc((size_t)b->n_nodes * sizeof(*stack));
+	uint32_t *kids = malloc((size_t)b->n_nodes * sizeof(*kids));
+	uint32_t *id_of = malloc((size_t)b->n_nodes * sizeof(*id_of));
+	if (!stack || !kids || !id_of) {
+		free(stack);
+		free(kids);
+		free(id_of);
+		return -ENOMEM;
+	}
+	size_t top = 0;
+	uint32_t next_id = 0;
+	stack[top++] = root;
+	while (top) {
+		uint32_t node = stack[--top];
+		uint32_t id = next_id++;
+		order[id] = node;
+		id_of[node] = id;
+		uint32_t p = b->nodes[node].parent;
+		new_parent[id] = p == NIL ? STORE_NO_PARENT : id_of[p];
+		/* Push children in reverse byte order so the smallest is visited first. */
+		size_t n = 0;
+		for (uint32_t k = b->nodes[node].first_child; k != NIL; k = b->nodes[k].next_sibling)
+			kids[n++] = k;
+		qsort_r(kids, n, sizeof(*kids), cmp_tnode_name, b->nodes);
+		while (n)
+			stack[top++] = kids[--n];
+	}
+	/* Subtree ends: a node's subtree ends where the next entry that is not its
+	 * descendant starts; computed bottom-up from the parents. */
+	for (uint32_t id = b->n_nodes; id-- > 0;)
+		subtree_end[id] = id + 1;
+	for (uint32_t id = b->n_nodes; id-- > 1;) {
+		uint32_t p = new_parent[id];
+		if (p != STORE_NO_PARENT && subtree_end[id] > subtree_end[p])
+			subtree_end[p] = subtree_end[id];
+	}
+	free(stack);
+	free(kids);
+	free(id_of);
+	return 0;
+}
+
+struct name_ref {
+	const char **name;
+	const uint32_t *len;
+};
+
+static int cmp_name_ref(const void *a, const void *b, void *arg)
+{
+	const struct name_ref *r = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	size_t n = r->len[x] < r->len[y] ? r->len[x] : r->len[y];
+	int c = memcmp(r->name[x], r->name[y], n);
+	if (c)
+		return c;
+	return (r->len[x] > r->len[y]) - (r->len[x] < r->len[y]);
+}
+
+/* Distinct names: a hash of name bytes finds them; they are then numbered in byte
+ * order. */
+static int intern_names(struct store *s, const struct builder *b, const uint32_t *order)
+{
+	size_t n_slots = 1024;
+	while (n_slots < (size_t)s->n_entries * 2)
+		n_slots *= 2;
+	uint32_t *slots = malloc(n_slots * sizeof(*slots));
+	const char **first = malloc((size_t)s->n_entries * sizeof(*first));
+	uint32_t *first_len = malloc((size_t)s->n_entries * sizeof(*first_len));
+	int rc = -ENOMEM;
+	if (!slots || !first || !first_len)
+		goto out;
+	memset(slots, 0xff, n_slots * sizeof(*slots));
+	uint32_t n_names = 0;
+	size_t bytes = 0;
+	for (uint32_t id = 0; id < s->n_entries; id++) {
+		const struct tnode *t = &b->nodes[order[id]];
+		size_t k = hash_bytes(t->name, t->name_len, 0xcbf29ce484222325ull) & (n_slots - 1);
+		for (; slots[k] != NIL; k = (k + 1) & (n_slots - 1))
+			if (first_len[slots[k]] == t->name_len &&
+			    memcmp(first[slots[k]], t->name, t->name_len) == 0)
+				break;
+		if (slots[k] == NIL) {
+			slots[k] = n_names;
+			first[n_names] = t->name;
+			first_len[n_names] = t->name_len;
+			bytes += t->name_len;
+			n_names++;
+		}
+		s->name_id[id] = slots[k];
+	}
+	s->n_names = n_names;
+	/* Number names in byte order, so a name is found by binary search. */
+	for (uint32_t k = 0; k < n_names; k++)
+		slots[k] = k;
+	struct name_ref refs = {first, first_len};
+	qsort_r(slots, n_names, sizeof(*slots), cmp_name_ref, &refs);
+	s->name_offset = malloc(((size_t)n_names + 1) * sizeof(*s->name_offset));
+	s->name_bytes = malloc(bytes + 1);
+	if (!s->name_offset || !s->name_bytes)
+		goto out;
+	if (bytes > UINT32_MAX) {
+		rc = -EOVERFLOW;
+		goto out;
+	}
+	size_t at = 0;
+	for (uint32_t k = 0; k < n_names; k++) {
+		uint32_t old = slots[k];
+		s->name_offset[k] = (uint32_t)at;
+		memcpy(s->name_bytes + at, first[old], first_len[old]);
+		at += first_len[old];
+	}
+	s->name_offset[n_names] = (uint32_t)at;
+	s->name_bytes_len = at;
+	/* first_len has been read for the last time: it becomes the old -> new map. */
+	uint32_t *renumber = first_len;
+	for (uint32_t k = 0; k < n_names; k++)
+		renumber[slots[k]] = k;
+	for (uint32_t id = 0; id < s->n_entries; id++)
+		s->name_id[id] = renumber[s->name_id[id]];
+	rc = 0;
+out:
+	free(slots);
+	free(first);
+	free(first_len);
+	return rc;
+}
+
+static int index_name_entries(struct store *s)
+{
+	s->name_entries_offset = calloc((size_t)s->n_names + 1, sizeof(uint32_t));
+	s->name_entries = malloc((size_t)s->n_entries * sizeof(uint32_t));
+	if (!s->name_entries_offset || !s->name_entries)
+		return -ENOMEM;
+	for (uint32_t id = 0; id < s->n_entries; id++)
+		s->name_entries_offset[s->name_id[id] + 1]++;
+	for (uint32_t k = 0; k < s->n_names; k++)
+		s->name_entries_offset[k + 1] += s->name_entries_offset[k];
+	/* Fill with a moving cursor per name (reusing the offsets, then shifting back). */
+	for (uint32_t id = 0; id < s->n_entries; id++)
+		s->name_entries[s->name_entries_offset[s->name_id[id]]++] = id;
+	for (uint32_t k = s->n_names; k > 0; k--)
+		s->name_entries_offset[k] = s->name_entries_offset[k - 1];
+	s->name_entries_offset[0] = 0;
+	return 0;
+}
+
+struct store_builder {
+	struct builder b;
+	struct chain c;
+};
+
+struct store_builder *store_builder_new(void)
+{
+	struct store_builder *sb = calloc(1, sizeof(*sb));
+	if (sb && builder_child(&sb->b, NIL, "/", 1, TRAWL_KIND_DIR, &sb->b.root) < 0) {
+		store_builder_free(sb);
+		return NULL;
+	}
+	return sb;
+}
+
+void store_builder_free(struct store_builder *sb)
+{
+	if (!sb)
+		return;
+	free(sb->b.nodes);
+	free(sb->b.slots);
+	free(sb->c.node);
+	free(sb->c.name);
+	free(sb->c.name_len);
+	free(sb);
+}
+
+int store_builder_add(struct store_builder *sb, const char *path, size_t len, unsigned kind)
+{
+	if (!store_path_is_acceptable(path, len))
+		return -EINVAL;
+	return insert_path(&sb->b, &sb->c, sb->b.root, path, len, (uint8_t)kind);
+}
+
+int store_builder_finish(struct store_builder *sb, struct store *s)
+{
+	struct builder *b = &sb->b;
+	memset(s, 0, sizeof(*s));
+	s->n_entries = b->n_nodes;
+	uint32_t *order = malloc((size_t)b->n_nodes * sizeof(*order));
+	s->parent = malloc((size_t)b->n_nodes * sizeof(*s->parent));
+	s->name_id = malloc((size_t)b->n_nodes * sizeof(*s->name_id));
+	s->subtree_end = malloc((size_t)b->n_nodes * sizeof(*s->subtree_end));
+	s->kind = malloc(b->n_nodes);
+	int rc = -ENOMEM;
+	if (!order || !s->parent || !s->name_id || !s->subtree_end || !s->kind)
+		goto out;
+	/* The hash table is not needed any more: give its memory back first. */
+	free(b->slots);
+	b->slots = NULL;
+	b->n_slots = 0;
+	if ((rc = assign_ids(b, b->root, order, s->parent, s->subtree_end)) < 0)
+		goto out;
+	for (uint32_t id = 0; id < s->n_entries; id++)
+		s->kind[id] = b->nodes[order[id]].kind;
+	if ((rc = intern_names(s, b, order)) < 0)
+		goto out;
+	rc = index_name_entries(s);
+out:
+	free(order);
+	if (rc < 0)
+		store_release(s);
+	return rc;
+}
+
+int store_build_from_list(struct store *s, const char *buf, size_t len, char sep,
+			  size_t *n_rejected)
+{
+	*n_rejected = 0;
+	struct store_builder *sb = store_builder_new();
+	if (!sb)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < len && rc >= 0;) {
+		const char *end = memchr(buf + i, sep, len - i);
+		size_t n = end ? (size_t)(end - (buf + i)) : len - i;
+		if (n > 0) {
+			rc = store_builder_add(sb, buf + i, n, TRAWL_KIND_FILE);
+			if (rc == -EINVAL) {
+				(*n_rejected)++;
+				rc = 0;
+			}
+		}
+		i += n + 1;
+	}
+	if (rc >= 0)
+		rc = store_builder_finish(sb, s);
+	store_builder_free(sb);
+	return rc;
+}
+
+static int name_cmp(const struct store *s, uint32_t k, const char *name, size_t len)
+{
+	size_t n = s->name_offset[k + 1] - s->name_offset[k];
+	int c = memcmp(s->name_bytes + s->name_offset[k], name, n < len ? n : len);
+	if (c)
+		return c;
+	return (n > len) - (n < len);
+}
+
+/* The entry named `name` whose parent is `parent`, or STORE_NO_PARENT. */
+static uint32_t child_named(const struct store *s, uint32_t parent, const char *name, size_t len)
+{
+	uint32_t lo = 0, hi = s->n_names;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (name_cmp(s, mid, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->n_names || name_cmp(s, lo, name, len) != 0)
+		return STORE_NO_PARENT;
+	/* Entries of this name are in id order; the child lies in the parent's range. */
+	const uint32_t *e = s->name_entries + s->name_entries_offset[lo];
+	uint32_t n = s->name_entries_offset[lo + 1] - s->name_entries_offset[lo];
+	uint32_t a = 0, b = n;
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+		if (e[mid] <= parent)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	for (; a < n && e[a] < s->subtree_end[parent]; a++)
+		if (s->parent[e[a]] == parent)
+			return e[a];
+	return STORE_NO_PARENT;
+}
+
+uint32_t store_lookup(const struct store *s, const char *path, size_t len)
+{
+	if (s->n_entries == 0 || !store_path_is_acceptable(path, len))
+		return STORE_NO_PARENT;
+	uint32_t id = 0; /* the root, "/" */
+	for (size_t i = 1; i < len && id != STORE_NO_PARENT;) {
+		const char *slash = memchr(path + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		id = child_named(s, id, path + i, end - i);
+		i = end + 1;
+	}
+	return id;
+}
+
+void store_release(struct store *s)
+{
+	free(s->parent);
+	free(s->name_id);
+	free(s->subtree_end);
+	free(s->kind);
+	free(s->name_offset);
+	free(s->name_bytes);
+	free(s->name_entries_offset);
+	free(s->name_entries);
+	memset(s, 0, sizeof(*s));
+}
+
+size_t store_memory_bytes(const struct store *s)
+{
+	return (size_t)s->n_entries * (3 * sizeof(uint32_t) + 1 + sizeof(uint32_t)) +
+	       ((size_t)s->n_names + 1) * 2 * sizeof(uint32_t) + s->name_bytes_len;
+}
+
+/* Whether a '/' goes between the path of `p` and a child's name: not after a root
+ * whose path already ends in '/' (the filesystem root). */
+static int needs_separator(const struct store *s, uint32_t p)
+{
+	size_t n;
+	const char *name = store_name(s, p, &n);
+	return !(s->parent[p] == STORE_NO_PARENT && n && name[n - 1] == '/');
+}
+
+size_t store_path(const struct store *s, uint32_t id, char *buf, size_t cap)
+{
+	/* Measure first, then fill from the end: no recursion, no second buffer. */
+	size_t len = 0;
+	for (uint32_t e = id;; e = s->parent[e]) {
+		size_t n;
+		store_name(s, e, &n);
+		len += n;
+		uint32_t p = s->parent[e];
+		if (p == STORE_NO_PARENT)
+			break;
+		len += needs_separator(s, p);
+	}
+	if (len > cap)
+		return len;
+	size_t at = len;
+	for (uint32_t e = id;; e = s->parent[e]) {
+		size_t n;
+		const char *name = store_name(s, e, &n);
+		at -= n;
+		memcpy(buf + at, name, n);
+		uint32_t p = s->parent[e];
+		if (p == STORE_NO_PARENT)
+			break;
+		if (needs_separator(s, p))
+			buf[--at] = '/';
+	}
+	return len;
+}

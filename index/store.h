@@ -1,0 +1,83 @@
+/* store.h: the entry store of one base generation: entries in depth-first pre-order
+ * (so every subtree is the id range [id, subtree_end[id])), each with its parent and a
+ * name id; distinct names stored once, with the entries that bear each name. */
+#ifndef TRAWL_STORE_H
+#define TRAWL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NO_PARENT UINT32_MAX
+
+struct store {
+	uint32_t n_entries;
+	uint32_t *parent;      /* parent id, or STORE_NO_PARENT for a root */
+	uint32_t *name_id;     /* index into the name table */
+	uint32_t *subtree_end; /* exclusive end of the entry's subtree range */
+	uint8_t *kind;         /* enum trawl_kind */
+
+	uint32_t n_names;
+	uint32_t *name_offset; /* n_names + 1 offsets into name_bytes */
+	char *name_bytes;      /* every distinct name once, original bytes */
+	size_t name_bytes_len;
+
+	/* The entries bearing each name: name_entries[name_entries_offset[k] ..
+	 * name_entries_offset[k + 1]), ascending ids. */
+	uint32_t *name_entries_offset;
+	uint32_t *name_entries;
+};
+
+/** The name of entry `id`; its length goes to *len. */
+static inline const char *store_name(const struct store *s, uint32_t id, size_t *len)
+{
+	uint32_t k = s->name_id[id];
+	*len = s->name_offset[k + 1] - s->name_offset[k];
+	return s->name_bytes + s->name_offset[k];
+}
+
+/**
+ * Write the full path of `id` into buf (cap bytes) and return its length. When the
+ * path does not fit, returns the length it needs and writes nothing useful.
+ */
+size_t store_path(const struct store *s, uint32_t id, char *buf, size_t cap);
+
+/** Incremental construction: add paths in any order, then finish into a store. */
+struct store_builder;
+
+struct store_builder *store_builder_new(void);
+void store_builder_free(struct store_builder *b);
+
+/**
+ * Add an absolute path of `kind` (TRAWL_KIND_*), creating its missing parents as
+ * directories. The bytes must stay valid until store_builder_finish() returns. Returns 0,
+ * -EINVAL for a path store_path_is_acceptable() refuses, -ENOMEM, -EOVERFLOW.
+ */
+int store_builder_add(struct store_builder *b, const char *path, size_t len, unsigned kind);
+
+/** Number the entries depth-first and fill `s`. The builder can then only be freed. */
+int store_builder_finish(struct store_builder *b, struct store *s);
+
+/** Whether a path can be indexed: absolute, no empty, "." or ".." components (one
+ * trailing '/' is allowed). */
+int store_path_is_acceptable(const char *p, size_t len);
+
+/** The id of the entry at `path`, or STORE_NO_PARENT when there is none. */
+uint32_t store_lookup(const struct store *s, const char *path, size_t len);
+
+/**
+ * Build a store from `len` bytes of paths separated by `sep` ('\n' or '\0'). Paths must
+ * be absolute; missing parent directories are created; duplicates collapse; empty lines
+ * are skipped. `*n_rejected` counts relative paths and paths with empty components
+ * ("a//b") that were left out. Returns 0 or -ENOMEM, -EOVERFLOW (more than 2^32 - 2
+ * entries).
+ */
+int store_build_from_list(struct store *s, const char *buf, size_t len, char sep,
+			  size_t *n_rejected);
+
+/** Free the contents of a store (not the struct). */
+void store_release(struct store *s);
+
+/** Bytes of memory the store holds. */
+size_t store_memory_bytes(const struct store *s);
+
+#endif

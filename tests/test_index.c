@@ -1,0 +1,410 @@
+/* test_index.c: the index never changes the answer. Random trees (deep, wide, Unicode,
+ * NFC and NFD, invalid UTF-8, look-alike names), random additions and removals, random
+ * queries with every operator, scopes and kinds: every search must equal a brute-force
+ * scan of the live paths with the matcher, same set and same order. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "trawl_index.h"
+
+/* ---- a reference model: the live paths, kept by brute force ---- */
+
+struct ref_entry {
+	char *path;
+	size_t len;
+	unsigned kind;
+};
+
+struct model {
+	struct ref_entry *e;
+	size_t n, cap;
+};
+
+static size_t model_find(const struct model *m, const char *p, size_t len)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->e[i].len == len && memcmp(m->e[i].path, p, len) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static void model_put(struct model *m, const char *p, size_t len, unsigned kind)
+{
+	size_t i = model_find(m, p, len);
+	if (i != SIZE_MAX) {
+		/* Something listed under a "file" makes it a directory, as the index does. */
+		if (kind == TRAWL_KIND_DIR)
+			m->e[i].kind = TRAWL_KIND_DIR;
+		return;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 64;
+		m->e = realloc(m->e, m->cap * sizeof(*m->e));
+		assert_non_null(m->e);
+	}
+	m->e[m->n].path = malloc(len);
+	assert_non_null(m->e[m->n].path);
+	memcpy(m->e[m->n].path, p, len);
+	m->e[m->n].len = len;
+	m->e[m->n].kind = kind;
+	m->n++;
+}
+
+/* Add a path and its ancestors, the way the index infers directories. */
+static void model_add(struct model *m, const char *p, size_t len, unsigned kind)
+{
+	model_put(m, "/", 1, TRAWL_KIND_DIR);
+	for (size_t i = 1; i < len; i++)
+		if (p[i] == '/')
+			model_put(m, p, i, TRAWL_KIND_DIR);
+	model_put(m, p, len, kind);
+}
+
+static void model_remove(struct model *m, const char *p, size_t len)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		struct ref_entry *e = &m->e[i];
+		int under = e->len >= len && memcmp(e->path, p, len) == 0 &&
+			    (e->len == len || e->path[len] == '/' || len == 1);
+		if (under)
+			free(e->path);
+		else
+			m->e[kept++] = *e;
+	}
+	m->n = kept;
+}
+
+static void model_release(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->e[i].path);
+	free(m->e);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- random inputs ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(rng_state >> 33) % n;
+}
+
+/* Name pieces chosen to collide under folding: case, NFC/NFD, ß/ss, invalid bytes. */
+static const char *const pieces[] = {
+	"a", "b", "ab", "A", "B", "x", "conf", "Conf", "nginx", "é", "e\xcc\x81", "E",
+	"ß", "ss", "\xff", "\xfe", ".", "_", "-", " ", "1", "2", "ço", "σ", "Σ",
+};
+#define N_PIECES (sizeof(pieces) / sizeof(pieces[0]))
+
+static size_t random_name(char *out)
+{
+	size_t n = 0, k = 1 + rnd(4);
+	for (size_t i = 0; i < k; i++) {
+		const char *p = pieces[rnd(N_PIECES)];
+		memcpy(out + n, p, strlen(p));
+		n += strlen(p);
+	}
+	/* "." and ".." are not names. */
+	if ((n == 1 && out[0] == '.') || (n == 2 && out[0] == '.' && out[1] == '.'))
+		out[n++] = 'x';
+	return n;
+}
+
+static size_t random_path(char *out, const struct model *m)
+{
+	size_t n = 0;
+	/* Half the time extend an existing directory: trees get deep and shared. */
+	if (m->n && rnd(2)) {
+		const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
+		if (e->kind == TRAWL_KIND_DIR && e->len > 1 && e->len < 200) {
+			memcpy(out, e->path, e->len);
+			n = e->len;
+		}
+	}
+	size_t depth = 1 + rnd(4);
+	for (size_t d = 0; d < depth; d++) {
+		out[n++] = '/';
+		n += random_name(out + n);
+	}
+	return n;
+}
+
+static size_t random_query(char *out)
+{
+	size_t n = 0, terms = 1 + rnd(3);
+	for (size_t t = 0; t < terms; t++) {
+		if (t)
+			out[n++] = ' ';
+		if (t && rnd(6) == 0) {
+			memcpy(out + n, "| ", 2);
+			n += 2;
+		}
+		switch (rnd(8)) {
+		case 0:
+			out[n++] = '\'';
+			break;
+		case 1:
+			out[n++] = '^';
+			break;
+		case 2:
+			out[n++] = '!';
+			break;
+		default:
+			break;
+		}
+		size_t k = 1 + rnd(3);
+		for (size_t i = 0; i < k; i++) {
+			const char *p = rnd(8) == 0 ? "/" : pieces[rnd(N_PIECES)];
+			if (*p == ' ')
+				p = "_";
+			memcpy(out + n, p, strlen(p));
+			n += strlen(p);
+		}
+		if (rnd(6) == 0)
+			out[n++] = '$';
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* ---- comparison ---- */
+
+struct scored {
+	const struct ref_entry *e;
+	int32_t score;
+};
+
+static int cmp_scored(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	return trawl_rank_cmp(x->score, x->e->path, x->e->len, y->score, y->e->path, y->e->len);
+}
+
+static int is_under(const struct ref_entry *e, const char *under, size_t len)
+{
+	if (len == 1)
+		return e->len > 1;
+	return e->len > len && memcmp(e->path, under, len) == 0 && e->path[len] == '/';
+}
+
+static void check_search(struct trawl_index *ix, const struct model *m,
+			 struct trawl_matcher *matcher, const char *qtext, size_t limit,
+			 const struct ref_entry *under, unsigned kinds)
+{
+	struct trawl_query *q = NULL;
+	if (trawl_query_parse(qtext, strlen(qtext), &q, NULL) != 0)
+		return;
+	struct scored *expect = malloc((m->n + 1) * sizeof(*expect));
+	assert_non_null(expect);
+	size_t n_expect = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *e = &m->e[i];
+		if (kinds && !(e->kind & kinds))
+			continue;
+		if (under && !is_under(e, under->path, under->len))
+			continue;
+		int32_t score;
+		int rc = trawl_match(matcher, q, e->path, e->len, &score);
+		assert_true(rc >= 0);
+		if (rc)
+			expect[n_expect++] = (struct scored){e, score};
+	}
+	qsort(expect, n_expect, sizeof(*expect), cmp_scored);
+
+	struct trawl_search_options opts = {.limit = limit, .kinds = kinds, .threads = 1 + rnd(2)};
+	if (under) {
+		opts.under = under->path;
+		opts.under_len = under->len;
+	}
+	struct trawl_results r = {0};
+	int rc = trawl_index_search(ix, q, &opts, &r);
+	if (rc != 0)
+		fail_msg("query '%s': search failed: %s", qtext, strerror(-rc));
+	size_t want = n_expect < limit ? n_expect : limit;
+	if (r.n_matched != n_expect || r.n_items != want)
+		fail_msg("query '%s': matched %llu (expected %zu), returned %zu (expected %zu)",
+			 qtext, (unsigned long long)r.n_matched, n_expect, r.n_items, want);
+	for (size_t i = 0; i < want; i++) {
+		const struct trawl_result *got = &r.items[i];
+		const struct scored *ex = &expect[i];
+		if (got->path_len != ex->e->len || memcmp(got->path, ex->e->path, ex->e->len) != 0 ||
+		    got->score != ex->score || got->kind != ex->e->kind)
+			fail_msg("query '%s' result %zu: '%.*s' (%d, kind %d), expected '%.*s' (%d, kind %u)", qtext, i,
+				 (int)got->path_len, got->path, got->score, got->kind, (int)ex->e->len,
+				 ex->e->path, ex->score, ex->e->kind);
+	}
+	trawl_results_release(&r);
+	free(expect);
+	trawl_query_free(q);
+}
+
+static void check_many(struct trawl_index *ix, const struct model *m, struct trawl_matcher *mt,
+		       int n_queries)
+{
+	for (int i = 0; i < n_queries; i++) {
+		char qtext[256];
+		random_query(qtext);
+		const struct ref_entry *under = NULL;
+		if (rnd(4) == 0) {
+			const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
+			if (e->kind == TRAWL_KIND_DIR)
+				under = e;
+		}
+		static const unsigned kind_choices[] = {0, 0, TRAWL_KIND_FILE, TRAWL_KIND_DIR};
+		size_t limit = rnd(3) == 0 ? 1 + rnd(5) : 100000;
+		check_search(ix, m, mt, qtext, limit, under, kind_choices[rnd(4)]);
+	}
+	/* The empty query lists every live entry. */
+	check_search(ix, m, mt, "", 100000, NULL, 0);
+}
+
+static void should_equal_brute_force_on_random_trees(void **state)
+{
+	(void)state;
+	const char *env = getenv("TRAWL_PROPERTY_CASES");
+	int cases = env ? atoi(env) : 2000;
+	const char *seed = getenv("TRAWL_PROPERTY_SEED");
+	rng_state = seed ? strtoull(seed, NULL, 10) : 42;
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	for (int c = 0; c < cases; c++) {
+		struct model m = {0};
+		char *list = malloc(1 << 20);
+		assert_non_null(list);
+		size_t list_len = 0;
+		size_t n_paths = 1 + rnd(c % 10 == 9 ? 600 : 60);
+		for (size_t i = 0; i < n_paths; i++) {
+			char path[1024];
+			size_t n = random_path(path, &m);
+			int is_dir = rnd(5) == 0;
+			memcpy(list + list_len, path, n);
+			list_len += n;
+			if (is_dir)
+				list[list_len++] = '/';
+			list[list_len++] = '\n';
+			model_add(&m, path, n, is_dir ? TRAWL_KIND_DIR : TRAWL_KIND_FILE);
+		}
+		struct trawl_index *ix = NULL;
+		size_t rejected = 0;
+		assert_int_equal(trawl_index_build_from_list(list, list_len, '\n', 2, &ix, &rejected), 0);
+		assert_int_equal(rejected, 0);
+		check_many(ix, &m, mt, 6);
+
+		/* Changes: additions (under old and new directories) and removals. */
+		int n_changes = (int)rnd(20);
+		for (int k = 0; k < n_changes; k++) {
+			if (rnd(3) == 0 && m.n > 1) {
+				const struct ref_entry *e = &m.e[1 + rnd((uint32_t)m.n - 1)];
+				char p[1024];
+				size_t len = e->len;
+				memcpy(p, e->path, len);
+				assert_int_equal(trawl_index_remove(ix, p, len), 0);
+				model_remove(&m, p, len);
+				assert_int_equal(trawl_index_remove(ix, p, len), -ENOENT);
+			} else {
+				char p[1024];
+				size_t len = random_path(p, &m);
+				unsigned kind = rnd(4) == 0 ? TRAWL_KIND_DIR
+					      : rnd(8) == 0 ? TRAWL_KIND_LINK
+							    : TRAWL_KIND_FILE;
+				assert_int_equal(trawl_index_add(ix, p, len, kind), 0);
+				if (model_find(&m, p, len) == SIZE_MAX)
+					model_add(&m, p, len, kind);
+			}
+		}
+		check_many(ix, &m, mt, 6);
+		if (rnd(2)) {
+			assert_int_equal(trawl_index_rebuild(ix), 0);
+			struct trawl_index_stats st;
+			trawl_index_stats(ix, &st);
+			assert_int_equal(st.n_delta, 0);
+			assert_int_equal(st.n_tombstones, 0);
+			assert_int_equal(st.n_entries, m.n);
+			check_many(ix, &m, mt, 6);
+		}
+		trawl_index_free(ix);
+		model_release(&m);
+		free(list);
+	}
+	trawl_matcher_free(mt);
+}
+
+static void should_reject_paths_it_cannot_index(void **state)
+{
+	(void)state;
+	const char list[] = "relative/path\n/a//b\n/a/./b\n/a/../b\n/ok/file\n\n";
+	struct trawl_index *ix = NULL;
+	size_t rejected = 0;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, &rejected), 0);
+	assert_int_equal(rejected, 4);
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	assert_int_equal(st.n_entries, 3); /* "/", "/ok", "/ok/file" */
+	assert_int_equal(trawl_index_add(ix, "x/y", 3, TRAWL_KIND_FILE), -EINVAL);
+	assert_int_equal(trawl_index_remove(ix, "/nope", 5), -ENOENT);
+	trawl_index_free(ix);
+}
+
+static void should_report_an_unknown_scope(void **state)
+{
+	(void)state;
+	const char list[] = "/a/b\n";
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL), 0);
+	struct trawl_query *q = NULL;
+	assert_int_equal(trawl_query_parse("b", 1, &q, NULL), 0);
+	struct trawl_results r = {0};
+	struct trawl_search_options opts = {.under = "/zz", .under_len = 3};
+	assert_int_equal(trawl_index_search(ix, q, &opts, &r), -ENOENT);
+	opts.under = "/a/b"; /* a file, not a directory */
+	opts.under_len = 4;
+	assert_int_equal(trawl_index_search(ix, q, &opts, &r), -ENOENT);
+	opts.under = "/a/";
+	opts.under_len = 3;
+	assert_int_equal(trawl_index_search(ix, q, &opts, &r), 0);
+	assert_int_equal(r.n_items, 1);
+	assert_string_equal(r.items[0].path, "/a/b");
+	trawl_results_release(&r);
+	trawl_query_free(q);
+	trawl_index_free(ix);
+}
+
+static void should_accept_nul_separated_lists_with_newlines_in_names(void **state)
+{
+	(void)state;
+	const char list[] = "/a/line\nbreak\0/a/plain\0";
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\0', 1, &ix, NULL), 0);
+	struct trawl_query *q = NULL;
+	assert_int_equal(trawl_query_parse("break", 5, &q, NULL), 0);
+	struct trawl_results r = {0};
+	assert_int_equal(trawl_index_search(ix, q, NULL, &r), 0);
+	assert_int_equal(r.n_items, 1);
+	assert_string_equal(r.items[0].path, "/a/line\nbreak");
+	trawl_results_release(&r);
+	trawl_query_free(q);
+	trawl_index_free(ix);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(should_equal_brute_force_on_random_trees),
+		cmocka_unit_test(should_reject_paths_it_cannot_index),
+		cmocka_unit_test(should_report_an_unknown_scope),
+		cmocka_unit_test(should_accept_nul_separated_lists_with_newlines_in_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
