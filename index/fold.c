@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <utf8proc.h>
 
 /* A cluster is a starter and the combining marks after it. Decomposition is done per
@@ -143,8 +144,9 @@ int fold(struct fold_buf *b, const char *str, size_t len, unsigned flags)
 	while (i < len) {
 		unsigned c = s[i];
 		/* An ASCII character stands alone unless a combining mark follows it (NFD
-		 * spelling) and marks are kept: then it starts a cluster to compose. */
-		if (c < 0x80 && (!keep_marks || i + 1 == len || s[i + 1] < 0x80)) {
+		 * spelling) and marks are kept: then it starts a cluster to compose. A '/'
+		 * always stands alone, so a path folds as its components do. */
+		if (c < 0x80 && (!keep_marks || i + 1 == len || s[i + 1] < 0x80 || c == '/')) {
 			unsigned unit = c;
 			if (!keep_case && c >= 'A' && c <= 'Z')
 				unit = c + ('a' - 'A');
@@ -188,6 +190,34 @@ int fold(struct fold_buf *b, const char *str, size_t len, unsigned flags)
 nomem:
 	b->len = 0;
 	return -ENOMEM;
+}
+
+long fold_loose_bytes(struct fold_buf *b, const char *s, size_t len, char *out, size_t cap)
+{
+	if (fold(b, s, len, 0) < 0)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		uint32_t u = b->units[i];
+		if (u < 0x80) {
+			if (n < cap)
+				out[n] = (char)u;
+			n++;
+			continue;
+		}
+		unsigned char enc[4];
+		size_t k;
+		if (u >= FOLD_RAW_BYTE_BASE) {
+			enc[0] = (unsigned char)(u - FOLD_RAW_BYTE_BASE);
+			k = 1;
+		} else {
+			k = (size_t)utf8proc_encode_char((utf8proc_int32_t)u, enc);
+		}
+		if (n + k <= cap)
+			memcpy(out + n, enc, k);
+		n += k;
+	}
+	return (long)n;
 }
 
 int fold_has_upper(const char *str, size_t len)

@@ -48,6 +48,14 @@ void fold_buf_release(struct fold_buf *b);
  */
 int fold(struct fold_buf *b, const char *s, size_t len, unsigned flags);
 
+/**
+ * Fold `len` bytes of `s` loosely (case folded, marks stripped) and encode the units into
+ * `out` (cap bytes): each unit as UTF-8, each raw byte as itself. This is the byte form
+ * postings and name order are keyed on. `b` is scratch. Returns the length, which may
+ * exceed cap (then nothing past cap was written), or -ENOMEM.
+ */
+long fold_loose_bytes(struct fold_buf *b, const char *s, size_t len, char *out, size_t cap);
+
 /** Whether the term text has an uppercase letter (smart case keeps case for it). */
 int fold_has_upper(const char *s, size_t len);
 

@@ -103,9 +103,11 @@ int trawl_index_build_from_list(const char *buf, size_t len, char sep, unsigned 
 	struct base *b = base_new();
 	if (!b)
 		return -ENOMEM;
-	int rc = store_build_from_list(&b->store, buf, len, sep, &rejected);
+	struct store_folded folded = {0};
+	int rc = store_build_from_list(&b->store, buf, len, sep, &rejected, &folded);
 	if (rc == 0)
-		rc = postings_build(&b->postings, &b->store);
+		rc = postings_build(&b->postings, &b->store, &folded);
+	store_folded_release(&folded);
 	if (rc < 0) {
 		base_put(b);
 		return rc;
@@ -343,8 +345,12 @@ int trawl_index_rebuild(struct trawl_index *ix)
 	rc = -ENOMEM;
 	if (!(b = base_new()))
 		goto out;
-	if ((rc = store_builder_finish(sb, &b->store)) < 0 ||
-	    (rc = postings_build(&b->postings, &b->store)) < 0)
+	struct store_folded folded = {0};
+	rc = store_builder_finish(sb, &b->store, &folded);
+	if (rc == 0)
+		rc = postings_build(&b->postings, &b->store, &folded);
+	store_folded_release(&folded);
+	if (rc < 0)
 		goto out;
 	struct generation *n = generation_new(b);
 	if (!n) {

@@ -10,75 +10,6 @@
 
 #include "fold.h"
 
-long postings_loose_bytes(const char *s, size_t len, char *out, size_t cap)
-{
-	struct fold_buf fb;
-	fold_buf_init(&fb);
-	if (fold(&fb, s, len, 0) < 0)
-		return -ENOMEM;
-	size_t n = 0;
-	for (size_t i = 0; i < fb.len; i++) {
-		uint32_t u = fb.units[i];
-		unsigned char enc[4];
-		size_t k;
-		if (u >= FOLD_RAW_BYTE_BASE) {
-			enc[0] = (unsigned char)(u - FOLD_RAW_BYTE_BASE);
-			k = 1;
-		} else {
-			k = (size_t)utf8proc_encode_char((utf8proc_int32_t)u, enc);
-		}
-		if (n + k <= cap)
-			memcpy(out + n, enc, k);
-		n += k;
-	}
-	fold_buf_release(&fb);
-	return (long)n;
-}
-
-/* The loose folds of all names, "/" + folded name each, in one arena. */
-struct folded_names {
-	char *bytes;
-	uint32_t *offset; /* n_names + 1 */
-};
-
-static int fold_names(struct folded_names *f, const struct store *s)
-{
-	size_t cap = s->name_bytes_len + s->n_names + 64, at = 0;
-	f->bytes = malloc(cap);
-	f->offset = malloc(((size_t)s->n_names + 1) * sizeof(*f->offset));
-	if (!f->bytes || !f->offset)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < s->n_names; k++) {
-		const char *name = s->name_bytes + s->name_offset[k];
-		size_t len = s->name_offset[k + 1] - s->name_offset[k];
-		f->offset[k] = (uint32_t)at;
-		if (cap - at < 2 * len + 2) {
-			char *bigger = realloc(f->bytes, cap * 2 + 2 * len + 2);
-			if (!bigger)
-				return -ENOMEM;
-			f->bytes = bigger;
-			cap = cap * 2 + 2 * len + 2;
-		}
-		long n;
-		while ((n = postings_loose_bytes(name, len, f->bytes + at + 1, cap - at - 1)) >= 0 &&
-		       at + 1 + (size_t)n > cap) {
-			char *bigger = realloc(f->bytes, cap * 2 + (size_t)n);
-			if (!bigger)
-				return -ENOMEM;
-			f->bytes = bigger;
-			cap = cap * 2 + (size_t)n;
-		}
-		if (n < 0)
-			return (int)n;
-		f->bytes[at] = '/';
-		at += 1 + (size_t)n;
-		if (at > UINT32_MAX)
-			return -EOVERFLOW;
-	}
-	f->offset[s->n_names] = (uint32_t)at;
-	return 0;
-}
-
 static size_t slot_of(const struct postings *p, uint32_t key)
 {
 	size_t mask = p->n_slots - 1;
@@ -96,8 +27,49 @@ const roaring_bitmap_t *postings_trigram(const struct postings *p, uint32_t key)
 	return p->keys[k] ? p->maps[k] : NULL;
 }
 
+/* For each name, the distinct trigram slots of its fold: hashing is done once per
+ * name, not once per entry bearing it. */
+struct name_slots {
+	uint32_t *slots;
+	uint32_t *offset; /* n_names + 1 */
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int list_name_slots(struct name_slots *ns, const struct postings *p,
+			   const struct store_folded *f, uint32_t n_names)
+{
+	size_t cap = (size_t)f->offset[n_names] + 1, at = 0;
+	ns->slots = malloc(cap * sizeof(*ns->slots));
+	ns->offset = malloc(((size_t)n_names + 1) * sizeof(*ns->offset));
+	if (!ns->slots || !ns->offset)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < n_names; k++) {
+		const unsigned char *b = (const unsigned char *)f->bytes + f->offset[k];
+		size_t len = f->offset[k + 1] - f->offset[k];
+		ns->offset[k] = (uint32_t)at;
+		size_t first = at;
+		for (size_t i = 0; i + 3 <= len; i++)
+			ns->slots[at++] = (uint32_t)slot_of(p, trigram_key(b + i));
+		if (at - first > 1) {
+			qsort(ns->slots + first, at - first, sizeof(*ns->slots), cmp_u32);
+			size_t u = first + 1;
+			for (size_t i = first + 1; i < at; i++)
+				if (ns->slots[i] != ns->slots[u - 1])
+					ns->slots[u++] = ns->slots[i];
+			at = u;
+		}
+	}
+	ns->offset[n_names] = (uint32_t)at;
+	return 0;
+}
+
 /* Create the trigram table with a slot for every trigram of every name. */
-static int collect_trigrams(struct postings *p, const struct folded_names *f, uint32_t n_names)
+static int collect_trigrams(struct postings *p, const struct store_folded *f, uint32_t n_names)
 {
 	size_t slots = 1u << 16;
 	for (;;) {
@@ -137,7 +109,8 @@ static int collect_trigrams(struct postings *p, const struct folded_names *f, ui
 struct build_job {
 	struct postings *p;
 	const struct store *s;
-	const struct folded_names *f;
+	const struct store_folded *f;
+	const struct name_slots *ns;
 	unsigned part; /* 0: characters and even slots; 1: odd slots */
 	int rc;
 };
@@ -155,6 +128,7 @@ static void *build_part(void *arg)
 {
 	struct build_job *j = arg;
 	const struct store *s = j->s;
+	const struct name_slots *ns = j->ns;
 	struct postings *p = j->p;
 	/* Ancestor stack: ids, and per level the characters ancestors cover. */
 	uint32_t *stack = malloc(((size_t)s->n_entries + 1) * sizeof(*stack));
@@ -169,15 +143,10 @@ static void *build_part(void *arg)
 	for (uint32_t id = 0; id < s->n_entries; id++) {
 		/* Leave the directories whose subtree ended, uncovering their trigrams. */
 		while (top && s->subtree_end[stack[top - 1]] <= id) {
-			uint32_t d = stack[--top];
-			uint32_t k = s->name_id[d];
-			const unsigned char *b = (const unsigned char *)j->f->bytes + j->f->offset[k];
-			size_t len = j->f->offset[k + 1] - j->f->offset[k];
-			for (size_t i = 0; i + 3 <= len; i++) {
-				size_t slot = slot_of(p, trigram_key(b + i));
-				if ((slot & 1) == j->part && covered_slots[slot])
-					covered_slots[slot]--;
-			}
+			uint32_t k = s->name_id[stack[--top]];
+			for (uint32_t i = ns->offset[k]; i < ns->offset[k + 1]; i++)
+				if ((ns->slots[i] & 1) == j->part)
+					covered_slots[ns->slots[i]]--;
 		}
 		if (s->parent[id] == STORE_NO_PARENT)
 			continue; /* a root's name is its whole path: nothing to match in it */
@@ -200,13 +169,11 @@ static void *build_part(void *arg)
 				add_entry(p->chars[c], s, id);
 			}
 		}
-		for (size_t i = 0; i + 3 <= len; i++) {
-			size_t slot = slot_of(p, trigram_key(b + i));
+		for (uint32_t i = ns->offset[k]; i < ns->offset[k + 1]; i++) {
+			uint32_t slot = ns->slots[i];
 			if ((slot & 1) != j->part)
 				continue;
-			/* Skip what an ancestor (or an earlier occurrence in this
-			 * directory's name) covers. A directory counts every occurrence,
-			 * as its removal from the stack uncounts every occurrence. */
+			/* Skip what an ancestor covers; a directory covers its own. */
 			if (!covered_slots[slot])
 				add_entry(p->maps[slot], s, id);
 			if (is_dir)
@@ -225,16 +192,17 @@ out:
 	return NULL;
 }
 
-int postings_build(struct postings *p, const struct store *s)
+int postings_build(struct postings *p, const struct store *s, const struct store_folded *folded)
 {
 	memset(p, 0, sizeof(*p));
-	struct folded_names f = {0};
-	int rc = fold_names(&f, s);
+	const struct store_folded f = *folded;
+	struct name_slots ns = {0};
+	int rc = collect_trigrams(p, &f, s->n_names);
 	if (rc == 0)
-		rc = collect_trigrams(p, &f, s->n_names);
+		rc = list_name_slots(&ns, p, &f, s->n_names);
 	if (rc < 0)
 		goto out;
-	struct build_job jobs[2] = {{p, s, &f, 0, 0}, {p, s, &f, 1, 0}};
+	struct build_job jobs[2] = {{p, s, &f, &ns, 0, 0}, {p, s, &f, &ns, 1, 0}};
 	pthread_t thread;
 	int is_threaded = pthread_create(&thread, NULL, build_part, &jobs[1]) == 0;
 	build_part(&jobs[0]);
@@ -256,8 +224,8 @@ int postings_build(struct postings *p, const struct store *s)
 			roaring_bitmap_shrink_to_fit(p->maps[slot]);
 		}
 out:
-	free(f.bytes);
-	free(f.offset);
+	free(ns.slots);
+	free(ns.offset);
 	if (rc < 0)
 		postings_release(p);
 	return rc;

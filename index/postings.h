@@ -35,8 +35,8 @@ static inline uint32_t trigram_key(const unsigned char *p)
 	return TRIGRAM_USED | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
-/** Build the postings of a store. Returns 0 or -ENOMEM. */
-int postings_build(struct postings *p, const struct store *s);
+/** Build the postings of a store from its names' folds. Returns 0 or -ENOMEM. */
+int postings_build(struct postings *p, const struct store *s, const struct store_folded *folded);
 
 void postings_release(struct postings *p);
 
@@ -44,12 +44,5 @@ void postings_release(struct postings *p);
 const roaring_bitmap_t *postings_trigram(const struct postings *p, uint32_t key);
 
 size_t postings_memory_bytes(const struct postings *p);
-
-/**
- * Encode the loose fold of `len` bytes at `s` into `out` (cap bytes): each unit as
- * UTF-8, each raw byte as itself. Returns the length (which may exceed cap: then call
- * again with more room) or -ENOMEM.
- */
-long postings_loose_bytes(const char *s, size_t len, char *out, size_t cap);
 
 #endif

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "fold.h"
-#include "postings.h"
 #include "tunables.h"
 
 /* A token: its bytes with escapes resolved, which of them were escaped, and where it
@@ -114,12 +113,12 @@ static int term_parse(struct term *t, const struct token *tok, struct fold_buf *
 	memcpy(t->text, text, len);
 	t->text[len] = '\0';
 	t->text_len = len;
-	long n = postings_loose_bytes(text, len, NULL, 0);
+	long n = fold_loose_bytes(fb, text, len, NULL, 0);
 	if (n < 0 || !(t->loose = malloc((size_t)n + 1))) {
 		term_release(t);
 		return -ENOMEM;
 	}
-	postings_loose_bytes(text, len, t->loose, (size_t)n);
+	fold_loose_bytes(fb, text, len, t->loose, (size_t)n);
 	t->loose_len = (size_t)n;
 	return 0;
 }

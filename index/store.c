@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
 #include "trawl_index.h"
 
 #define NIL UINT32_MAX
@@ -248,25 +249,96 @@ static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_
 	return 0;
 }
 
+/* Names and their loose folds while they are being ordered. */
 struct name_ref {
 	const char **name;
 	const uint32_t *len;
+	const char *folded;            /* "/" + fold of each name, in first-seen order */
+	const uint32_t *folded_offset; /* n + 1 */
 };
 
+static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	if (c)
+		return c;
+	return (na > nb) - (na < nb);
+}
+
+/* Name order: by loose fold, then by original bytes. Names sharing a folded prefix
+ * are then a contiguous range of ids, and a name is found by binary search. */
 static int cmp_name_ref(const void *a, const void *b, void *arg)
 {
 	const struct name_ref *r = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	size_t n = r->len[x] < r->len[y] ? r->len[x] : r->len[y];
-	int c = memcmp(r->name[x], r->name[y], n);
-	if (c)
-		return c;
-	return (r->len[x] > r->len[y]) - (r->len[x] < r->len[y]);
+	int c = cmp_bytes(r->folded + r->folded_offset[x],
+			  r->folded_offset[x + 1] - r->folded_offset[x],
+			  r->folded + r->folded_offset[y],
+			  r->folded_offset[y + 1] - r->folded_offset[y]);
+	return c ? c : cmp_bytes(r->name[x], r->len[x], r->name[y], r->len[y]);
 }
 
-/* Distinct names: a hash of name bytes finds them; they are then numbered in byte
- * order. */
-static int intern_names(struct store *s, const struct builder *b, const uint32_t *order)
+/* The "/" + loose fold of each of n names, appended into one arena. */
+static int fold_all(const char *const *name, const uint32_t *len, uint32_t n,
+		    struct store_folded *f)
+{
+	size_t cap = 1024, at = 0;
+	struct fold_buf fb;
+	fold_buf_init(&fb);
+	f->bytes = malloc(cap);
+	f->offset = malloc(((size_t)n + 1) * sizeof(*f->offset));
+	int rc = -ENOMEM;
+	if (!f->bytes || !f->offset)
+		goto out;
+	for (uint32_t k = 0; k < n; k++) {
+		f->offset[k] = (uint32_t)at;
+		long m;
+		while ((m = fold_loose_bytes(&fb, name[k], len[k], f->bytes + at + 1,
+					     cap - at - 1)) >= 0 &&
+		       at + 1 + (size_t)m > cap) {
+			size_t bigger = 2 * cap + (size_t)m + 1;
+			char *p = realloc(f->bytes, bigger);
+			if (!p)
+				goto out;
+			f->bytes = p;
+			cap = bigger;
+		}
+		if (m < 0)
+			goto out;
+		f->bytes[at] = '/';
+		at += 1 + (size_t)m;
+		if (at > UINT32_MAX) {
+			rc = -EOVERFLOW;
+			goto out;
+		}
+		/* Keep room for the next name's '/' so the write above stays in bounds. */
+		if (cap - at < 2) {
+			char *p = realloc(f->bytes, cap * 2);
+			if (!p)
+				goto out;
+			f->bytes = p;
+			cap *= 2;
+		}
+	}
+	f->offset[n] = (uint32_t)at;
+	rc = 0;
+out:
+	fold_buf_release(&fb);
+	return rc;
+}
+
+void store_folded_release(struct store_folded *f)
+{
+	free(f->bytes);
+	free(f->offset);
+	f->bytes = NULL;
+	f->offset = NULL;
+}
+
+/* Distinct names: a hash of name bytes finds them; they are then numbered in name
+ * order (see cmp_name_ref), and their folds handed back in that order. */
+static int intern_names(struct store *s, const struct builder *b, const uint32_t *order,
+			struct store_folded *folded)
 {
 	size_t n_slots = 1024;
 	while (n_slots < (size_t)s->n_entries * 2)
@@ -274,6 +346,7 @@ static int intern_names(struct store *s, const struct builder *b, const uint32_t
 	uint32_t *slots = malloc(n_slots * sizeof(*slots));
 	const char **first = malloc((size_t)s->n_entries * sizeof(*first));
 	uint32_t *first_len = malloc((size_t)s->n_entries * sizeof(*first_len));
+	struct store_folded unordered = {0};
 	int rc = -ENOMEM;
 	if (!slots || !first || !first_len)
 		goto out;
@@ -297,28 +370,37 @@ static int intern_names(struct store *s, const struct builder *b, const uint32_t
 		s->name_id[id] = slots[k];
 	}
 	s->n_names = n_names;
-	/* Number names in byte order, so a name is found by binary search. */
-	for (uint32_t k = 0; k < n_names; k++)
-		slots[k] = k;
-	struct name_ref refs = {first, first_len};
-	qsort_r(slots, n_names, sizeof(*slots), cmp_name_ref, &refs);
-	s->name_offset = malloc(((size_t)n_names + 1) * sizeof(*s->name_offset));
-	s->name_bytes = malloc(bytes + 1);
-	if (!s->name_offset || !s->name_bytes)
-		goto out;
 	if (bytes > UINT32_MAX) {
 		rc = -EOVERFLOW;
 		goto out;
 	}
-	size_t at = 0;
+	if ((rc = fold_all(first, first_len, n_names, &unordered)) < 0)
+		goto out;
+	rc = -ENOMEM;
+	for (uint32_t k = 0; k < n_names; k++)
+		slots[k] = k;
+	struct name_ref refs = {first, first_len, unordered.bytes, unordered.offset};
+	qsort_r(slots, n_names, sizeof(*slots), cmp_name_ref, &refs);
+	s->name_offset = malloc(((size_t)n_names + 1) * sizeof(*s->name_offset));
+	s->name_bytes = malloc(bytes + 1);
+	folded->bytes = malloc((size_t)unordered.offset[n_names] + 1);
+	folded->offset = malloc(((size_t)n_names + 1) * sizeof(*folded->offset));
+	if (!s->name_offset || !s->name_bytes || !folded->bytes || !folded->offset)
+		goto out;
+	size_t at = 0, fat = 0;
 	for (uint32_t k = 0; k < n_names; k++) {
 		uint32_t old = slots[k];
 		s->name_offset[k] = (uint32_t)at;
 		memcpy(s->name_bytes + at, first[old], first_len[old]);
 		at += first_len[old];
+		size_t fl = unordered.offset[old + 1] - unordered.offset[old];
+		folded->offset[k] = (uint32_t)fat;
+		memcpy(folded->bytes + fat, unordered.bytes + unordered.offset[old], fl);
+		fat += fl;
 	}
 	s->name_offset[n_names] = (uint32_t)at;
 	s->name_bytes_len = at;
+	folded->offset[n_names] = (uint32_t)fat;
 	/* first_len has been read for the last time: it becomes the old -> new map. */
 	uint32_t *renumber = first_len;
 	for (uint32_t k = 0; k < n_names; k++)
@@ -330,6 +412,9 @@ out:
 	free(slots);
 	free(first);
 	free(first_len);
+	store_folded_release(&unordered);
+	if (rc < 0)
+		store_folded_release(folded);
 	return rc;
 }
 
@@ -386,7 +471,7 @@ int store_builder_add(struct store_builder *sb, const char *path, size_t len, un
 	return insert_path(&sb->b, &sb->c, sb->b.root, path, len, (uint8_t)kind);
 }
 
-int store_builder_finish(struct store_builder *sb, struct store *s)
+int store_builder_finish(struct store_builder *sb, struct store *s, struct store_folded *folded)
 {
 	struct builder *b = &sb->b;
 	memset(s, 0, sizeof(*s));
@@ -407,18 +492,20 @@ int store_builder_finish(struct store_builder *sb, struct store *s)
 		goto out;
 	for (uint32_t id = 0; id < s->n_entries; id++)
 		s->kind[id] = b->nodes[order[id]].kind;
-	if ((rc = intern_names(s, b, order)) < 0)
+	if ((rc = intern_names(s, b, order, folded)) < 0)
 		goto out;
 	rc = index_name_entries(s);
 out:
 	free(order);
-	if (rc < 0)
+	if (rc < 0) {
 		store_release(s);
+		store_folded_release(folded);
+	}
 	return rc;
 }
 
 int store_build_from_list(struct store *s, const char *buf, size_t len, char sep,
-			  size_t *n_rejected)
+			  size_t *n_rejected, struct store_folded *folded)
 {
 	*n_rejected = 0;
 	struct store_builder *sb = store_builder_new();
@@ -438,32 +525,121 @@ int store_build_from_list(struct store *s, const char *buf, size_t len, char sep
 		i += n + 1;
 	}
 	if (rc >= 0)
-		rc = store_builder_finish(sb, s);
+		rc = store_builder_finish(sb, s, folded);
 	store_builder_free(sb);
 	return rc;
 }
 
-static int name_cmp(const struct store *s, uint32_t k, const char *name, size_t len)
+void name_folder_init(struct name_folder *nf)
 {
-	size_t n = s->name_offset[k + 1] - s->name_offset[k];
-	int c = memcmp(s->name_bytes + s->name_offset[k], name, n < len ? n : len);
-	if (c)
-		return c;
-	return (n > len) - (n < len);
+	fold_buf_init(&nf->fb);
+	nf->buf = NULL;
+	nf->cap = 0;
 }
 
-/* The entry named `name` whose parent is `parent`, or STORE_NO_PARENT. */
-static uint32_t child_named(const struct store *s, uint32_t parent, const char *name, size_t len)
+void name_folder_release(struct name_folder *nf)
 {
+	fold_buf_release(&nf->fb);
+	free(nf->buf);
+	name_folder_init(nf);
+}
+
+const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len,
+			     size_t *out_len)
+{
+	for (;;) {
+		long n = fold_loose_bytes(&nf->fb, name, len, nf->buf, nf->cap);
+		if (n < 0)
+			return NULL;
+		if ((size_t)n <= nf->cap) {
+			*out_len = (size_t)n;
+			return nf->buf ? nf->buf : "";
+		}
+		char *p = realloc(nf->buf, (size_t)n * 2);
+		if (!p)
+			return NULL;
+		nf->buf = p;
+		nf->cap = (size_t)n * 2;
+	}
+}
+
+/* Compare name k with (fold, bytes) in name order; -2 when folding failed. */
+static int name_cmp(const struct store *s, struct name_folder *nf, uint32_t k,
+		    const char *key, size_t key_len, const char *name, size_t len)
+{
+	const char *nk = s->name_bytes + s->name_offset[k];
+	size_t nl = s->name_offset[k + 1] - s->name_offset[k], fl;
+	const char *f = name_folder_fold(nf, nk, nl, &fl);
+	if (!f)
+		return -2;
+	int c = cmp_bytes(f, fl, key, key_len);
+	return c ? c : cmp_bytes(nk, nl, name, len);
+}
+
+/* The id of name `name`, or UINT32_MAX. */
+static uint32_t find_name(const struct store *s, struct name_folder *nf, const char *name,
+			  size_t len)
+{
+	/* The key's fold is kept apart: nf's buffer is reused for every name compared. */
+	struct name_folder kf;
+	name_folder_init(&kf);
+	size_t key_len;
+	const char *key = name_folder_fold(&kf, name, len, &key_len);
+	uint32_t found = UINT32_MAX;
+	if (key) {
+		uint32_t lo = 0, hi = s->n_names;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (name_cmp(s, nf, mid, key, key_len, name, len) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < s->n_names && name_cmp(s, nf, lo, key, key_len, name, len) == 0)
+			found = lo;
+	}
+	name_folder_release(&kf);
+	return found;
+}
+
+void store_prefix_range(const struct store *s, struct name_folder *nf, const char *prefix,
+			size_t len, uint32_t *lo_out, uint32_t *hi_out)
+{
+	/* lo: the first name whose fold is >= prefix; hi: the first whose fold's first
+	 * len bytes are > prefix. A failed fold sorts low: it cannot make the range skip a
+	 * name, only widen it, and the matcher checks every name it yields. */
 	uint32_t lo = 0, hi = s->n_names;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (name_cmp(s, mid, name, len) < 0)
+		size_t fl = 0;
+		const char *nk = s->name_bytes + s->name_offset[mid];
+		const char *f = name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		if (f && cmp_bytes(f, fl, prefix, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == s->n_names || name_cmp(s, lo, name, len) != 0)
+	uint32_t a = lo, b = s->n_names;
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+		size_t fl = 0;
+		const char *nk = s->name_bytes + s->name_offset[mid];
+		const char *f = name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		if (f && memcmp(f, prefix, fl < len ? fl : len) <= 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*lo_out = lo;
+	*hi_out = a;
+}
+
+/* The entry named `name` whose parent is `parent`, or STORE_NO_PARENT. */
+static uint32_t child_named(const struct store *s, struct name_folder *nf, uint32_t parent,
+			    const char *name, size_t len)
+{
+	uint32_t lo = find_name(s, nf, name, len);
+	if (lo == UINT32_MAX)
 		return STORE_NO_PARENT;
 	/* Entries of this name are in id order; the child lies in the parent's range. */
 	const uint32_t *e = s->name_entries + s->name_entries_offset[lo];
@@ -486,13 +662,16 @@ uint32_t store_lookup(const struct store *s, const char *path, size_t len)
 {
 	if (s->n_entries == 0 || !store_path_is_acceptable(path, len))
 		return STORE_NO_PARENT;
+	struct name_folder nf;
+	name_folder_init(&nf);
 	uint32_t id = 0; /* the root, "/" */
 	for (size_t i = 1; i < len && id != STORE_NO_PARENT;) {
 		const char *slash = memchr(path + i, '/', len - i);
 		size_t end = slash ? (size_t)(slash - path) : len;
-		id = child_named(s, id, path + i, end - i);
+		id = child_named(s, &nf, id, path + i, end - i);
 		i = end + 1;
 	}
+	name_folder_release(&nf);
 	return id;
 }
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fold.h"
+
 #define STORE_NO_PARENT UINT32_MAX
 
 struct store {
@@ -41,6 +43,15 @@ static inline const char *store_name(const struct store *s, uint32_t id, size_t 
  */
 size_t store_path(const struct store *s, uint32_t id, char *buf, size_t cap);
 
+/** The "/" + loose fold of every name, in name order (names are ordered by it). Made
+ * while building a store, for postings_build(); then released. */
+struct store_folded {
+	char *bytes;
+	uint32_t *offset; /* n_names + 1 */
+};
+
+void store_folded_release(struct store_folded *f);
+
 /** Incremental construction: add paths in any order, then finish into a store. */
 struct store_builder;
 
@@ -54,8 +65,9 @@ void store_builder_free(struct store_builder *b);
  */
 int store_builder_add(struct store_builder *b, const char *path, size_t len, unsigned kind);
 
-/** Number the entries depth-first and fill `s`. The builder can then only be freed. */
-int store_builder_finish(struct store_builder *b, struct store *s);
+/** Number the entries depth-first and fill `s`, and `folded` with the names' folds.
+ * The builder can then only be freed. */
+int store_builder_finish(struct store_builder *b, struct store *s, struct store_folded *folded);
 
 /** Whether a path can be indexed: absolute, no empty, "." or ".." components (one
  * trailing '/' is allowed). */
@@ -72,7 +84,28 @@ uint32_t store_lookup(const struct store *s, const char *path, size_t len);
  * entries).
  */
 int store_build_from_list(struct store *s, const char *buf, size_t len, char sep,
-			  size_t *n_rejected);
+			  size_t *n_rejected, struct store_folded *folded);
+
+/** Scratch for folding names while searching the name order. */
+struct name_folder {
+	struct fold_buf fb;
+	char *buf;
+	size_t cap;
+};
+
+void name_folder_init(struct name_folder *nf);
+void name_folder_release(struct name_folder *nf);
+
+/** The loose fold of a name as bytes, valid until the next call; NULL on -ENOMEM. */
+const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len,
+			     size_t *out_len);
+
+/**
+ * The range [*lo, *hi) of name ids whose loose fold starts with `prefix` (len bytes, a
+ * loose fold itself). Names are ordered by fold, so they are contiguous.
+ */
+void store_prefix_range(const struct store *s, struct name_folder *nf, const char *prefix,
+			size_t len, uint32_t *lo, uint32_t *hi);
 
 /** Free the contents of a store (not the struct). */
 void store_release(struct store *s);
