@@ -18,6 +18,11 @@ struct base {
 	atomic_uint refs;
 	struct store store;
 	struct postings postings;
+	/* A base loaded from a snapshot: its store's arrays point into this read-only
+	 * mapping (unmapped, not freed, with the base) and its postings are frozen views
+	 * of it. NULL for a base built in memory. */
+	void *mapping;
+	size_t mapping_len;
 };
 
 struct delta_entry {
@@ -42,6 +47,18 @@ struct trawl_index {
 	pthread_mutex_t writer; /* one writer at a time: add, remove, rebuild */
 	unsigned threads;
 };
+
+/** A new empty base with one reference; NULL when out of memory. */
+struct base *base_new(void);
+
+/** Drop a reference to a base; the last one frees it. base_put(NULL) is a no-op. */
+void base_put(struct base *b);
+
+/**
+ * Make a new index whose current generation is `base` with no changes. Takes over the
+ * caller's reference to `base`, on failure too. Returns 0 or -ENOMEM.
+ */
+int index_from_base(struct base *base, unsigned threads, struct trawl_index **out);
 
 /** Take a reference to the current generation; drop it with generation_put(). */
 struct generation *generation_get(struct trawl_index *ix);

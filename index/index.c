@@ -4,15 +4,20 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "generation.h"
 #include "trawl_index.h"
 
-static void base_put(struct base *b)
+void base_put(struct base *b)
 {
 	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
-		store_release(&b->store);
+		/* Views into a mapping go before the mapping does. */
 		postings_release(&b->postings);
+		if (b->mapping)
+			munmap(b->mapping, b->mapping_len);
+		else
+			store_release(&b->store);
 		free(b);
 	}
 }
@@ -68,7 +73,7 @@ static struct generation *generation_new(struct base *base)
 	return g;
 }
 
-static struct base *base_new(void)
+struct base *base_new(void)
 {
 	struct base *b = calloc(1, sizeof(*b));
 	if (b)
@@ -93,6 +98,11 @@ static int index_new(struct base *base, unsigned threads, struct trawl_index **o
 	ix->threads = threads ? threads : 2;
 	*out = ix;
 	return 0;
+}
+
+int index_from_base(struct base *base, unsigned threads, struct trawl_index **out)
+{
+	return index_new(base, threads, out);
 }
 
 int trawl_index_build_from_list(const char *buf, size_t len, char sep, unsigned threads,

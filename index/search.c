@@ -8,12 +8,16 @@
 
 #include "generation.h"
 #include "query.h"
+#include "tunables.h"
 #include "trawl_index.h"
 
 /* Below this many candidates one thread is faster than starting another. */
 #define SEARCH_PARALLEL_MIN_CANDIDATES 4096
 #define SEARCH_MAX_THREADS             16
 #define SEARCH_DEFAULT_LIMIT           50
+/* In a query of several terms, the entries whose name starts with a term are scored
+ * first when there are at most this many of them. */
+#define STRONG_MAX_ENTRIES 65536
 
 /* ---- candidates ---- */
 
@@ -370,6 +374,244 @@ static void search_delta(struct worker *w, const char *under, size_t under_len)
 	}
 }
 
+struct bound_key {
+	const int32_t *bound;
+	uint32_t base;
+};
+
+static int cmp_bound_desc(const void *a, const void *b, void *arg)
+{
+	const struct bound_key *bk = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int32_t bx = bk->bound[x - bk->base], by = bk->bound[y - bk->base];
+	if (bx != by)
+		return bx > by ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/* ---- strong candidates: names that start with a term ----
+ *
+ * An entry whose name starts with a term (the term's "prefix tier": its name equals the
+ * term, has it as stem, or starts with it) scores far above most others. Those entries
+ * are scored first, from the name order, where they form one range of names per term.
+ * Then, when the K-th best score so far is above what any other entry could score
+ * (ub_rest), the scan of the remaining candidates is skipped: the answer is still exact.
+ */
+
+static int32_t max32i(int32_t a, int32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The most any character can earn as a bonus. */
+static int32_t best_bonus(void)
+{
+	return max32i(max32i(BONUS_COMPONENT, BONUS_DELIMITER), max32i(BONUS_CAMEL, BONUS_PUNCT));
+}
+
+/* The most term character i > 0 can add beyond SCORE_MATCH in any alignment. After a
+ * gap it earns at most the best bonus plus GAP_START. Right after the previous match it
+ * earns max(BONUS_CONSECUTIVE, its bonus), and its bonus depends on the previous path
+ * character, which is the previous term character: a component start only after '/', a
+ * delimiter's after ASCII punctuation or a non-ASCII character, else camelCase at best. */
+static int32_t char_bound(const struct term *t, size_t i)
+{
+	uint32_t prev = t->units[i - 1];
+	int32_t bonus = BONUS_CAMEL;
+	if (prev == '/')
+		bonus = BONUS_COMPONENT;
+	else if (prev >= 0x80 || !((prev >= 'a' && prev <= 'z') || (prev >= 'A' && prev <= 'Z') ||
+				   (prev >= '0' && prev <= '9')))
+		bonus = max32i(BONUS_DELIMITER, BONUS_PUNCT);
+	return max32i(max32i(BONUS_CONSECUTIVE, bonus), best_bonus() + GAP_START);
+}
+
+/* The best alignment score of a term whose first character does not earn the in-name
+ * bonus, with no tail penalty. */
+static int32_t alignment_bound(const struct term *t)
+{
+	int32_t v = SCORE_MATCH * (int32_t)t->n_units + FIRST_CHAR_MULTIPLIER * best_bonus();
+	for (size_t i = 1; i < t->n_units; i++)
+		v += char_bound(t, i);
+	return v;
+}
+
+/* The best score a term can reach on an entry outside its prefix tier: the best
+ * alignment, the in-name bonus, and the whole-directory bonus (name equality, stem and
+ * prefix bonuses need the prefix tier). */
+static int32_t ub_outside_tier(const struct term *t)
+{
+	return alignment_bound(t) + BONUS_IN_NAME + BONUS_COMPONENT_EXACT;
+}
+
+/* How much more than its name alone an entry of a prefix-tier name can score: an
+ * alignment starting in a directory (no in-name bonus) against the worst in-name prefix
+ * alignment (first character at the name start, the others consecutive, the largest
+ * tail penalty). */
+static int32_t cross_slack(const struct term *t)
+{
+	uint32_t first = t->units[0];
+	int is_word = first >= 0x80 || (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
+		      (first >= '0' && first <= '9');
+	int32_t prefix = SCORE_MATCH * (int32_t)t->n_units +
+			 FIRST_CHAR_MULTIPLIER * (is_word ? BONUS_COMPONENT : BONUS_PUNCT) +
+			 ((int32_t)t->n_units - 1) * BONUS_CONSECUTIVE + BONUS_IN_NAME -
+			 PENALTY_NAME_TAIL_MAX;
+	return max32i(0, alignment_bound(t) - prefix);
+}
+
+struct strong {
+	const struct store *s;
+	const roaring_bitmap_t *cand; /* NULL: any live entry in scope */
+	uint32_t lo, hi;              /* scope */
+	roaring_bitmap_t *done;       /* entries scored here, kept out of the scan */
+};
+
+/* Score one base entry if it is a live candidate in scope not scored yet. */
+static int strong_entry(struct worker *w, struct strong *st, uint32_t id)
+{
+	if (id < st->lo || id >= st->hi || !(st->s->kind[id] & w->kinds) ||
+	    !generation_base_live(w->g, id) || (st->cand && !roaring_bitmap_contains(st->cand, id)))
+		return 0;
+	if (!roaring_bitmap_add_checked(st->done, id))
+		return 0;
+	size_t len = store_path(st->s, id, w->path, w->cap);
+	if (len > w->cap) {
+		if (reserve(w, len) < 0)
+			return -ENOMEM;
+		store_path(st->s, id, w->path, w->cap);
+	}
+	w->parent = STORE_NO_PARENT; /* the scan's parent cache no longer holds */
+	int32_t score;
+	int rc = trawl_match(w->m, w->q, w->path, len, &score);
+	if (rc <= 0)
+		return rc;
+	w->n_matched++;
+	return topk_push(&w->top, score, w->path, len, st->s->kind[id]);
+}
+
+static int strong_name(struct worker *w, struct strong *st, uint32_t k)
+{
+	const struct store *s = st->s;
+	for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1]; i++) {
+		int rc = strong_entry(w, st, s->name_entries[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Whether the heap is full and its worst score beats `bound` outright. */
+static int beats(const struct topk *t, int32_t bound)
+{
+	return t->n == t->limit && t->slots[0].score > bound;
+}
+
+/* A query of one positive term: score its prefix-tier names by the name alone, then
+ * their entries from the best name down, until no remaining name can enter the top. */
+static int strong_single(struct worker *w, struct strong *st, const struct term *t,
+			 uint32_t lo, uint32_t hi)
+{
+	const struct store *s = st->s;
+	int32_t slack = cross_slack(t);
+	uint32_t n = hi - lo;
+	int32_t *bound = malloc(((size_t)n + 1) * sizeof(*bound));
+	uint32_t *order = malloc(((size_t)n + 1) * sizeof(*order));
+	int rc = -ENOMEM;
+	if (!bound || !order)
+		goto out;
+	uint32_t n_matching = 0;
+	for (uint32_t k = lo; k < hi; k++) {
+		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
+		if (reserve(w, nl + 1) < 0)
+			goto out;
+		w->path[0] = '/';
+		memcpy(w->path + 1, s->name_bytes + s->name_offset[k], nl);
+		int32_t score;
+		rc = trawl_match(w->m, w->q, w->path, nl + 1, &score);
+		if (rc < 0)
+			goto out;
+		if (rc) {
+			bound[k - lo] = score + slack;
+			order[n_matching++] = k;
+		} else {
+			bound[k - lo] = SCORE_NONE;
+		}
+	}
+	w->parent = STORE_NO_PARENT;
+	/* Best bound first; equal bounds in name order, so the work is deterministic. */
+	struct bound_key bk = {bound, lo};
+	qsort_r(order, n_matching, sizeof(*order), cmp_bound_desc, &bk);
+	/* Stopping early is as good as scoring the rest: none of it can enter. */
+	for (uint32_t i = 0; i < n_matching && !beats(&w->top, bound[order[i] - lo]); i++)
+		if ((rc = strong_name(w, st, order[i])) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(bound);
+	free(order);
+	return rc;
+}
+
+/* Score the prefix tiers; *ub_rest gets the best score an entry outside every tier
+ * could reach, or INT32_MAX when some tier was too large to score. */
+static int strong_phase(struct worker *w, struct strong *st, const struct trawl_query *q,
+			int32_t *ub_rest)
+{
+	const struct store *s = st->s;
+	const struct term *single = NULL; /* the one positive term, if there is one */
+	size_t n_positive = 0;
+	int64_t rest = 0;
+	for (size_t g = 0; g < q->n_groups; g++) {
+		const struct group *grp = &q->groups[g];
+		int32_t group_best = 0; /* a negated alternative can make a group score 0 */
+		for (size_t k = 0; k < grp->n_terms; k++) {
+			const struct term *t = &grp->terms[k];
+			if (t->is_negated)
+				continue;
+			n_positive++;
+			single = t;
+			int32_t ub = ub_outside_tier(t);
+			if (ub > group_best)
+				group_best = ub;
+		}
+		rest += group_best;
+	}
+	*ub_rest = rest > INT32_MAX ? INT32_MAX : (int32_t)rest;
+	if (n_positive == 0)
+		return 0;
+	struct name_folder nf;
+	name_folder_init(&nf);
+	int rc = 0;
+	/* Terms folded with case or marks kept may miss names of the loose range, and a
+	 * suffix term need not start a name: the tier's bound holds for neither. */
+	if (n_positive == 1 && single->fold_flags == 0 && single->kind != TERM_SUFFIX) {
+		uint32_t lo, hi;
+		store_prefix_range(s, &nf, single->loose, single->loose_len, &lo, &hi);
+		rc = strong_single(w, st, single, lo, hi);
+		goto out;
+	}
+	for (size_t g = 0; g < q->n_groups && rc == 0; g++) {
+		for (size_t k = 0; k < q->groups[g].n_terms && rc == 0; k++) {
+			const struct term *t = &q->groups[g].terms[k];
+			if (t->is_negated)
+				continue;
+			uint32_t lo, hi;
+			store_prefix_range(s, &nf, t->loose, t->loose_len, &lo, &hi);
+			uint32_t n = s->name_entries_offset[hi] - s->name_entries_offset[lo];
+			if (n > STRONG_MAX_ENTRIES || t->fold_flags != 0 || t->kind == TERM_SUFFIX) {
+				*ub_rest = INT32_MAX;
+				continue;
+			}
+			for (uint32_t name = lo; name < hi && rc == 0; name++)
+				rc = strong_name(w, st, name);
+		}
+	}
+out:
+	name_folder_release(&nf);
+	return rc;
+}
+
 /* ---- results ---- */
 
 void trawl_results_release(struct trawl_results *r)
@@ -434,6 +676,25 @@ static int collect(struct worker *ws, size_t n_workers, size_t limit, struct tra
 	return 0;
 }
 
+/* The candidates left for the scan: those the strong phase did not score. */
+static int make_scan_set(roaring_bitmap_t **cand, const struct strong *st,
+			 const struct generation *g, uint32_t lo, uint32_t hi)
+{
+	if (roaring_bitmap_is_empty(st->done))
+		return 0;
+	if (!*cand) {
+		if (lo >= hi) {
+			*cand = roaring_bitmap_create();
+			return *cand ? 0 : -ENOMEM;
+		}
+		if (!(*cand = roaring_bitmap_from_range(lo, hi, 1)))
+			return -ENOMEM;
+		roaring_bitmap_andnot_inplace(*cand, g->tombstones);
+	}
+	roaring_bitmap_andnot_inplace(*cand, st->done);
+	return 0;
+}
+
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		       const struct trawl_search_options *opts, struct trawl_results *out)
 {
@@ -491,26 +752,50 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		roaring_bitmap_andnot_inplace(cand, g->tombstones);
 	}
 
-	/* Split the candidates in equal shares of ids to verify. */
-	uint64_t n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
-	n_workers = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : threads;
-	uint32_t start = lo;
+	n_workers = threads;
 	for (size_t i = 0; i < n_workers; i++) {
 		struct worker *w = &ws[i];
 		w->g = g;
 		w->q = q;
-		w->candidates = cand;
 		w->kinds = kinds;
 		w->parent = STORE_NO_PARENT;
 		w->top.limit = limit;
-		w->m = trawl_matcher_new();
-		if (!w->m) {
+		if (!(w->m = trawl_matcher_new())) {
 			rc = -ENOMEM;
 			goto out;
 		}
+	}
+
+	/* Strong candidates and the delta first: they set the score to beat. */
+	struct strong st = {s, cand, lo, hi, roaring_bitmap_create()};
+	int32_t ub_rest = INT32_MAX;
+	if (!st.done) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = strong_phase(&ws[0], &st, q, &ub_rest);
+	if (rc == 0)
+		search_delta(&ws[0], under, under_len);
+	if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, g, lo, hi)) < 0)
+		goto done;
+	uint64_t n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
+	out->is_matched_estimate = beats(&ws[0].top, ub_rest);
+	if (out->is_matched_estimate) {
+		/* Nothing left can enter the top: skip the scan. What it would have
+		 * verified is counted as if it matched, an upper bound. */
+		ws[0].n_matched += n_cand;
+		goto done;
+	}
+
+	/* The scan: the remaining candidates in equal shares of ids. */
+	size_t n_scan = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
+	uint32_t start = lo;
+	for (size_t i = 0; i < n_scan; i++) {
+		struct worker *w = &ws[i];
+		w->candidates = cand;
 		uint32_t end = hi;
-		if (i + 1 < n_workers) {
-			uint64_t share = n_cand * (i + 1) / n_workers;
+		if (i + 1 < n_scan) {
+			uint64_t share = n_cand * (i + 1) / n_scan;
 			if (cand)
 				roaring_bitmap_select(cand, (uint32_t)share, &end);
 			else
@@ -522,16 +807,17 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	}
 	pthread_t tids[SEARCH_MAX_THREADS];
 	int started[SEARCH_MAX_THREADS] = {0};
-	for (size_t i = 1; i < n_workers; i++)
+	for (size_t i = 1; i < n_scan; i++)
 		started[i] = pthread_create(&tids[i], NULL, work, &ws[i]) == 0;
 	work(&ws[0]);
-	for (size_t i = 1; i < n_workers; i++) {
+	for (size_t i = 1; i < n_scan; i++) {
 		if (started[i])
 			pthread_join(tids[i], NULL);
 		else
 			work(&ws[i]);
 	}
-	search_delta(&ws[0], under, under_len);
+done:
+	bitmap_free(st.done);
 	out->n_matched = 0;
 	for (size_t i = 0; i < n_workers; i++) {
 		if (ws[i].rc < 0)

@@ -148,7 +148,8 @@ struct trawl_result {
 struct trawl_results {
 	struct trawl_result *items;
 	size_t n_items;
-	uint64_t n_matched; /* all matching entries, not just those returned */
+	uint64_t n_matched;      /* all matching entries, not just those returned... */
+	int is_matched_estimate; /* ...or, when set, an upper bound of their number */
 	char *arena;        /* holds the paths */
 	size_t arena_len, arena_cap;
 };
@@ -184,5 +185,41 @@ int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len);
  * running meanwhile keep the generation they started with. Returns 0 or -ENOMEM.
  */
 int trawl_index_rebuild(struct trawl_index *ix);
+
+/* ---------------------------------------------------------------------------------------
+ * Snapshots (format in docs/INDEX_FORMAT.md)
+ */
+
+/**
+ * Save the index to the snapshot file `path`. The delta and tombstones are first folded
+ * into a new base as trawl_index_rebuild() does (so the index itself is rebuilt when it
+ * has changes); then that base is written. Changes made while saving are kept in the
+ * index but may be missing from the file. Searches run meanwhile; writers wait only
+ * during the fold.
+ *
+ * The file is written to `path`.tmp.<pid> (mode 0600) in the same directory, fsync'd,
+ * renamed over `path`, then the directory is fsync'd: a reader sees the old snapshot or
+ * the new one, never a mix. On failure `path` is untouched and the temporary file is
+ * removed. Returns 0 or -errno: -ENOSPC, -EDQUOT, -EIO, -EACCES, -ENOENT (no such
+ * directory), -EISDIR (`path` is a directory), -ENOMEM, or an error of the fold.
+ */
+int trawl_index_save(struct trawl_index *ix, const char *path);
+
+/**
+ * Load the snapshot at `path` into a new index in *out, searched with `threads` (0: 2)
+ * threads as trawl_index_build_from_list() would. The file is mapped read-only, every
+ * byte of it is checked (checksums, sizes, the invariants the search relies on, and that
+ * it was made with this build's bitmap format and folding rules), and the index then uses
+ * the mapping in place: nothing large is copied or rebuilt. The index keeps the mapping
+ * until its base is replaced (trawl_index_rebuild()) or it is freed. The file must be
+ * replaced only by rename (as trawl_index_save() does), never rewritten or truncated in
+ * place while an index uses it.
+ *
+ * Returns 0; -ENOENT when there is no file; -EINVAL when it is not a snapshot, is
+ * truncated or corrupt, or comes from another format version, byte order, CRoaring or
+ * utf8proc version (rebuild it then); -ENOMEM; or another -errno of open() or mmap().
+ * *out is NULL on failure.
+ */
+int trawl_index_load(const char *path, unsigned threads, struct trawl_index **out);
 
 #endif

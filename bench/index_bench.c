@@ -1,0 +1,195 @@
+/* index_bench.c: build the index from a path list and measure what issue "the index"
+ * asks for: build time, memory per entry, per-keystroke query latency, snapshot size
+ * and load time. Prints one Markdown table row per run.
+ *
+ * usage: index_bench LIST [--sample N] [--threads T] [--queries FILE] [--limit K]
+ *                         [--snapshot PATH]
+ * LIST is newline-separated absolute paths. --sample keeps N evenly spread paths.
+ * --queries holds one final query a line; each is replayed keystroke by keystroke. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trawl_index.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "index_bench: open '%s': %s\n", path, strerror(errno));
+		exit(2);
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!buf || got != (size_t)st.st_size) {
+		fprintf(stderr, "index_bench: read '%s' failed\n", path);
+		exit(2);
+	}
+	*len = got;
+	return buf;
+}
+
+/* Keep `want` evenly spread lines of buf (in place). */
+static size_t sample_lines(char *buf, size_t len, size_t want)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < len; i++)
+		total += buf[i] == '\n';
+	if (want == 0 || want >= total)
+		return len;
+	double step = (double)total / (double)want;
+	size_t out = 0, line = 0, next = 0, taken = 0;
+	for (size_t i = 0; i < len && taken < want;) {
+		char *end = memchr(buf + i, '\n', len - i);
+		size_t n = end ? (size_t)(end - (buf + i)) + 1 : len - i;
+		if (line == next) {
+			memmove(buf + out, buf + i, n);
+			out += n;
+			taken++;
+			next = (size_t)(taken * step);
+		}
+		line++;
+		i += n;
+	}
+	return out;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	const char *list = NULL, *queries = NULL;
+	size_t sample = 0, limit = 50;
+	unsigned threads = 2;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--sample") && i + 1 < argc)
+			sample = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			threads = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+			queries = argv[++i];
+		else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+			limit = strtoull(argv[++i], NULL, 10);
+		else if (argv[i][0] != '-' && !list)
+			list = argv[i];
+		else {
+			fprintf(stderr, "usage: index_bench LIST [--sample N] [--threads T] "
+					"[--queries FILE] [--limit K]\n");
+			return 2;
+		}
+	}
+	if (!list) {
+		fprintf(stderr, "index_bench: no path list given\n");
+		return 2;
+	}
+	size_t len;
+	char *buf = read_file(list, &len);
+	len = sample_lines(buf, len, sample);
+	long rss_before = rss_kb();
+	double t0 = now_ms();
+	struct trawl_index *ix = NULL;
+	size_t rejected = 0;
+	int rc = trawl_index_build_from_list(buf, len, '\n', threads, &ix, &rejected);
+	double build_ms = now_ms() - t0;
+	if (rc < 0) {
+		fprintf(stderr, "index_bench: build: %s\n", strerror(-rc));
+		return 1;
+	}
+	free(buf);
+	long rss_after = rss_kb();
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+
+	/* Keystroke replay. */
+	double *lat = NULL;
+	size_t n_lat = 0, cap_lat = 0;
+	if (queries) {
+		size_t qlen;
+		char *qbuf = read_file(queries, &qlen);
+		struct trawl_results r = {0};
+		struct trawl_search_options opts = {.limit = limit, .threads = threads};
+		for (size_t i = 0; i < qlen;) {
+			char *end = memchr(qbuf + i, '\n', qlen - i);
+			size_t n = end ? (size_t)(end - (qbuf + i)) : qlen - i;
+			for (size_t k = 1; k <= n; k++) {
+				if (qbuf[i + k - 1] == ' ')
+					continue; /* a space alone changes no term */
+				struct trawl_query *q = NULL;
+				if (trawl_query_parse(qbuf + i, k, &q, NULL) != 0)
+					continue;
+				double a = now_ms();
+				rc = trawl_index_search(ix, q, &opts, &r);
+				double b = now_ms();
+				trawl_query_free(q);
+				if (rc < 0) {
+					fprintf(stderr, "index_bench: search: %s\n", strerror(-rc));
+					return 1;
+				}
+				if (n_lat == cap_lat) {
+					cap_lat = cap_lat ? cap_lat * 2 : 256;
+					lat = realloc(lat, cap_lat * sizeof(*lat));
+				}
+				lat[n_lat++] = b - a;
+				if (getenv("INDEX_BENCH_VERBOSE"))
+					fprintf(stderr, "%8.2f ms  %9llu matched  '%.*s'\n", b - a,
+						(unsigned long long)r.n_matched, (int)k, qbuf + i);
+			}
+			i += n + 1;
+		}
+		trawl_results_release(&r);
+		free(qbuf);
+		qsort(lat, n_lat, sizeof(*lat), cmp_double);
+	}
+	double p50 = n_lat ? lat[n_lat / 2] : 0, p99 = n_lat ? lat[(n_lat * 99) / 100] : 0;
+	double mean = 0;
+	for (size_t i = 0; i < n_lat; i++)
+		mean += lat[i] / n_lat;
+	printf("| %llu | %.2f | %.1f | %.1f | %.1f | %.1f | %zu | %.2f | %.2f | %.2f |\n",
+	       (unsigned long long)st.n_entries, build_ms / 1e3,
+	       (double)(rss_after - rss_before) * 1024.0 / st.n_entries,
+	       (double)st.store_bytes / st.n_entries, (double)st.postings_bytes / st.n_entries,
+	       (double)(st.store_bytes + st.postings_bytes) / st.n_entries, n_lat, p50, p99,
+	       mean);
+	free(lat);
+	trawl_index_free(ix);
+	return 0;
+}
