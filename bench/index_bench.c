@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 	double build_ms = now_ms() - t0;
 	if (rc < 0) {
 		fprintf(stderr, "index_bench: build: %s\n", strerror(-rc));
+		free(buf);
 		return 1;
 	}
 	free(buf);
@@ -162,11 +163,16 @@ int main(int argc, char **argv)
 				trawl_query_free(q);
 				if (rc < 0) {
 					fprintf(stderr, "index_bench: search: %s\n", strerror(-rc));
-					return 1;
+					exit(1);
 				}
 				if (n_lat == cap_lat) {
 					cap_lat = cap_lat ? cap_lat * 2 : 256;
-					lat = realloc(lat, cap_lat * sizeof(*lat));
+					double *bigger = realloc(lat, cap_lat * sizeof(*lat));
+					if (!bigger) {
+						fprintf(stderr, "index_bench: out of memory\n");
+						exit(1);
+					}
+					lat = bigger;
 				}
 				lat[n_lat++] = b - a;
 				if (getenv("INDEX_BENCH_VERBOSE"))
@@ -177,7 +183,8 @@ int main(int argc, char **argv)
 		}
 		trawl_results_release(&r);
 		free(qbuf);
-		qsort(lat, n_lat, sizeof(*lat), cmp_double);
+		if (n_lat)
+			qsort(lat, n_lat, sizeof(*lat), cmp_double);
 	}
 	double p50 = n_lat ? lat[n_lat / 2] : 0, p99 = n_lat ? lat[(n_lat * 99) / 100] : 0;
 	double mean = 0;
@@ -187,8 +194,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.n_entries, build_ms / 1e3,
 	       (double)(rss_after - rss_before) * 1024.0 / st.n_entries,
 	       (double)st.store_bytes / st.n_entries, (double)st.postings_bytes / st.n_entries,
-	       (double)(st.store_bytes + st.postings_bytes) / st.n_entries, n_lat, p50, p99,
-	       mean);
+	       (double)(st.store_bytes + st.postings_bytes) / st.n_entries, n_lat, p50, p99, mean);
 	free(lat);
 	trawl_index_free(ix);
 	return 0;

@@ -13,8 +13,8 @@
 
 /* Below this many candidates one thread is faster than starting another. */
 #define SEARCH_PARALLEL_MIN_CANDIDATES 4096
-#define SEARCH_MAX_THREADS             16
-#define SEARCH_DEFAULT_LIMIT           50
+#define SEARCH_MAX_THREADS	       16
+#define SEARCH_DEFAULT_LIMIT	       50
 /* In a query of several terms, the entries whose name starts with a term are scored
  * first when there are at most this many of them. */
 #define STRONG_MAX_ENTRIES 65536
@@ -54,7 +54,8 @@ static int term_candidates(const struct postings *p, const struct term *t, roari
 			for (size_t i = 0; i + 3 <= m; i++) {
 				if (buf[i + 1] == '/' || buf[i + 2] == '/')
 					continue;
-				const roaring_bitmap_t *r = postings_trigram(p, trigram_key(buf + i));
+				const roaring_bitmap_t *r =
+				    postings_trigram(p, trigram_key(buf + i));
 				if (!r) {
 					bitmap_free(acc);
 					*out = roaring_bitmap_create();
@@ -185,7 +186,8 @@ static int slot_set(struct slot *s, int32_t score, const char *path, size_t len,
 		s->path = p;
 		s->cap = len;
 	}
-	memcpy(s->path, path, len);
+	if (len)
+		memcpy(s->path, path, len);
 	s->len = len;
 	s->score = score;
 	s->kind = kind;
@@ -249,19 +251,20 @@ struct worker {
 	size_t parent_len;
 };
 
-static int reserve(struct worker *w, size_t need)
+/* Make room for `need` bytes of path; returns the buffer, or NULL when out of memory. */
+static char *reserve(struct worker *w, size_t need)
 {
-	if (need <= w->cap)
-		return 0;
+	if (need <= w->cap && w->path)
+		return w->path;
 	size_t cap = w->cap ? w->cap : 4096;
 	while (cap < need)
 		cap *= 2;
 	char *p = realloc(w->path, cap);
 	if (!p)
-		return -ENOMEM;
+		return NULL;
 	w->path = p;
 	w->cap = cap;
-	return 0;
+	return p;
 }
 
 /* Build the path of `id` into w->path, reusing the parent's path from the previous
@@ -273,17 +276,20 @@ static int build_path(struct worker *w, uint32_t id, size_t *len)
 	size_t n;
 	const char *name = store_name(s, id, &n);
 	if (p == STORE_NO_PARENT) {
-		if (reserve(w, n) < 0)
+		char *buf = reserve(w, n + 1);
+		if (!buf)
 			return -ENOMEM;
-		memcpy(w->path, name, n);
+		memcpy(buf, name, n);
 		w->parent = STORE_NO_PARENT;
 		*len = n;
 		return 0;
 	}
 	if (p != w->parent || w->parent == STORE_NO_PARENT) {
+		if (!reserve(w, 1))
+			return -ENOMEM;
 		size_t need = store_path(s, p, w->path, w->cap);
 		if (need > w->cap) {
-			if (reserve(w, need) < 0)
+			if (!reserve(w, need))
 				return -ENOMEM;
 			store_path(s, p, w->path, w->cap);
 		}
@@ -292,7 +298,7 @@ static int build_path(struct worker *w, uint32_t id, size_t *len)
 	}
 	size_t at = w->parent_len;
 	int has_slash = at && w->path[at - 1] == '/';
-	if (reserve(w, at + 1 + n) < 0)
+	if (!reserve(w, at + 1 + n))
 		return -ENOMEM;
 	if (!has_slash)
 		w->path[at++] = '/';
@@ -320,8 +326,9 @@ static void consider(struct worker *w, uint32_t id)
 	if (rc == 0)
 		return;
 	w->n_matched++;
+	/* The analyzer loses track of slot paths as the heap swaps slots. */
 	if (topk_push(&w->top, score, w->path, len, s->kind[id]) < 0)
-		w->rc = -ENOMEM;
+		w->rc = -ENOMEM; // NOLINT(clang-analyzer-unix.Malloc)
 }
 
 static void *work(void *arg)
@@ -355,6 +362,8 @@ static int delta_in_scope(const char *p, size_t len, const char *under, size_t u
 static void search_delta(struct worker *w, const char *under, size_t under_len)
 {
 	const struct generation *g = w->g;
+	/* Every worker is set up with the generation before any search phase runs. */
+	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 	for (size_t i = 0; i < g->n_delta && w->rc == 0; i++) {
 		const struct delta_entry *e = &g->delta[i];
 		const char *p = g->delta_paths + e->path_offset;
@@ -451,8 +460,8 @@ static int32_t ub_outside_tier(const struct term *t)
 static int32_t cross_slack(const struct term *t)
 {
 	uint32_t first = t->units[0];
-	int is_word = first >= 0x80 || (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
-		      (first >= '0' && first <= '9');
+	int is_word = first >= 0x80 || (first >= 'a' && first <= 'z') ||
+		      (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9');
 	int32_t prefix = SCORE_MATCH * (int32_t)t->n_units +
 			 FIRST_CHAR_MULTIPLIER * (is_word ? BONUS_COMPONENT : BONUS_PUNCT) +
 			 ((int32_t)t->n_units - 1) * BONUS_CONSECUTIVE + BONUS_IN_NAME -
@@ -463,8 +472,8 @@ static int32_t cross_slack(const struct term *t)
 struct strong {
 	const struct store *s;
 	const roaring_bitmap_t *cand; /* NULL: any live entry in scope */
-	uint32_t lo, hi;              /* scope */
-	roaring_bitmap_t *done;       /* entries scored here, kept out of the scan */
+	uint32_t lo, hi;	      /* scope */
+	roaring_bitmap_t *done;	      /* entries scored here, kept out of the scan */
 };
 
 /* Score one base entry if it is a live candidate in scope not scored yet. */
@@ -477,7 +486,7 @@ static int strong_entry(struct worker *w, struct strong *st, uint32_t id)
 		return 0;
 	size_t len = store_path(st->s, id, w->path, w->cap);
 	if (len > w->cap) {
-		if (reserve(w, len) < 0)
+		if (!reserve(w, len))
 			return -ENOMEM;
 		store_path(st->s, id, w->path, w->cap);
 	}
@@ -509,8 +518,8 @@ static int beats(const struct topk *t, int32_t bound)
 
 /* A query of one positive term: score its prefix-tier names by the name alone, then
  * their entries from the best name down, until no remaining name can enter the top. */
-static int strong_single(struct worker *w, struct strong *st, const struct term *t,
-			 uint32_t lo, uint32_t hi)
+static int strong_single(struct worker *w, struct strong *st, const struct term *t, uint32_t lo,
+			 uint32_t hi)
 {
 	const struct store *s = st->s;
 	int32_t slack = cross_slack(t);
@@ -523,7 +532,7 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 	uint32_t n_matching = 0;
 	for (uint32_t k = lo; k < hi; k++) {
 		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
-		if (reserve(w, nl + 1) < 0)
+		if (!reserve(w, nl + 1))
 			goto out;
 		w->path[0] = '/';
 		memcpy(w->path + 1, s->name_bytes + s->name_offset[k], nl);
@@ -599,7 +608,8 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 			uint32_t lo, hi;
 			store_prefix_range(s, &nf, t->loose, t->loose_len, &lo, &hi);
 			uint32_t n = s->name_entries_offset[hi] - s->name_entries_offset[lo];
-			if (n > STRONG_MAX_ENTRIES || t->fold_flags != 0 || t->kind == TERM_SUFFIX) {
+			if (n > STRONG_MAX_ENTRIES || t->fold_flags != 0 ||
+			    t->kind == TERM_SUFFIX) {
 				*ub_rest = INT32_MAX;
 				continue;
 			}
@@ -661,7 +671,8 @@ static int collect(struct worker *ws, size_t n_workers, size_t limit, struct tra
 	for (size_t i = 0; i < n; i++) {
 		memcpy(out->arena + at, all[i]->path, all[i]->len);
 		out->arena[at + all[i]->len] = '\0';
-		out->items[i] = (struct trawl_result){NULL, all[i]->len, all[i]->score, all[i]->kind};
+		out->items[i] =
+		    (struct trawl_result){NULL, all[i]->len, all[i]->score, all[i]->kind};
 		at += all[i]->len + 1;
 	}
 	/* Point into the arena only once it no longer moves. */

@@ -28,7 +28,7 @@ struct builder {
 	uint32_t root;
 	uint32_t n_nodes, cap_nodes;
 	uint32_t *slots; /* open addressing: node index or NIL, keyed by (parent, name) */
-	size_t n_slots;  /* a power of two */
+	size_t n_slots;	 /* a power of two */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
@@ -43,7 +43,8 @@ static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
 
 static uint64_t node_hash(uint32_t parent, const char *name, size_t len)
 {
-	return hash_bytes(name, len, 0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
+	return hash_bytes(name, len,
+			  0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
 }
 
 static int builder_grow_slots(struct builder *b)
@@ -75,7 +76,9 @@ static int builder_child(struct builder *b, uint32_t parent, const char *name, s
 	size_t mask = b->n_slots - 1;
 	size_t k = node_hash(parent, name, len) & mask;
 	for (; b->slots[k] != NIL; k = (k + 1) & mask) {
+		/* A used slot always indexes an existing node. */
 		struct tnode *t = &b->nodes[b->slots[k]];
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0) {
 			/* A path listed as a file that turns out to have children is a
 			 * directory; an explicit directory stays one. */
@@ -153,8 +156,8 @@ static int chain_reserve(struct chain *c, size_t depth)
 	return 0;
 }
 
-static int insert_path(struct builder *b, struct chain *c, uint32_t root, const char *p,
-		       size_t len, uint8_t leaf_kind)
+static int insert_path(struct builder *b, struct chain *c, uint32_t root, const char *p, size_t len,
+		       uint8_t leaf_kind)
 {
 	if (len > 1 && p[len - 1] == '/') {
 		leaf_kind = TRAWL_KIND_DIR;
@@ -172,7 +175,8 @@ static int insert_path(struct builder *b, struct chain *c, uint32_t root, const 
 		if (rc < 0)
 			return rc;
 		uint32_t node;
-		if (depth < c->depth && c->name_len[depth] == n && memcmp(c->name[depth], name, n) == 0) {
+		if (depth < c->depth && c->name_len[depth] == n &&
+		    memcmp(c->name[depth], name, n) == 0) {
 			node = c->node[depth];
 			if (kind == TRAWL_KIND_DIR)
 				b->nodes[node].kind = TRAWL_KIND_DIR;
@@ -228,7 +232,8 @@ static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_
 		new_parent[id] = p == NIL ? STORE_NO_PARENT : id_of[p];
 		/* Push children in reverse byte order so the smallest is visited first. */
 		size_t n = 0;
-		for (uint32_t k = b->nodes[node].first_child; k != NIL; k = b->nodes[k].next_sibling)
+		for (uint32_t k = b->nodes[node].first_child; k != NIL;
+		     k = b->nodes[k].next_sibling)
 			kids[n++] = k;
 		qsort_r(kids, n, sizeof(*kids), cmp_tnode_name, b->nodes);
 		while (n)
@@ -253,7 +258,7 @@ static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_
 struct name_ref {
 	const char **name;
 	const uint32_t *len;
-	const char *folded;            /* "/" + fold of each name, in first-seen order */
+	const char *folded;	       /* "/" + fold of each name, in first-seen order */
 	const uint32_t *folded_offset; /* n + 1 */
 };
 
@@ -271,10 +276,9 @@ static int cmp_name_ref(const void *a, const void *b, void *arg)
 {
 	const struct name_ref *r = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int c = cmp_bytes(r->folded + r->folded_offset[x],
-			  r->folded_offset[x + 1] - r->folded_offset[x],
-			  r->folded + r->folded_offset[y],
-			  r->folded_offset[y + 1] - r->folded_offset[y]);
+	int c = cmp_bytes(
+	    r->folded + r->folded_offset[x], r->folded_offset[x + 1] - r->folded_offset[x],
+	    r->folded + r->folded_offset[y], r->folded_offset[y + 1] - r->folded_offset[y]);
 	return c ? c : cmp_bytes(r->name[x], r->len[x], r->name[y], r->len[y]);
 }
 
@@ -544,8 +548,7 @@ void name_folder_release(struct name_folder *nf)
 	name_folder_init(nf);
 }
 
-const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len,
-			     size_t *out_len)
+const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len, size_t *out_len)
 {
 	for (;;) {
 		long n = fold_loose_bytes(&nf->fb, name, len, nf->buf, nf->cap);
@@ -564,8 +567,8 @@ const char *name_folder_fold(struct name_folder *nf, const char *name, size_t le
 }
 
 /* Compare name k with (fold, bytes) in name order; -2 when folding failed. */
-static int name_cmp(const struct store *s, struct name_folder *nf, uint32_t k,
-		    const char *key, size_t key_len, const char *name, size_t len)
+static int name_cmp(const struct store *s, struct name_folder *nf, uint32_t k, const char *key,
+		    size_t key_len, const char *name, size_t len)
 {
 	const char *nk = s->name_bytes + s->name_offset[k];
 	size_t nl = s->name_offset[k + 1] - s->name_offset[k], fl;
@@ -613,7 +616,8 @@ void store_prefix_range(const struct store *s, struct name_folder *nf, const cha
 		uint32_t mid = lo + (hi - lo) / 2;
 		size_t fl = 0;
 		const char *nk = s->name_bytes + s->name_offset[mid];
-		const char *f = name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		const char *f =
+		    name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
 		if (f && cmp_bytes(f, fl, prefix, len) < 0)
 			lo = mid + 1;
 		else
@@ -624,7 +628,8 @@ void store_prefix_range(const struct store *s, struct name_folder *nf, const cha
 		uint32_t mid = a + (b - a) / 2;
 		size_t fl = 0;
 		const char *nk = s->name_bytes + s->name_offset[mid];
-		const char *f = name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		const char *f =
+		    name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
 		if (f && memcmp(f, prefix, fl < len ? fl : len) <= 0)
 			a = mid + 1;
 		else

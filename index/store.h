@@ -16,7 +16,7 @@ struct store {
 	uint32_t *parent;      /* parent id, or STORE_NO_PARENT for a root */
 	uint32_t *name_id;     /* index into the name table */
 	uint32_t *subtree_end; /* exclusive end of the entry's subtree range */
-	uint8_t *kind;         /* enum trawl_kind */
+	uint8_t *kind;	       /* enum trawl_kind */
 
 	uint32_t n_names;
 	uint32_t *name_offset; /* n_names + 1 offsets into name_bytes */
@@ -97,8 +97,7 @@ void name_folder_init(struct name_folder *nf);
 void name_folder_release(struct name_folder *nf);
 
 /** The loose fold of a name as bytes, valid until the next call; NULL on -ENOMEM. */
-const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len,
-			     size_t *out_len);
+const char *name_folder_fold(struct name_folder *nf, const char *name, size_t len, size_t *out_len);
 
 /**
  * The range [*lo, *hi) of name ids whose loose fold starts with `prefix` (len bytes, a

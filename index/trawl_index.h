@@ -99,15 +99,15 @@ struct trawl_index;
 
 /** Figures about an index, for status reports and benchmarks. */
 struct trawl_index_stats {
-	uint64_t n_entries;      /* live entries: base minus tombstones plus delta */
-	uint64_t n_base;         /* entries in the base generation (tombstoned ones too) */
-	uint64_t n_delta;        /* entries added since the base was built */
-	uint64_t n_tombstones;   /* base entries removed since */
-	uint64_t n_names;        /* distinct names in the base */
-	uint64_t store_bytes;    /* entries and names */
+	uint64_t n_entries;	 /* live entries: base minus tombstones plus delta */
+	uint64_t n_base;	 /* entries in the base generation (tombstoned ones too) */
+	uint64_t n_delta;	 /* entries added since the base was built */
+	uint64_t n_tombstones;	 /* base entries removed since */
+	uint64_t n_names;	 /* distinct names in the base */
+	uint64_t store_bytes;	 /* entries and names */
 	uint64_t postings_bytes; /* character and trigram postings */
-	uint64_t delta_bytes;    /* delta and tombstones */
-	uint64_t n_trigrams;     /* distinct trigram postings */
+	uint64_t delta_bytes;	 /* delta and tombstones */
+	uint64_t n_trigrams;	 /* distinct trigram postings */
 };
 
 /**
@@ -129,11 +129,11 @@ void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st);
 
 /** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads. */
 struct trawl_search_options {
-	size_t limit;        /* results wanted, best first (0: 50) */
-	const char *under;   /* only entries strictly under this directory (absolute path) */
+	size_t limit;	   /* results wanted, best first (0: 50) */
+	const char *under; /* only entries strictly under this directory (absolute path) */
 	size_t under_len;
-	unsigned kinds;      /* TRAWL_KIND_* mask (0: any) */
-	unsigned threads;    /* threads for this search (0: 2) */
+	unsigned kinds;	  /* TRAWL_KIND_* mask (0: any) */
+	unsigned threads; /* threads for this search (0: 2) */
 };
 
 /** One result. `path` is owned by the result set. */
@@ -148,9 +148,9 @@ struct trawl_result {
 struct trawl_results {
 	struct trawl_result *items;
 	size_t n_items;
-	uint64_t n_matched;      /* all matching entries, not just those returned... */
+	uint64_t n_matched;	 /* all matching entries, not just those returned... */
 	int is_matched_estimate; /* ...or, when set, an upper bound of their number */
-	char *arena;        /* holds the paths */
+	char *arena;		 /* holds the paths */
 	size_t arena_len, arena_cap;
 };
 

@@ -50,7 +50,7 @@ static void model_put(struct model *m, const char *p, size_t len, unsigned kind)
 		m->e = realloc(m->e, m->cap * sizeof(*m->e));
 		assert_non_null(m->e);
 	}
-	m->e[m->n].path = malloc(len);
+	m->e[m->n].path = malloc(len + 1);
 	assert_non_null(m->e[m->n].path);
 	memcpy(m->e[m->n].path, p, len);
 	m->e[m->n].len = len;
@@ -98,13 +98,21 @@ static uint64_t rng_state;
 static uint32_t rnd(uint32_t n)
 {
 	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)(rng_state >> 33) % n;
+	return n ? (uint32_t)(rng_state >> 33) % n : 0;
+}
+
+/* Append the bytes of a piece (no terminating NUL: outputs are lengths, not strings). */
+static size_t append(char *out, size_t n, const char *piece)
+{
+	while (*piece)
+		out[n++] = *piece++;
+	return n;
 }
 
 /* Name pieces chosen to collide under folding: case, NFC/NFD, ß/ss, invalid bytes. */
 static const char *const pieces[] = {
-	"a", "b", "ab", "A", "B", "x", "conf", "Conf", "nginx", "é", "e\xcc\x81", "E",
-	"ß", "ss", "\xff", "\xfe", ".", "_", "-", " ", "1", "2", "ço", "σ", "Σ",
+    "a",  "b",	  "ab",	  "A", "B", "x", "conf", "Conf", "nginx", "é",	"e\xcc\x81", "E", "ß",
+    "ss", "\xff", "\xfe", ".", "_", "-", " ",	 "1",	 "2",	  "ço", "σ",	     "Σ",
 };
 #define N_PIECES (sizeof(pieces) / sizeof(pieces[0]))
 
@@ -112,9 +120,7 @@ static size_t random_name(char *out)
 {
 	size_t n = 0, k = 1 + rnd(4);
 	for (size_t i = 0; i < k; i++) {
-		const char *p = pieces[rnd(N_PIECES)];
-		memcpy(out + n, p, strlen(p));
-		n += strlen(p);
+		n = append(out, n, pieces[rnd(N_PIECES)]);
 	}
 	/* "." and ".." are not names. */
 	if ((n == 1 && out[0] == '.') || (n == 2 && out[0] == '.' && out[1] == '.'))
@@ -146,9 +152,11 @@ static size_t random_query(char *out)
 	/* A third are one short lowercase term, as a person starts typing: the searches
 	 * that can stop early once names starting with the term fill the top. */
 	if (rnd(3) == 0) {
-		static const char *const starts[] = {"a", "b", "ab", "x", "co", "conf", "n", "ngi", "1", "e"};
-		strcpy(out, starts[rnd(sizeof(starts) / sizeof(starts[0]))]);
-		return strlen(out);
+		static const char *const starts[] = {"a",    "b", "ab",	 "x", "co",
+						     "conf", "n", "ngi", "1", "e"};
+		size_t n = append(out, 0, starts[rnd(sizeof(starts) / sizeof(starts[0]))]);
+		out[n] = '\0';
+		return n;
 	}
 	size_t n = 0, terms = 1 + rnd(3);
 	for (size_t t = 0; t < terms; t++) {
@@ -176,8 +184,7 @@ static size_t random_query(char *out)
 			const char *p = rnd(8) == 0 ? "/" : pieces[rnd(N_PIECES)];
 			if (*p == ' ')
 				p = "_";
-			memcpy(out + n, p, strlen(p));
-			n += strlen(p);
+			n = append(out, n, p);
 		}
 		if (rnd(6) == 0)
 			out[n++] = '$';
@@ -256,11 +263,13 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 	for (size_t i = 0; i < want; i++) {
 		const struct trawl_result *got = &r.items[i];
 		const struct scored *ex = &expect[i];
-		if (got->path_len != ex->e->len || memcmp(got->path, ex->e->path, ex->e->len) != 0 ||
-		    got->score != ex->score || got->kind != ex->e->kind)
-			fail_msg("query '%s' result %zu: '%.*s' (%d, kind %d), expected '%.*s' (%d, kind %u)", qtext, i,
-				 (int)got->path_len, got->path, got->score, got->kind, (int)ex->e->len,
-				 ex->e->path, ex->score, ex->e->kind);
+		if (got->path_len != ex->e->len ||
+		    memcmp(got->path, ex->e->path, ex->e->len) != 0 || got->score != ex->score ||
+		    got->kind != ex->e->kind)
+			fail_msg("query '%s' result %zu: '%.*s' (%d, kind %d), expected '%.*s' "
+				 "(%d, kind %u)",
+				 qtext, i, (int)got->path_len, got->path, got->score, got->kind,
+				 (int)ex->e->len, ex->e->path, ex->score, ex->e->kind);
 	}
 	trawl_results_release(&r);
 	free(expect);
@@ -315,7 +324,8 @@ static void should_equal_brute_force_on_random_trees(void **state)
 		}
 		struct trawl_index *ix = NULL;
 		size_t rejected = 0;
-		assert_int_equal(trawl_index_build_from_list(list, list_len, '\n', 2, &ix, &rejected), 0);
+		assert_int_equal(
+		    trawl_index_build_from_list(list, list_len, '\n', 2, &ix, &rejected), 0);
 		assert_int_equal(rejected, 0);
 		check_many(ix, &m, mt, 6);
 
@@ -333,9 +343,9 @@ static void should_equal_brute_force_on_random_trees(void **state)
 			} else {
 				char p[1024];
 				size_t len = random_path(p, &m);
-				unsigned kind = rnd(4) == 0 ? TRAWL_KIND_DIR
-					      : rnd(8) == 0 ? TRAWL_KIND_LINK
-							    : TRAWL_KIND_FILE;
+				unsigned kind = rnd(4) == 0   ? TRAWL_KIND_DIR
+						: rnd(8) == 0 ? TRAWL_KIND_LINK
+							      : TRAWL_KIND_FILE;
 				assert_int_equal(trawl_index_add(ix, p, len, kind), 0);
 				if (model_find(&m, p, len) == SIZE_MAX)
 					model_add(&m, p, len, kind);
@@ -356,7 +366,8 @@ static void should_equal_brute_force_on_random_trees(void **state)
 		free(list);
 	}
 	trawl_matcher_free(mt);
-	print_message("%u searches skipped their scan, %u scanned\n", n_skipped_scans, n_full_scans);
+	print_message("%u searches skipped their scan, %u scanned\n", n_skipped_scans,
+		      n_full_scans);
 	assert_true(n_skipped_scans > (unsigned)cases / 4 && n_full_scans > (unsigned)cases / 4);
 }
 
@@ -366,7 +377,8 @@ static void should_reject_paths_it_cannot_index(void **state)
 	const char list[] = "relative/path\n/a//b\n/a/./b\n/a/../b\n/ok/file\n\n";
 	struct trawl_index *ix = NULL;
 	size_t rejected = 0;
-	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, &rejected), 0);
+	assert_int_equal(
+	    trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, &rejected), 0);
 	assert_int_equal(rejected, 4);
 	struct trawl_index_stats st;
 	trawl_index_stats(ix, &st);
@@ -381,7 +393,8 @@ static void should_report_an_unknown_scope(void **state)
 	(void)state;
 	const char list[] = "/a/b\n";
 	struct trawl_index *ix = NULL;
-	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL), 0);
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL),
+			 0);
 	struct trawl_query *q = NULL;
 	assert_int_equal(trawl_query_parse("b", 1, &q, NULL), 0);
 	struct trawl_results r = {0};
@@ -405,7 +418,8 @@ static void should_accept_nul_separated_lists_with_newlines_in_names(void **stat
 	(void)state;
 	const char list[] = "/a/line\nbreak\0/a/plain\0";
 	struct trawl_index *ix = NULL;
-	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\0', 1, &ix, NULL), 0);
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\0', 1, &ix, NULL),
+			 0);
 	struct trawl_query *q = NULL;
 	assert_int_equal(trawl_query_parse("break", 5, &q, NULL), 0);
 	struct trawl_results r = {0};
@@ -420,10 +434,10 @@ static void should_accept_nul_separated_lists_with_newlines_in_names(void **stat
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(should_equal_brute_force_on_random_trees),
-		cmocka_unit_test(should_reject_paths_it_cannot_index),
-		cmocka_unit_test(should_report_an_unknown_scope),
-		cmocka_unit_test(should_accept_nul_separated_lists_with_newlines_in_names),
+	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
+	    cmocka_unit_test(should_reject_paths_it_cannot_index),
+	    cmocka_unit_test(should_report_an_unknown_scope),
+	    cmocka_unit_test(should_accept_nul_separated_lists_with_newlines_in_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
