@@ -34,74 +34,64 @@ struct name_slots {
 	uint32_t *offset; /* n_names + 1 */
 };
 
-static int cmp_u32(const void *a, const void *b)
+/* One pass over the names: the trigram table and each name's distinct slots. The
+ * table starts large enough for most inputs (a few hundred thousand distinct trigrams,
+ * or twice the occurrences in a small input); when it passes half full the pass starts
+ * again with a table four times larger. */
+static int collect_trigrams(struct postings *p, struct name_slots *ns, const struct store_folded *f,
+			    uint32_t n_names)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
-}
-
-static int list_name_slots(struct name_slots *ns, const struct postings *p,
-			   const struct store_folded *f, uint32_t n_names)
-{
-	size_t cap = (size_t)f->offset[n_names] + 1, at = 0;
+	size_t cap = (size_t)f->offset[n_names] + 1;
 	ns->slots = malloc(cap * sizeof(*ns->slots));
 	ns->offset = malloc(((size_t)n_names + 1) * sizeof(*ns->offset));
 	if (!ns->slots || !ns->offset)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < n_names; k++) {
-		const unsigned char *b = (const unsigned char *)f->bytes + f->offset[k];
-		size_t len = f->offset[k + 1] - f->offset[k];
-		ns->offset[k] = (uint32_t)at;
-		size_t first = at;
-		for (size_t i = 0; i + 3 <= len; i++)
-			ns->slots[at++] = (uint32_t)slot_of(p, trigram_key(b + i));
-		if (at - first > 1) {
-			qsort(ns->slots + first, at - first, sizeof(*ns->slots), cmp_u32);
-			size_t u = first + 1;
-			for (size_t i = first + 1; i < at; i++)
-				if (ns->slots[i] != ns->slots[u - 1])
-					ns->slots[u++] = ns->slots[i];
-			at = u;
-		}
-	}
-	ns->offset[n_names] = (uint32_t)at;
-	return 0;
-}
-
-/* Create the trigram table with a slot for every trigram of every name. */
-static int collect_trigrams(struct postings *p, const struct store_folded *f, uint32_t n_names)
-{
-	size_t slots = 1u << 16;
-	for (;;) {
-		p->n_slots = slots;
-		p->keys = calloc(slots, sizeof(*p->keys));
-		if (!p->keys)
+	/* stamp[slot] == k + 1: slot already listed for name k (a repeated trigram). */
+	uint32_t *stamp = NULL;
+	size_t first = 1024; /* never more than twice the trigram occurrences there are */
+	while (first < (1u << 20) && first < 2 * cap)
+		first *= 2;
+	for (size_t n_slots = first;; n_slots *= 4) {
+		free(p->keys);
+		free(stamp);
+		p->n_slots = n_slots;
+		p->keys = calloc(n_slots, sizeof(*p->keys));
+		stamp = calloc(n_slots, sizeof(*stamp));
+		if (!p->keys || !stamp) {
+			free(stamp);
 			return -ENOMEM;
-		size_t used = 0;
-		for (uint32_t k = 0; k < n_names && used * 2 < slots; k++) {
+		}
+		size_t used = 0, at = 0;
+		uint32_t k = 0;
+		for (; k < n_names && used * 2 < n_slots; k++) {
 			const unsigned char *b = (const unsigned char *)f->bytes + f->offset[k];
 			size_t len = f->offset[k + 1] - f->offset[k];
+			ns->offset[k] = (uint32_t)at;
 			for (size_t i = 0; i + 3 <= len; i++) {
 				uint32_t key = trigram_key(b + i);
-				size_t s = slot_of(p, key);
-				if (!p->keys[s]) {
-					p->keys[s] = key;
+				size_t slot = slot_of(p, key);
+				if (!p->keys[slot]) {
+					p->keys[slot] = key;
 					used++;
+				}
+				if (stamp[slot] != k + 1) {
+					stamp[slot] = k + 1;
+					ns->slots[at++] = (uint32_t)slot;
 				}
 			}
 		}
-		if (used * 2 < slots) {
+		if (k == n_names && used * 2 < n_slots) {
+			ns->offset[n_names] = (uint32_t)at;
 			p->n_trigrams = used;
 			break;
 		}
-		free(p->keys);
-		slots *= 4;
 	}
+	free(stamp);
 	p->maps = calloc(p->n_slots, sizeof(*p->maps));
 	if (!p->maps)
 		return -ENOMEM;
-	for (size_t s = 0; s < p->n_slots; s++)
-		if (p->keys[s] && !(p->maps[s] = roaring_bitmap_create()))
+	for (size_t slot = 0; slot < p->n_slots; slot++)
+		if (p->keys[slot] && !(p->maps[slot] = roaring_bitmap_create()))
 			return -ENOMEM;
 	return 0;
 }
@@ -197,9 +187,7 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 	memset(p, 0, sizeof(*p));
 	const struct store_folded f = *folded;
 	struct name_slots ns = {0};
-	int rc = collect_trigrams(p, &f, s->n_names);
-	if (rc == 0)
-		rc = list_name_slots(&ns, p, &f, s->n_names);
+	int rc = collect_trigrams(p, &ns, &f, s->n_names);
 	if (rc < 0)
 		goto out;
 	struct build_job jobs[2] = {{p, s, &f, &ns, 0, 0}, {p, s, &f, &ns, 1, 0}};

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,6 +297,43 @@ static void should_handle_paths_far_longer_than_path_max(void **state)
 	free(path);
 }
 
+static void should_never_reject_in_the_quick_check_what_matches(void **state)
+{
+	(void)state;
+	/* trawl_match() rejects ASCII paths early by a subsequence test on raw bytes;
+	 * trawl_match_positions() always runs the full match. They must agree. */
+	static const char alphabet[] = "abAB/._-x1 ";
+	static const char *const terms[] = {"a",   "ab", "Ab", "'ab", "^a", "b$",   "!x",
+					    "a/b", "x1", "ba", "B",   "_",  "a | x"};
+	uint32_t seed = 99;
+	int n_matched = 0;
+	for (int round = 0; round < 20000; round++) {
+		char path[24];
+		size_t len = 1 + round % 20;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			path[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		char query[64];
+		seed = seed * 1103515245u + 12345u;
+		const char *t1 = terms[(seed >> 16) % 13];
+		const char *t2 = terms[(seed >> 8) % 13];
+		snprintf(query, sizeof(query), "%s %s", t1, round % 2 ? t2 : "");
+		struct trawl_query *q = parse(query);
+		int32_t quick = 0, full = 0;
+		uint32_t pos[64];
+		size_t n;
+		int a = trawl_match(matcher, q, path, len, &quick);
+		int b = trawl_match_positions(matcher, q, path, len, &full, pos, 64, &n);
+		if (a != b || (a && quick != full))
+			fail_msg("'%s' on '%.*s': quick %d (%d), full %d (%d)", query, (int)len,
+				 path, a, quick, b, full);
+		n_matched += a;
+		trawl_query_free(q);
+	}
+	assert_true(n_matched > 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(should_rank_a_whole_directory_name_before_a_partial_one),
 	    cmocka_unit_test(should_break_ties_by_components_then_length_then_bytes),
 	    cmocka_unit_test(should_handle_paths_far_longer_than_path_max),
+	    cmocka_unit_test(should_never_reject_in_the_quick_check_what_matches),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
