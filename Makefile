@@ -46,7 +46,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL)
 
 .SECONDARY:
-.PHONY: all help deps test test-c bench bench-rank run install uninstall clean fmt lint
+.PHONY: all help deps test test-c bench bench-rank bench-index run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -87,12 +87,17 @@ test:
 test-c: $(TEST_BIN) $(PROGRAMS)
 	@TRAWL_BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
-# The benchmarks run on an optimised build without sanitizers.
-bench: bench-rank
+# The benchmarks run on an optimised build without sanitizers; bench/README.md says
+# what each measures. RANK_ARGS and INDEX_ARGS pass options through (e.g. --seed 1).
+bench: bench-index bench-rank
 
 bench-rank: $(TRAWL) $(BENCH_BIN)
 	@scripts/deps.sh bench
-	bench/rank.sh $(BUILD)
+	bench/rank.sh $(BUILD) $(RANK_ARGS)
+
+bench-index: $(BENCH_BIN)
+	@scripts/deps.sh bench
+	bench/index.sh $(BUILD) $(INDEX_ARGS)
 
 run: deps
 	$(MAKE) --no-print-directory all

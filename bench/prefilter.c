@@ -18,9 +18,9 @@
 #define OUT_BUFFER_BYTES (1 << 20)
 
 struct corpus {
-	char *text;	  /* every line, each ending in '\n' */
-	size_t *starts;	  /* starts[i] is the offset of line i; starts[n_lines] the end */
-	uint64_t *masks;  /* masks[i]: char_bit() of every byte of line i, lowercased */
+	char *text;	 /* every line, each ending in '\n' */
+	size_t *starts;	 /* starts[i] is the offset of line i; starts[n_lines] the end */
+	uint64_t *masks; /* masks[i]: char_bit() of every byte of line i, lowercased */
 	size_t n_lines;
 };
 
@@ -104,8 +104,8 @@ static int corpus_load(struct corpus *c, const char *path)
 		goto err;
 
 	size_t n_lines = 0;
-	for (const char *p = c->text; (p = memchr(p, '\n', size - (size_t)(p - c->text))); p++)
-		n_lines++;
+	for (size_t i = 0; i < size; i++)
+		n_lines += c->text[i] == '\n';
 	c->starts = malloc((n_lines + 1) * sizeof(*c->starts));
 	c->masks = malloc((n_lines + 1) * sizeof(*c->masks));
 	if (!c->starts || !c->masks) {
@@ -145,11 +145,12 @@ static int is_subsequence(const struct term *t, const char *s, size_t len)
 
 /*
  * Split `query` in place into terms that every matching line must satisfy, and OR their
- * bytes' char_bit() into `*mask`. fzf's operators (also trawl's) are read so that the
- * condition stays necessary: `!x` and an escaped space constrain nothing here, `'x`,
- * `^x` and `x$` need at least the bytes of x. A `|` term makes the query an OR: then
- * no term is kept and every line passes. Non-ASCII bytes are dropped (see
- * MASK_NON_ASCII). Returns the number of terms, or -E2BIG past `cap`.
+ * bytes' char_bit() into `*mask`. The operators of fzf and trawl are read so that the
+ * condition stays necessary: `!x` constrains nothing, `'x`, `^x` and `x$` need at least
+ * the bytes of x, and a backslash (trawl's escape, fzf's escaped space) is never
+ * required. A `|` term makes the query an OR: then no term is kept and every line
+ * passes. Non-ASCII bytes are dropped (see MASK_NON_ASCII). Returns the number of
+ * terms, or -E2BIG past `cap`.
  */
 static int query_parse(char *query, struct term *terms, size_t cap, uint64_t *mask)
 {
@@ -165,8 +166,6 @@ static int query_parse(char *query, struct term *terms, size_t cap, uint64_t *ma
 			continue;
 		if (len > 1 && tok[len - 1] == '$')
 			len--;
-		if (len > 0 && tok[len - 1] == '\\')
-			len--;
 		if (tok[0] == '\'' || tok[0] == '^') {
 			tok++;
 			len = len > 0 ? len - 1 : 0;
@@ -174,7 +173,7 @@ static int query_parse(char *query, struct term *terms, size_t cap, uint64_t *ma
 		size_t kept = 0;
 		for (size_t i = 0; i < len; i++) {
 			unsigned char ch = (unsigned char)tok[i];
-			if (ch < 0x80) {
+			if (ch < 0x80 && ch != '\\') {
 				tok[kept++] = (char)lower_ascii(ch);
 				*mask |= char_bit(ch);
 			}
@@ -231,6 +230,36 @@ static long long write_subset(const struct corpus *c, const struct term *terms, 
 	return err ? -err : count;
 }
 
+/* Answer one stdin line, "QUERY" or "QUERY<TAB>OUT", printing the subset's size; reports
+ * and returns -1 on an error. */
+static int serve_query(const struct corpus *c, char *line, const char *default_out)
+{
+	static struct term terms[256];
+	const char *out_path = default_out;
+	char *tab = strchr(line, '\t');
+	if (tab) {
+		*tab = '\0';
+		out_path = tab + 1;
+	}
+	if (!out_path) {
+		fprintf(stderr, "prefilter: no output file for query '%s'\n", line);
+		return -1;
+	}
+	uint64_t query_mask;
+	int n_terms = query_parse(line, terms, sizeof(terms) / sizeof(terms[0]), &query_mask);
+	if (n_terms < 0) {
+		fprintf(stderr, "prefilter: too many terms in a query\n");
+		return -1;
+	}
+	long long count = write_subset(c, terms, (size_t)n_terms, query_mask, out_path);
+	if (count < 0) {
+		fprintf(stderr, "prefilter: write '%s': %s\n", out_path, strerror((int)-count));
+		return -1;
+	}
+	printf("%lld\n", count);
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3) {
@@ -246,37 +275,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	int status = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	static struct term terms[256];
 	while ((len = getline(&line, &cap, stdin)) >= 0) {
 		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		char *out_path = strchr(line, '\t');
-		if (out_path)
-			*out_path++ = '\0';
-		else if (argc == 3)
-			out_path = argv[2];
-		else {
-			fprintf(stderr, "prefilter: no output file for query '%s'\n", line);
-			return 1;
+			line[len - 1] = '\0';
+		if (serve_query(&c, line, argc == 3 ? argv[2] : NULL) < 0) {
+			status = 1;
+			break;
 		}
-		uint64_t query_mask;
-		int n_terms = query_parse(line, terms, sizeof(terms) / sizeof(terms[0]), &query_mask);
-		if (n_terms < 0) {
-			fprintf(stderr, "prefilter: too many terms in a query\n");
-			return 1;
-		}
-		long long count = write_subset(&c, terms, (size_t)n_terms, query_mask, out_path);
-		if (count < 0) {
-			fprintf(stderr, "prefilter: write '%s': %s\n", out_path, strerror((int)-count));
-			return 1;
-		}
-		printf("%lld\n", count);
-		fflush(stdout);
 	}
 	free(line);
 	corpus_release(&c);
-	return 0;
+	return status;
 }

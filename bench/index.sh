@@ -1,0 +1,26 @@
+#!/bin/sh
+# Index benchmark (bench/README.md): builds the index from the Debian corpus and samples
+# of it, and replays bench/keystrokes.txt keystroke by keystroke, top-50, on 2 threads.
+# Usage: bench/index.sh BUILD_DIR [SAMPLE...]   (default samples: 1M 2M 4M and all)
+set -eu
+build=${1:?usage: bench/index.sh BUILD_DIR [SAMPLE...]}
+shift
+bench=$(cd "$(dirname "$0")" && pwd)
+corpus=${TRAWL_CORPUS:-${TMPDIR:-/tmp}/trawl-corpus/debian-paths.txt}
+if [ ! -s "$corpus" ]; then
+	sh "${TRAWL_CORPUS_SCRIPT:-$bench/../../shared/corpus/debian-paths.sh}" "$corpus" >&2
+fi
+[ -x "$build/bench/index_bench" ] || {
+	echo "index.sh: '$build/bench/index_bench' is missing: run 'make $build/bench/index_bench'" >&2
+	exit 2
+}
+[ $# -gt 0 ] || set -- 1000000 2000000 4000000 0
+echo "- Command: \`bench/index.sh $build${*:+ $*}\`; $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
+echo "- Corpus: \`$corpus\`, $(wc -l <"$corpus") paths; queries: bench/keystrokes.txt, each keystroke a query, limit 50, 2 threads"
+echo
+echo "| entries | build s | RSS B/entry | store B/entry | postings B/entry | index B/entry | keystrokes | p50 ms | p99 ms | mean ms |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for n in "$@"; do
+	"$build/bench/index_bench" "$corpus" --sample "$n" --threads 2 --limit 50 \
+		--queries "$bench/keystrokes.txt"
+done
