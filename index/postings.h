@@ -23,6 +23,10 @@ struct postings {
 
 #define TRIGRAM_USED (1u << 31)
 
+/* Snapshots store postings as built here: a change to what is keyed (the loose fold
+ * bytes, "/" + name trigrams, subtree ranges) or to trigram_key() and the slot hash
+ * must bump SNAPSHOT_FORMAT_VERSION in snapshot.c. */
+
 /* CRoaring 0.2.66 (Debian 12) crashes on roaring_bitmap_free(NULL): free through this. */
 static inline void bitmap_free(roaring_bitmap_t *r)
 {

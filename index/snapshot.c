@@ -67,7 +67,7 @@ struct snapshot_header {
 	char magic[8];
 	uint32_t format_version;
 	uint32_t byte_order_mark;
-	uint32_t header_bytes;  /* this header and the section table */
+	uint32_t header_bytes;	/* this header and the section table */
 	uint32_t header_crc32c; /* of header_bytes bytes, this field taken as zero */
 	uint64_t file_bytes;
 	uint32_t n_entries;
@@ -82,7 +82,7 @@ struct snapshot_header {
 	char utf8proc_version[16];
 };
 
-#define SNAPSHOT_HEADER_BYTES                                                                      \
+#define SNAPSHOT_HEADER_BYTES \
 	(sizeof(struct snapshot_header) + N_SECTIONS * sizeof(struct snapshot_section))
 
 _Static_assert(sizeof(struct snapshot_header) == 96, "the header has no padding");
@@ -119,17 +119,17 @@ static uint32_t gf2_times(const uint32_t *op, uint32_t v)
 	return sum;
 }
 
-/* zeros[k][b]: the register after `len` zero bytes, starting from b << 8k. */
-static void crc32c_zeros(uint32_t zeros[4][256], size_t len)
+/* The operator that appends `len` zero bytes to a CRC. */
+static void crc32c_zeros_operator(uint32_t result[32], uint64_t len)
 {
-	uint32_t power[32], result[32], tmp[32];
+	uint32_t power[32], tmp[32];
 	/* One zero bit: shift right, reduce by the polynomial when bit 0 falls out. */
 	power[0] = CRC32C_POLY;
 	for (int i = 1; i < 32; i++)
 		power[i] = 1u << (i - 1);
 	for (int i = 0; i < 32; i++)
 		result[i] = 1u << i;
-	for (size_t bits = len * 8; bits; bits >>= 1) {
+	for (uint64_t bits = len * 8; bits; bits >>= 1) {
 		if (bits & 1) {
 			for (int i = 0; i < 32; i++)
 				tmp[i] = gf2_times(power, result[i]);
@@ -139,9 +139,24 @@ static void crc32c_zeros(uint32_t zeros[4][256], size_t len)
 			tmp[i] = gf2_times(power, power[i]);
 		memcpy(power, tmp, sizeof(tmp));
 	}
+}
+
+/* zeros[k][b]: the register after `len` zero bytes, starting from b << 8k. */
+static void crc32c_zeros(uint32_t zeros[4][256], size_t len)
+{
+	uint32_t op[32];
+	crc32c_zeros_operator(op, len);
 	for (int k = 0; k < 4; k++)
 		for (uint32_t b = 0; b < 256; b++)
-			zeros[k][b] = gf2_times(result, b << (8 * k));
+			zeros[k][b] = gf2_times(op, b << (8 * k));
+}
+
+/* The CRC32C of A then B, from those of A and of B and the length of B. */
+static uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	uint32_t op[32];
+	crc32c_zeros_operator(op, len_b);
+	return gf2_times(op, crc_a) ^ crc_b;
 }
 
 static uint32_t crc32c_shift(uint32_t zeros[4][256], uint32_t crc)
@@ -203,9 +218,10 @@ static uint64_t load64(const unsigned char *p)
 
 /* Three streams over blocks of `block` bytes each, joined: crc(A B C) is crc(A) shifted
  * over B and C, xor crc(B) from zero shifted over C, xor crc(C) from zero. */
-__attribute__((target("sse4.2"))) static uint64_t
-crc32c_hardware_blocks(uint64_t c0, const unsigned char **pp, size_t *np, size_t block,
-		       uint32_t zeros[4][256])
+__attribute__((target("sse4.2"))) static uint64_t crc32c_hardware_blocks(uint64_t c0,
+									 const unsigned char **pp,
+									 size_t *np, size_t block,
+									 uint32_t zeros[4][256])
 {
 	const unsigned char *p = *pp;
 	size_t n = *np;
@@ -225,7 +241,7 @@ crc32c_hardware_blocks(uint64_t c0, const unsigned char **pp, size_t *np, size_t
 }
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hardware(uint32_t crc,
-								   const unsigned char *p, size_t n)
+								  const unsigned char *p, size_t n)
 {
 	uint64_t c = ~crc;
 	while (n && ((uintptr_t)p & 7)) {
@@ -247,10 +263,17 @@ static uint32_t crc32c_hardware(uint32_t crc, const unsigned char *p, size_t n)
 }
 #endif
 
+/* Make crc32c() ready; each entry point calls this first, crc32c() itself does not: with
+ * pthread_once() inside the checksum loop's callee, GCC 12.2 at -O3 was seen to drop the
+ * loop's stores (wrong code, reproduced outside trawl). */
+static void crc32c_ready(void)
+{
+	pthread_once(&crc32c_once, crc32c_init);
+}
+
 /* Continue the CRC32C `crc` (0 to start) over n bytes at p. */
 static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
 {
-	pthread_once(&crc32c_once, crc32c_init);
 	if (crc32c_has_hardware)
 		return crc32c_hardware(crc, p, n);
 	return crc32c_software(crc, p, n);
@@ -261,20 +284,20 @@ static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
 /* Names whose loose folds differ between versions of the folding rules or of Unicode's
  * tables: case, marks, compatibility forms, special casing, invalid bytes. */
 static const char *const fold_probes[] = {
-	"Stra\xc3\x9f" "e",       /* ß */
-	"\xc3\x89" "COLE",        /* É, composed */
-	"e\xcc\x81t\xc3\xa9",     /* é decomposed, then composed */
-	"\xc7\x85\xc7\x84",       /* ǅ Ǆ: title and upper digraphs */
-	"\xef\xac\x81\xef\xac\x80", /* ﬁ ﬀ ligatures */
-	"\xce\xa3\xce\x91\xce\xa3", /* ΣΑΣ: final sigma */
-	"\xc4\xb0\xc4\xb1",       /* İ ı */
-	"\xef\xbc\xa1\xef\xbd\x82", /* Ａｂ: full width */
-	"\xe2\x84\xab\xe2\x84\xa6", /* Å Ω: the Angstrom and Ohm signs */
-	"x\xe2\x80\x8by",         /* a zero-width space */
-	"\xe2\x85\xab",           /* Ⅻ */
-	"\xe6\x97\xa5\xe6\x9c\xac", /* 日本 */
-	"\xf0\x9f\x98\x80",       /* an emoji */
-	"\xff\xfe\xc3",           /* invalid UTF-8 */
+    "Stra\303\237e",		/* ß */
+    "\303\211COLE",		/* É, composed */
+    "e\xcc\x81t\xc3\xa9",	/* é decomposed, then composed */
+    "\xc7\x85\xc7\x84",		/* ǅ Ǆ: title and upper digraphs */
+    "\xef\xac\x81\xef\xac\x80", /* ﬁ ﬀ ligatures */
+    "\xce\xa3\xce\x91\xce\xa3", /* ΣΑΣ: final sigma */
+    "\xc4\xb0\xc4\xb1",		/* İ ı */
+    "\xef\xbc\xa1\xef\xbd\x82", /* Ａｂ: full width */
+    "\xe2\x84\xab\xe2\x84\xa6", /* Å Ω: the Angstrom and Ohm signs */
+    "x\xe2\x80\x8by",		/* a zero-width space */
+    "\xe2\x85\xab",		/* Ⅻ */
+    "\xe6\x97\xa5\xe6\x9c\xac", /* 日本 */
+    "\xf0\x9f\x98\x80",		/* an emoji */
+    "\xff\xfe\xc3",		/* invalid UTF-8 */
 };
 
 /* A CRC32C of the loose folds of the probes: a snapshot made with other folding rules
@@ -286,8 +309,8 @@ static int fold_probe_crc32c(uint32_t *out)
 	struct fold_buf fb;
 	fold_buf_init(&fb);
 	for (size_t i = 0; i < sizeof(fold_probes) / sizeof(fold_probes[0]); i++) {
-		long n = fold_loose_bytes(&fb, fold_probes[i], strlen(fold_probes[i]), buf,
-					  sizeof(buf));
+		long n =
+		    fold_loose_bytes(&fb, fold_probes[i], strlen(fold_probes[i]), buf, sizeof(buf));
 		if (n < 0) {
 			fold_buf_release(&fb);
 			return (int)n;
@@ -322,7 +345,7 @@ struct writer {
 	unsigned char *buf;
 	size_t used;
 	uint64_t offset; /* of the next byte in the file */
-	uint32_t crc;    /* of the current section so far */
+	uint32_t crc;	 /* of the current section so far */
 	struct snapshot_section *sections;
 	unsigned char *scratch; /* for frozen bitmaps, SNAPSHOT_BITMAP_ALIGN_BYTES aligned */
 	size_t scratch_cap;
@@ -409,14 +432,17 @@ static size_t frozen_bytes(const roaring_bitmap_t *r)
 	return r ? roaring_bitmap_frozen_size_in_bytes(r) : 0;
 }
 
-/* The table of where each of `n` bitmaps lies (NULL ones: nowhere), then the bitmaps,
- * each at an aligned offset. */
+/* The rows saying where each of the `n` bitmaps lies, then the bitmaps, each at an
+ * aligned offset. With `keys`, only the bitmaps of used slots (keys[i] != 0) count. A
+ * NULL bitmap gets a row of length 0. */
 static int write_postings(struct writer *w, enum section_id index_id, enum section_id blobs_id,
-			  roaring_bitmap_t *const *maps, size_t n)
+			  roaring_bitmap_t *const *maps, const uint32_t *keys, size_t n)
 {
 	int rc = section_begin(w, index_id);
 	uint64_t at = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (keys && !keys[i])
+			continue;
 		struct snapshot_posting row = {0, frozen_bytes(maps[i])};
 		if (row.length_bytes) {
 			row.offset_bytes = at;
@@ -428,7 +454,7 @@ static int write_postings(struct writer *w, enum section_id index_id, enum secti
 	if (rc == 0)
 		rc = section_begin(w, blobs_id);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		size_t len = frozen_bytes(maps[i]);
+		size_t len = keys && !keys[i] ? 0 : frozen_bytes(maps[i]);
 		if (!len)
 			continue;
 		if (len > w->scratch_cap) {
@@ -460,8 +486,8 @@ static int write_store(struct writer *w, const struct store *s)
 	if (rc == 0)
 		rc = write_section(w, SECTION_ENTRY_KIND, s->kind, n);
 	if (rc == 0)
-		rc = write_section(w, SECTION_NAME_OFFSET, s->name_offset,
-				   names * sizeof(uint32_t));
+		rc =
+		    write_section(w, SECTION_NAME_OFFSET, s->name_offset, names * sizeof(uint32_t));
 	if (rc == 0)
 		rc = write_section(w, SECTION_NAME_BYTES, s->name_bytes, s->name_bytes_len);
 	if (rc == 0)
@@ -480,29 +506,22 @@ static int write_snapshot(int fd, const struct base *b)
 	struct snapshot_section sections[N_SECTIONS] = {0};
 	unsigned char head[SNAPSHOT_HEADER_BYTES] = {0};
 	struct writer w = {.fd = fd, .sections = sections};
-	roaring_bitmap_t **used = NULL;
-	size_t n_used = 0;
+	size_t n_trigrams = 0;
+	for (size_t slot = 0; slot < p->n_slots; slot++)
+		n_trigrams += p->keys[slot] != 0;
 	int rc = fold_probe_crc32c(&h.fold_probe_crc32c);
 	if (rc < 0)
 		return rc;
-	w.buf = malloc(SNAPSHOT_WRITE_BUFFER_BYTES);
-	used = malloc((p->n_slots ? p->n_slots : 1) * sizeof(*used));
-	rc = -ENOMEM;
-	if (!w.buf || !used)
-		goto out;
+	if (!(w.buf = malloc(SNAPSHOT_WRITE_BUFFER_BYTES)))
+		return -ENOMEM;
 	/* The header goes in last, when the sections' checksums are known. */
-	if ((rc = writer_put(&w, head, sizeof(head))) < 0 || (rc = write_store(&w, s)) < 0)
-		goto out;
-	if ((rc = write_postings(&w, SECTION_CHAR_POSTING_INDEX, SECTION_CHAR_POSTINGS, p->chars,
-				 256)) < 0)
-		goto out;
-	for (size_t slot = 0; slot < p->n_slots; slot++)
-		if (p->keys[slot])
-			used[n_used++] = p->maps[slot];
-	if ((rc = write_section(&w, SECTION_TRIGRAM_KEYS, p->keys, p->n_slots * sizeof(uint32_t))) <
-		    0 ||
-	    (rc = write_postings(&w, SECTION_TRIGRAM_POSTING_INDEX, SECTION_TRIGRAM_POSTINGS, used,
-				 n_used)) < 0 ||
+	if ((rc = writer_put(&w, head, sizeof(head))) < 0 || (rc = write_store(&w, s)) < 0 ||
+	    (rc = write_postings(&w, SECTION_CHAR_POSTING_INDEX, SECTION_CHAR_POSTINGS, p->chars,
+				 NULL, 256)) < 0 ||
+	    (rc = write_section(&w, SECTION_TRIGRAM_KEYS, p->keys, p->n_slots * sizeof(uint32_t))) <
+		0 ||
+	    (rc = write_postings(&w, SECTION_TRIGRAM_POSTING_INDEX, SECTION_TRIGRAM_POSTINGS,
+				 p->maps, p->keys, p->n_slots)) < 0 ||
 	    (rc = writer_flush(&w)) < 0)
 		goto out;
 
@@ -515,7 +534,7 @@ static int write_snapshot(int fd, const struct base *b)
 	h.n_names = s->n_names;
 	h.name_bytes_length_bytes = s->name_bytes_len;
 	h.n_trigram_slots = p->n_slots;
-	h.n_trigrams = n_used;
+	h.n_trigrams = n_trigrams;
 	h.n_sections = N_SECTIONS;
 	h.roaring_version = roaring_version();
 	utf8proc_version_field(h.utf8proc_version);
@@ -528,7 +547,6 @@ static int write_snapshot(int fd, const struct base *b)
 out:
 	free(w.buf);
 	free(w.scratch);
-	free(used);
 	return rc;
 }
 
@@ -579,6 +597,7 @@ static int save_base(const struct base *b, const char *path)
 
 int trawl_index_save(struct trawl_index *ix, const char *path)
 {
+	crc32c_ready();
 	struct generation *g = generation_get(ix);
 	if (g->n_delta || !roaring_bitmap_is_empty(g->tombstones)) {
 		generation_put(g);
@@ -595,12 +614,83 @@ int trawl_index_save(struct trawl_index *ix, const char *path)
 
 /* ---- loading ---- */
 
+/* Loading checks every byte. With several threads each takes an equal share of the
+ * checksums, of the store's checks and of the trigram views; below this many bytes one
+ * thread is done before another would have started. */
+#define SNAPSHOT_LOAD_MAX_THREADS	 16
+#define SNAPSHOT_LOAD_PARALLEL_MIN_BYTES (1u << 16)
+
 struct loader {
 	const unsigned char *map;
 	size_t size;
 	struct snapshot_header h;
 	struct snapshot_section sections[N_SECTIONS];
+	struct base *b;
+	unsigned n_parts;
+	/* The CRC32C and length of each part's piece of each section. */
+	uint32_t piece_crc[N_SECTIONS][SNAPSHOT_LOAD_MAX_THREADS];
+	uint64_t piece_bytes[N_SECTIONS][SNAPSHOT_LOAD_MAX_THREADS];
+	/* Each part's first trigram slot and the posting row of its first used slot. */
+	size_t first_slot[SNAPSHOT_LOAD_MAX_THREADS + 1];
+	size_t first_row[SNAPSHOT_LOAD_MAX_THREADS + 1];
+	int rc[SNAPSHOT_LOAD_MAX_THREADS];
 };
+
+/* The start of part i of n items. */
+static uint64_t share(uint64_t n, unsigned i, unsigned n_parts)
+{
+	return n / n_parts * i + n % n_parts * i / n_parts;
+}
+
+/* What the parts of a load do: run_parts() runs one phase on every part. */
+enum load_phase {
+	LOAD_CHECKSUMS,
+	LOAD_CHECKS,
+};
+
+static void checksum_part(struct loader *l, unsigned i);
+static void check_part(struct loader *l, unsigned i);
+
+struct part {
+	struct loader *l;
+	unsigned i;
+	enum load_phase phase;
+};
+
+static void run_part_here(struct loader *l, unsigned i, enum load_phase phase)
+{
+	if (phase == LOAD_CHECKSUMS)
+		checksum_part(l, i);
+	else
+		check_part(l, i);
+}
+
+static void *run_part(void *arg)
+{
+	struct part *p = arg;
+	run_part_here(p->l, p->i, p->phase);
+	return NULL;
+}
+
+/* Run `phase` for every part: part 0 here, the others on their own threads (or here too
+ * when a thread cannot be started). */
+static void run_parts(struct loader *l, enum load_phase phase)
+{
+	struct part parts[SNAPSHOT_LOAD_MAX_THREADS];
+	pthread_t tids[SNAPSHOT_LOAD_MAX_THREADS];
+	int started[SNAPSHOT_LOAD_MAX_THREADS] = {0};
+	for (unsigned i = 1; i < l->n_parts; i++) {
+		parts[i] = (struct part){l, i, phase};
+		started[i] = pthread_create(&tids[i], NULL, run_part, &parts[i]) == 0;
+	}
+	run_part_here(l, 0, phase);
+	for (unsigned i = 1; i < l->n_parts; i++) {
+		if (started[i])
+			pthread_join(tids[i], NULL);
+		else
+			run_part_here(l, i, phase);
+	}
+}
 
 static const struct snapshot_section *section(const struct loader *l, enum section_id id)
 {
@@ -668,8 +758,10 @@ static int check_header(struct loader *l)
 	if (h->n_entries == 0 || h->n_entries == UINT32_MAX || h->n_names > h->n_entries ||
 	    h->name_bytes_length_bytes > UINT32_MAX)
 		return -EINVAL;
-	if (!has_items(l, SECTION_ENTRY_PARENT, n, 4) || !has_items(l, SECTION_ENTRY_NAME_ID, n, 4) ||
-	    !has_items(l, SECTION_ENTRY_SUBTREE_END, n, 4) || !has_items(l, SECTION_ENTRY_KIND, n, 1) ||
+	if (!has_items(l, SECTION_ENTRY_PARENT, n, 4) ||
+	    !has_items(l, SECTION_ENTRY_NAME_ID, n, 4) ||
+	    !has_items(l, SECTION_ENTRY_SUBTREE_END, n, 4) ||
+	    !has_items(l, SECTION_ENTRY_KIND, n, 1) ||
 	    !has_items(l, SECTION_NAME_OFFSET, names, 4) ||
 	    !has_items(l, SECTION_NAME_BYTES, h->name_bytes_length_bytes, 1) ||
 	    !has_items(l, SECTION_NAME_ENTRIES_OFFSET, names, 4) ||
@@ -702,36 +794,36 @@ static int check_compatible(const struct loader *l)
 	return 0;
 }
 
-static int check_checksums(const struct loader *l)
+/* Part i checksums its share of the bytes of all sections taken end to end. */
+static void checksum_part(struct loader *l, unsigned i)
 {
-	for (int i = 0; i < N_SECTIONS; i++) {
-		const struct snapshot_section *s = &l->sections[i];
-		if (crc32c(0, l->map + s->offset_bytes, (size_t)s->length_bytes) != s->crc32c)
+	uint64_t total = 0, at = 0;
+	for (int k = 0; k < N_SECTIONS; k++)
+		total += l->sections[k].length_bytes;
+	uint64_t lo = share(total, i, l->n_parts), hi = share(total, i + 1, l->n_parts);
+	for (int k = 0; k < N_SECTIONS; k++) {
+		const struct snapshot_section *s = &l->sections[k];
+		uint64_t a = lo > at ? lo : at;
+		uint64_t b = hi < at + s->length_bytes ? hi : at + s->length_bytes;
+		l->piece_bytes[k][i] = a < b ? b - a : 0;
+		l->piece_crc[k][i] =
+		    a < b ? crc32c(0, l->map + s->offset_bytes + (a - at), (size_t)(b - a)) : 0;
+		at += s->length_bytes;
+	}
+}
+
+static int check_checksums(struct loader *l)
+{
+	run_parts(l, LOAD_CHECKSUMS);
+	for (int k = 0; k < N_SECTIONS; k++) {
+		uint32_t crc = 0;
+		for (unsigned i = 0; i < l->n_parts; i++)
+			if (l->piece_bytes[k][i])
+				crc = crc32c_combine(crc, l->piece_crc[k][i], l->piece_bytes[k][i]);
+		if (crc != l->sections[k].crc32c)
 			return -EINVAL;
 	}
 	return 0;
-}
-
-/* What the search and the writer rely on to stay inside the arrays and to terminate:
- * one root at id 0 and every parent before its child (no cycles), subtrees inside the
- * store, name ids and entry ids in range, name offsets ascending within their arrays. */
-static int check_store(const struct store *s)
-{
-	uint32_t n = s->n_entries, bad = s->parent[0] != STORE_NO_PARENT;
-	for (uint32_t id = 1; id < n; id++)
-		bad |= s->parent[id] >= id;
-	for (uint32_t id = 0; id < n; id++)
-		bad |= (s->subtree_end[id] <= id) | (s->subtree_end[id] > n) |
-		       (s->name_id[id] >= s->n_names) | (s->name_entries[id] >= n);
-	for (uint32_t id = 0; id < n; id++)
-		bad |= (s->kind[id] != TRAWL_KIND_FILE) & (s->kind[id] != TRAWL_KIND_DIR) &
-		       (s->kind[id] != TRAWL_KIND_LINK);
-	bad |= (s->name_offset[0] != 0) | (s->name_offset[s->n_names] != s->name_bytes_len);
-	bad |= (s->name_entries_offset[0] != 0) | (s->name_entries_offset[s->n_names] != n);
-	for (uint32_t k = 0; k < s->n_names; k++)
-		bad |= (s->name_offset[k] > s->name_offset[k + 1]) |
-		       (s->name_entries_offset[k] > s->name_entries_offset[k + 1]);
-	return bad ? -EINVAL : 0;
 }
 
 static void use_store(struct store *s, const struct loader *l)
@@ -751,6 +843,47 @@ static void use_store(struct store *s, const struct loader *l)
 	s->name_entries = (uint32_t *)section_bytes(l, SECTION_NAME_ENTRIES);
 }
 
+/* What the search, the lookups and the writer rely on to stay inside the arrays and to
+ * terminate: one root at id 0 and every parent before its child (no cycles), subtrees
+ * inside the store, name ids and entry ids in range, name offsets ascending within their
+ * arrays. These are the ends; check_store_part() checks a share of the rest. */
+static int check_store_ends(const struct store *s)
+{
+	if (s->parent[0] != STORE_NO_PARENT || s->name_offset[0] != 0 ||
+	    s->name_offset[s->n_names] != s->name_bytes_len || s->name_entries_offset[0] != 0 ||
+	    s->name_entries_offset[s->n_names] != s->n_entries)
+		return -EINVAL;
+	return 0;
+}
+
+/* Whether entry `id` breaks one of the invariants above. Branch-free: one pass
+ * over the arrays, no misprediction. */
+static inline uint32_t entry_is_bad(const struct store *s, uint32_t id)
+{
+	uint32_t n = s->n_entries, kind = s->kind[id];
+	return ((s->parent[id] >= id) & (id != 0)) | (s->subtree_end[id] <= id) |
+	       (s->subtree_end[id] > n) | (s->name_id[id] >= s->n_names) |
+	       (s->name_entries[id] >= n) |
+	       ((kind != TRAWL_KIND_FILE) & (kind != TRAWL_KIND_DIR) & (kind != TRAWL_KIND_LINK));
+}
+
+static inline uint32_t name_is_bad(const struct store *s, uint32_t k)
+{
+	return (s->name_offset[k] > s->name_offset[k + 1]) |
+	       (s->name_entries_offset[k] > s->name_entries_offset[k + 1]);
+}
+
+static int check_store_part(const struct store *s, uint32_t lo, uint32_t hi, uint32_t name_lo,
+			    uint32_t name_hi)
+{
+	uint32_t bad = 0;
+	for (uint32_t id = lo; id < hi; id++)
+		bad |= entry_is_bad(s, id);
+	for (uint32_t k = name_lo; k < name_hi; k++)
+		bad |= name_is_bad(s, k);
+	return bad ? -EINVAL : 0;
+}
+
 /* A frozen view of the bitmap of `row` in section `blobs`; NULL for an empty row. */
 static int view_posting(const struct loader *l, enum section_id blobs, const void *row_bytes,
 			roaring_bitmap_t **out)
@@ -767,7 +900,7 @@ static int view_posting(const struct loader *l, enum section_id blobs, const voi
 	/* NULL is either a malformed bitmap or a failed malloc, which alone sets errno. */
 	errno = 0;
 	const roaring_bitmap_t *r = roaring_bitmap_frozen_view(
-		(const char *)l->map + s->offset_bytes + row.offset_bytes, (size_t)row.length_bytes);
+	    (const char *)l->map + s->offset_bytes + row.offset_bytes, (size_t)row.length_bytes);
 	if (!r)
 		return errno == ENOMEM ? -ENOMEM : -EINVAL;
 	/* Views are only ever read: postings are never modified after they are built. */
@@ -778,7 +911,8 @@ static int view_posting(const struct loader *l, enum section_id blobs, const voi
 	return 0;
 }
 
-static int use_postings(struct postings *p, const struct loader *l)
+/* The character postings, and the trigram table without its bitmaps yet. */
+static int use_postings(struct postings *p, struct loader *l)
 {
 	const unsigned char *rows = section_bytes(l, SECTION_CHAR_POSTING_INDEX);
 	for (int c = 0; c < 256; c++) {
@@ -794,32 +928,59 @@ static int use_postings(struct postings *p, const struct loader *l)
 	/* The keys are copied (4 bytes a slot) so that the postings own all they point to
 	 * but the bitmaps' contents, and postings_release() applies as it is. */
 	p->keys = malloc(p->n_slots * sizeof(*p->keys));
-	p->maps = calloc(p->n_slots, sizeof(*p->maps));
+	p->maps = calloc(p->n_slots, sizeof(roaring_bitmap_t *));
 	if (!p->keys || !p->maps)
 		return -ENOMEM;
 	memcpy(p->keys, section_bytes(l, SECTION_TRIGRAM_KEYS), p->n_slots * sizeof(*p->keys));
-	rows = section_bytes(l, SECTION_TRIGRAM_POSTING_INDEX);
+	/* Used slots take posting rows in slot order: where each part's rows begin. */
 	size_t row = 0;
-	for (size_t slot = 0; slot < p->n_slots; slot++) {
-		if (!p->keys[slot])
-			continue;
-		if (row == p->n_trigrams)
-			return -EINVAL;
-		int rc = view_posting(l, SECTION_TRIGRAM_POSTINGS,
-				      rows + row++ * sizeof(struct snapshot_posting), &p->maps[slot]);
-		if (rc < 0)
-			return rc;
-		/* The table must be the one postings.c would find keys in: written with
-		 * another hash or probe order, it would silently miss trigrams. */
-		if (postings_trigram(p, p->keys[slot]) != p->maps[slot])
-			return -EINVAL;
+	for (unsigned i = 0; i <= l->n_parts; i++) {
+		l->first_slot[i] = (size_t)share(p->n_slots, i, l->n_parts);
+		if (i > 0)
+			for (size_t slot = l->first_slot[i - 1]; slot < l->first_slot[i]; slot++)
+				row += p->keys[slot] != 0;
+		l->first_row[i] = row;
 	}
 	return row == p->n_trigrams ? 0 : -EINVAL;
 }
 
-static int load_base(struct base *b)
+/* Part i checks its share of the store and views its share of the trigram slots. */
+static void check_part(struct loader *l, unsigned i)
 {
-	struct loader l = {.map = b->mapping, .size = b->mapping_len};
+	const struct store *s = &l->b->store;
+	struct postings *p = &l->b->postings;
+	int rc = check_store_part(s, (uint32_t)share(s->n_entries, i, l->n_parts),
+				  (uint32_t)share(s->n_entries, i + 1, l->n_parts),
+				  (uint32_t)share(s->n_names, i, l->n_parts),
+				  (uint32_t)share(s->n_names, i + 1, l->n_parts));
+	const unsigned char *rows = section_bytes(l, SECTION_TRIGRAM_POSTING_INDEX);
+	size_t row = l->first_row[i];
+	for (size_t slot = l->first_slot[i]; slot < l->first_slot[i + 1] && rc == 0; slot++)
+		if (p->keys[slot])
+			rc = view_posting(l, SECTION_TRIGRAM_POSTINGS,
+					  rows + row++ * sizeof(struct snapshot_posting),
+					  &p->maps[slot]);
+	l->rc[i] = rc;
+}
+
+/* The trigram table must be the one postings.c finds keys in: written with another hash
+ * or probe order, it would silently miss trigrams. */
+static int check_trigram_table(const struct postings *p)
+{
+	for (size_t slot = 0; slot < p->n_slots; slot++)
+		if (p->keys[slot] && postings_trigram(p, p->keys[slot]) != p->maps[slot])
+			return -EINVAL;
+	return 0;
+}
+
+static int load_base(struct base *b, unsigned threads)
+{
+	struct loader l = {.map = b->mapping, .size = b->mapping_len, .b = b};
+	l.n_parts = threads ? threads : 2;
+	if (l.n_parts > SNAPSHOT_LOAD_MAX_THREADS)
+		l.n_parts = SNAPSHOT_LOAD_MAX_THREADS;
+	if (l.size < SNAPSHOT_LOAD_PARALLEL_MIN_BYTES)
+		l.n_parts = 1;
 	int rc = check_header(&l);
 	if (rc == 0)
 		rc = check_compatible(&l);
@@ -828,13 +989,18 @@ static int load_base(struct base *b)
 	if (rc < 0)
 		return rc;
 	use_store(&b->store, &l);
-	if ((rc = check_store(&b->store)) < 0)
+	if ((rc = check_store_ends(&b->store)) < 0 || (rc = use_postings(&b->postings, &l)) < 0)
 		return rc;
-	return use_postings(&b->postings, &l);
+	run_parts(&l, LOAD_CHECKS);
+	for (unsigned i = 0; i < l.n_parts; i++)
+		if (l.rc[i] < 0)
+			return l.rc[i];
+	return check_trigram_table(&b->postings);
 }
 
 int trawl_index_load(const char *path, unsigned threads, struct trawl_index **out)
 {
+	crc32c_ready();
 	*out = NULL;
 	/* O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a file. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -863,7 +1029,7 @@ int trawl_index_load(const char *path, unsigned threads, struct trawl_index **ou
 	}
 	b->mapping = map;
 	b->mapping_len = (size_t)st.st_size;
-	int rc = load_base(b);
+	int rc = load_base(b, threads);
 	if (rc < 0) {
 		base_put(b);
 		return rc;

@@ -271,7 +271,8 @@ static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
 }
 
 /* Name order: by loose fold, then by original bytes. Names sharing a folded prefix
- * are then a contiguous range of ids, and a name is found by binary search. */
+ * are then a contiguous range of ids, and a name is found by binary search. Snapshots
+ * keep this order: changing it must bump SNAPSHOT_FORMAT_VERSION in snapshot.c. */
 static int cmp_name_ref(const void *a, const void *b, void *arg)
 {
 	const struct name_ref *r = arg;

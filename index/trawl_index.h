@@ -200,20 +200,23 @@ int trawl_index_rebuild(struct trawl_index *ix);
  * The file is written to `path`.tmp.<pid> (mode 0600) in the same directory, fsync'd,
  * renamed over `path`, then the directory is fsync'd: a reader sees the old snapshot or
  * the new one, never a mix. On failure `path` is untouched and the temporary file is
- * removed. Returns 0 or -errno: -ENOSPC, -EDQUOT, -EIO, -EACCES, -ENOENT (no such
- * directory), -EISDIR (`path` is a directory), -ENOMEM, or an error of the fold.
+ * removed. Two saves to the same `path` from one process must not overlap (they would
+ * share the temporary file). Returns 0 or -errno: -ENOSPC, -EDQUOT, -EIO, -EACCES,
+ * -ENOENT (no such directory), -EISDIR (`path` is a directory), -ENOMEM, or an error of
+ * the fold.
  */
 int trawl_index_save(struct trawl_index *ix, const char *path);
 
 /**
- * Load the snapshot at `path` into a new index in *out, searched with `threads` (0: 2)
- * threads as trawl_index_build_from_list() would. The file is mapped read-only, every
- * byte of it is checked (checksums, sizes, the invariants the search relies on, and that
- * it was made with this build's bitmap format and folding rules), and the index then uses
- * the mapping in place: nothing large is copied or rebuilt. The index keeps the mapping
- * until its base is replaced (trawl_index_rebuild()) or it is freed. The file must be
- * replaced only by rename (as trawl_index_save() does), never rewritten or truncated in
- * place while an index uses it.
+ * Load the snapshot at `path` into a new index in *out. `threads` (0: 2) bounds the
+ * threads that check the file and, as in trawl_index_build_from_list(), those a search
+ * uses by default. The file is mapped read-only, every byte of it is checked (checksums,
+ * sizes, the invariants the search relies on, and that it was made with this build's
+ * bitmap format and folding rules), and the index then uses the mapping in place:
+ * nothing large is copied or rebuilt. The index keeps the mapping until its base is
+ * replaced (trawl_index_rebuild()) or it is freed. The file must be replaced only by
+ * rename (as trawl_index_save() does), never rewritten or truncated in place while an
+ * index uses it.
  *
  * Returns 0; -ENOENT when there is no file; -EINVAL when it is not a snapshot, is
  * truncated or corrupt, or comes from another format version, byte order, CRoaring or
