@@ -232,6 +232,68 @@ static void topk_release(struct topk *t)
 	free(t->slots);
 }
 
+static int32_t max32i(int32_t a, int32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The most any character can earn as a bonus. */
+static int32_t best_bonus(void)
+{
+	return max32i(max32i(BONUS_COMPONENT, BONUS_DELIMITER), max32i(BONUS_CAMEL, BONUS_PUNCT));
+}
+
+/* The most term character i > 0 can add beyond SCORE_MATCH in any alignment. After a
+ * gap it earns at most the best bonus plus GAP_START. Right after the previous match it
+ * earns max(BONUS_CONSECUTIVE, its bonus), and its bonus depends on the previous path
+ * character, which is the previous term character: a component start only after '/', a
+ * delimiter's after ASCII punctuation or a non-ASCII character, else camelCase at best. */
+static int32_t char_bound(const struct term *t, size_t i)
+{
+	uint32_t prev = t->units[i - 1];
+	int32_t bonus = BONUS_CAMEL;
+	if (prev == '/')
+		bonus = BONUS_COMPONENT;
+	else if (prev >= 0x80 || !((prev >= 'a' && prev <= 'z') || (prev >= 'A' && prev <= 'Z') ||
+				   (prev >= '0' && prev <= '9')))
+		bonus = max32i(BONUS_DELIMITER, BONUS_PUNCT);
+	return max32i(max32i(BONUS_CONSECUTIVE, bonus), best_bonus() + GAP_START);
+}
+
+/* The best alignment score of a term whose first character does not earn the in-name
+ * bonus, with no tail penalty. */
+static int32_t alignment_bound(const struct term *t)
+{
+	int32_t v = SCORE_MATCH * (int32_t)t->n_units + FIRST_CHAR_MULTIPLIER * best_bonus();
+	for (size_t i = 1; i < t->n_units; i++)
+		v += char_bound(t, i);
+	return v;
+}
+
+/* The best score a term can reach on an entry outside its prefix tier: the best
+ * alignment, the in-name bonus, and the whole-directory bonus (name equality, stem and
+ * prefix bonuses need the prefix tier). */
+static int32_t ub_outside_tier(const struct term *t)
+{
+	return alignment_bound(t) + BONUS_IN_NAME + BONUS_COMPONENT_EXACT;
+}
+
+/* How much more than its name alone an entry of a prefix-tier name can score: an
+ * alignment starting in a directory (no in-name bonus) against the worst in-name prefix
+ * alignment (first character at the name start, the others consecutive, the largest
+ * tail penalty). */
+static int32_t cross_slack(const struct term *t)
+{
+	uint32_t first = t->units[0];
+	int is_word = first >= 0x80 || (first >= 'a' && first <= 'z') ||
+		      (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9');
+	int32_t prefix = SCORE_MATCH * (int32_t)t->n_units +
+			 FIRST_CHAR_MULTIPLIER * (is_word ? BONUS_COMPONENT : BONUS_PUNCT) +
+			 ((int32_t)t->n_units - 1) * BONUS_CONSECUTIVE + BONUS_IN_NAME -
+			 PENALTY_NAME_TAIL_MAX;
+	return max32i(0, alignment_bound(t) - prefix);
+}
+
 /* ---- workers ---- */
 
 struct worker {
@@ -243,6 +305,8 @@ struct worker {
 	struct trawl_matcher *m;
 	struct topk top;
 	uint64_t n_matched;
+	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
+	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
 	int rc;
 	/* The path being built; its first parent_len bytes are the path of parent. */
 	char *path;
@@ -307,11 +371,106 @@ static int build_path(struct worker *w, uint32_t id, size_t *len)
 	return 0;
 }
 
+/* Whether the bytes of `t` occur in order in `name`, both ASCII, ignoring case. */
+static int name_has(const char *t, size_t n, const char *name, size_t len)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++, j++) {
+		while (j < len && (name[j] | (name[j] >= 'A' && name[j] <= 'Z' ? 0x20 : 0)) != t[i])
+			j++;
+		if (j >= len)
+			return 0;
+	}
+	return 1;
+}
+
+static int is_ascii(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* ASCII-lowercase comparison of a name's first n bytes with a term's loose bytes. */
+static int name_starts(const char *name, size_t len, const char *t, size_t n)
+{
+	if (len < n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] | 0x20) : name[i];
+		if (c != t[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* The best a positive term can score on an entry with this name: in the name, the
+ * alignment bound with the in-name bonus and the name's own whole-component bonus;
+ * elsewhere, the bound without it, the whole-directory bonus, and the full tail penalty
+ * when the term's last character is not in the name at all. Names or terms that are not
+ * ASCII get the loosest bound. */
+static int32_t term_entry_bound(const struct term *t, int32_t align, const char *name, size_t len,
+				int is_name_ascii)
+{
+	if (!is_name_ascii || !is_ascii(t->loose, t->loose_len))
+		return align + BONUS_IN_NAME + BONUS_NAME_EXACT;
+	if (name_has(t->loose, t->loose_len, name, len)) {
+		int32_t whole = BONUS_COMPONENT_EXACT;
+		if (name_starts(name, len, t->loose, t->loose_len)) {
+			const char *dot = memrchr(name + 1, '.', len ? len - 1 : 0);
+			size_t stem = dot ? (size_t)(dot - name) : len;
+			whole = len == t->loose_len    ? BONUS_NAME_EXACT
+				: stem == t->loose_len ? BONUS_STEM_EXACT
+						       : BONUS_NAME_PREFIX;
+		}
+		return align + BONUS_IN_NAME + whole;
+	}
+	int is_last_in_name = t->loose_len && memchr(name, t->loose[t->loose_len - 1], len);
+	if (!is_last_in_name && t->loose_len) {
+		/* The last character might still be in the name in the other case. */
+		char c = t->loose[t->loose_len - 1];
+		if (c >= 'a' && c <= 'z')
+			is_last_in_name = memchr(name, c - 0x20, len) != NULL;
+	}
+	return align + BONUS_COMPONENT_EXACT - (is_last_in_name ? 0 : PENALTY_NAME_TAIL_MAX);
+}
+
+/* The best score the query can reach on entry `id`, from its name alone. */
+static int32_t entry_bound(const struct worker *w, uint32_t id)
+{
+	size_t len;
+	const char *name = store_name(&w->g->base->store, id, &len);
+	int is_name_ascii = is_ascii(name, len);
+	int64_t total = 0;
+	size_t at = 0;
+	for (size_t g = 0; g < w->q->n_groups; g++) {
+		const struct group *grp = &w->q->groups[g];
+		int32_t best = INT32_MIN;
+		for (size_t k = 0; k < grp->n_terms; k++, at++) {
+			const struct term *t = &grp->terms[k];
+			int32_t v = t->is_negated ? 0
+						  : term_entry_bound(t, w->align_bound[at], name,
+								     len, is_name_ascii);
+			if (v > best)
+				best = v;
+		}
+		total += best;
+	}
+	return total > INT32_MAX ? INT32_MAX : (int32_t)total;
+}
+
 static void consider(struct worker *w, uint32_t id)
 {
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return;
+	/* Once this worker holds `limit` results, a candidate whose bound cannot beat the
+	 * worst of them is not in its top, nor in the merged one. */
+	if (w->top.n == w->top.limit && entry_bound(w, id) < w->top.slots[0].score) {
+		w->n_pruned++;
+		return;
+	}
 	size_t len;
 	if (build_path(w, id, &len) < 0) {
 		w->rc = -ENOMEM;
@@ -406,68 +565,6 @@ static int cmp_bound_desc(const void *a, const void *b, void *arg)
  * Then, when the K-th best score so far is above what any other entry could score
  * (ub_rest), the scan of the remaining candidates is skipped: the answer is still exact.
  */
-
-static int32_t max32i(int32_t a, int32_t b)
-{
-	return a > b ? a : b;
-}
-
-/* The most any character can earn as a bonus. */
-static int32_t best_bonus(void)
-{
-	return max32i(max32i(BONUS_COMPONENT, BONUS_DELIMITER), max32i(BONUS_CAMEL, BONUS_PUNCT));
-}
-
-/* The most term character i > 0 can add beyond SCORE_MATCH in any alignment. After a
- * gap it earns at most the best bonus plus GAP_START. Right after the previous match it
- * earns max(BONUS_CONSECUTIVE, its bonus), and its bonus depends on the previous path
- * character, which is the previous term character: a component start only after '/', a
- * delimiter's after ASCII punctuation or a non-ASCII character, else camelCase at best. */
-static int32_t char_bound(const struct term *t, size_t i)
-{
-	uint32_t prev = t->units[i - 1];
-	int32_t bonus = BONUS_CAMEL;
-	if (prev == '/')
-		bonus = BONUS_COMPONENT;
-	else if (prev >= 0x80 || !((prev >= 'a' && prev <= 'z') || (prev >= 'A' && prev <= 'Z') ||
-				   (prev >= '0' && prev <= '9')))
-		bonus = max32i(BONUS_DELIMITER, BONUS_PUNCT);
-	return max32i(max32i(BONUS_CONSECUTIVE, bonus), best_bonus() + GAP_START);
-}
-
-/* The best alignment score of a term whose first character does not earn the in-name
- * bonus, with no tail penalty. */
-static int32_t alignment_bound(const struct term *t)
-{
-	int32_t v = SCORE_MATCH * (int32_t)t->n_units + FIRST_CHAR_MULTIPLIER * best_bonus();
-	for (size_t i = 1; i < t->n_units; i++)
-		v += char_bound(t, i);
-	return v;
-}
-
-/* The best score a term can reach on an entry outside its prefix tier: the best
- * alignment, the in-name bonus, and the whole-directory bonus (name equality, stem and
- * prefix bonuses need the prefix tier). */
-static int32_t ub_outside_tier(const struct term *t)
-{
-	return alignment_bound(t) + BONUS_IN_NAME + BONUS_COMPONENT_EXACT;
-}
-
-/* How much more than its name alone an entry of a prefix-tier name can score: an
- * alignment starting in a directory (no in-name bonus) against the worst in-name prefix
- * alignment (first character at the name start, the others consecutive, the largest
- * tail penalty). */
-static int32_t cross_slack(const struct term *t)
-{
-	uint32_t first = t->units[0];
-	int is_word = first >= 0x80 || (first >= 'a' && first <= 'z') ||
-		      (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9');
-	int32_t prefix = SCORE_MATCH * (int32_t)t->n_units +
-			 FIRST_CHAR_MULTIPLIER * (is_word ? BONUS_COMPONENT : BONUS_PUNCT) +
-			 ((int32_t)t->n_units - 1) * BONUS_CONSECUTIVE + BONUS_IN_NAME -
-			 PENALTY_NAME_TAIL_MAX;
-	return max32i(0, alignment_bound(t) - prefix);
-}
 
 struct strong {
 	const struct store *s;
@@ -722,6 +819,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct worker ws[SEARCH_MAX_THREADS];
 	memset(ws, 0, sizeof(ws));
 	roaring_bitmap_t *cand = NULL;
+	int32_t *align_bound = NULL;
 	size_t n_workers = 0;
 	int rc = 0;
 
@@ -763,11 +861,24 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		roaring_bitmap_andnot_inplace(cand, g->tombstones);
 	}
 
+	size_t n_terms = 0;
+	for (size_t k = 0; k < q->n_groups; k++)
+		n_terms += q->groups[k].n_terms;
+	align_bound = malloc((n_terms ? n_terms : 1) * sizeof(*align_bound));
+	if (!align_bound) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n_terms = 0;
+	for (size_t k = 0; k < q->n_groups; k++)
+		for (size_t t = 0; t < q->groups[k].n_terms; t++, n_terms++)
+			align_bound[n_terms] = alignment_bound(&q->groups[k].terms[t]);
 	n_workers = threads;
 	for (size_t i = 0; i < n_workers; i++) {
 		struct worker *w = &ws[i];
 		w->g = g;
 		w->q = q;
+		w->align_bound = align_bound;
 		w->kinds = kinds;
 		w->parent = STORE_NO_PARENT;
 		w->top.limit = limit;
@@ -833,7 +944,10 @@ done:
 	for (size_t i = 0; i < n_workers; i++) {
 		if (ws[i].rc < 0)
 			rc = ws[i].rc;
-		out->n_matched += ws[i].n_matched;
+		/* Pruned candidates were not verified: count them as matches, a bound. */
+		out->n_matched += ws[i].n_matched + ws[i].n_pruned;
+		if (ws[i].n_pruned)
+			out->is_matched_estimate = 1;
 	}
 	if (rc == 0)
 		rc = collect(ws, n_workers, limit, out);
@@ -844,6 +958,7 @@ out:
 		free(ws[i].path);
 	}
 	bitmap_free(cand);
+	free(align_bound);
 	generation_put(g);
 	return rc;
 }
