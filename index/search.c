@@ -307,6 +307,7 @@ struct worker {
 	uint64_t n_matched;
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
 	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
+	int32_t floor;		    /* `limit` entries are known to score at least this */
 	int rc;
 	/* The path being built; its first parent_len bytes are the path of parent. */
 	char *path;
@@ -465,9 +466,12 @@ static void consider(struct worker *w, uint32_t id)
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return;
-	/* Once this worker holds `limit` results, a candidate whose bound cannot beat the
-	 * worst of them is not in its top, nor in the merged one. */
-	if (w->top.n == w->top.limit && entry_bound(w, id) < w->top.slots[0].score) {
+	/* A candidate whose bound is below the score `limit` known entries reach (the
+	 * strong phase's, or this worker's own once it holds `limit`) cannot rank. */
+	int32_t floor = w->floor;
+	if (w->top.n == w->top.limit && w->top.slots[0].score > floor)
+		floor = w->top.slots[0].score;
+	if (floor > INT32_MIN && entry_bound(w, id) < floor) {
 		w->n_pruned++;
 		return;
 	}
@@ -879,6 +883,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		w->g = g;
 		w->q = q;
 		w->align_bound = align_bound;
+		w->floor = INT32_MIN;
 		w->kinds = kinds;
 		w->parent = STORE_NO_PARENT;
 		w->top.limit = limit;
@@ -909,7 +914,11 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		goto done;
 	}
 
-	/* The scan: the remaining candidates in equal shares of ids. */
+	/* The scan: the remaining candidates in equal shares of ids, every worker pruning
+	 * below what the strong phase already holds. */
+	if (ws[0].top.n == ws[0].top.limit)
+		for (size_t i = 0; i < n_workers; i++)
+			ws[i].floor = ws[0].top.slots[0].score;
 	size_t n_scan = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
 	uint32_t start = lo;
 	for (size_t i = 0; i < n_scan; i++) {
