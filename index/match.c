@@ -8,6 +8,7 @@
 #include "fold.h"
 #include "query.h"
 #include "score.h"
+#include "tunables.h"
 #include "trawl_index.h"
 
 struct variant {
@@ -120,7 +121,12 @@ static int32_t term_score(struct trawl_matcher *m, const struct term *t, uint32_
 static int match(struct trawl_matcher *m, const struct trawl_query *q, int32_t *score,
 		 uint32_t *positions, size_t *n)
 {
-	int32_t total = 0;
+	size_t last = q->n_groups; /* the last group with a positive term */
+	for (size_t g = 0; g < q->n_groups; g++)
+		for (size_t k = 0; k < q->groups[g].n_terms; k++)
+			if (!q->groups[g].terms[k].is_negated)
+				last = g;
+	int32_t total = 0, claim = 0;
 	for (size_t g = 0; g < q->n_groups; g++) {
 		const struct group *grp = &q->groups[g];
 		int32_t best = SCORE_NONE;
@@ -137,6 +143,16 @@ static int match(struct trawl_matcher *m, const struct trawl_query *q, int32_t *
 		}
 		if (best == SCORE_NONE)
 			return 0;
+		if (best_term) {
+			/* The name bonus leaves the term's score; the query keeps one. */
+			int32_t c = score_name_claim(best_term->units, best_term->n_units,
+						     &m->variants[best_term->fold_flags].subject);
+			best -= c;
+			if (g != last)
+				c /= NAME_CLAIM_EARLY_DIVISOR;
+			if (c > claim)
+				claim = c;
+		}
 		total += best;
 		if (positions && best_term) {
 			uint32_t *units = m->positions + *n;
@@ -147,13 +163,57 @@ static int match(struct trawl_matcher *m, const struct trawl_query *q, int32_t *
 			*n += best_term->n_units;
 		}
 	}
-	*score = total;
+	*score = total + claim;
+	return 1;
+}
+
+/* Whether the loose bytes of a term occur in order in an ASCII path, case folded. */
+static int is_ascii_subsequence(const char *term, size_t n, const char *path, size_t len)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++, j++) {
+		unsigned char c = (unsigned char)term[i];
+		while (j < len) {
+			unsigned char p = (unsigned char)path[j];
+			if (p >= 'A' && p <= 'Z')
+				p += 'a' - 'A';
+			if (p == c)
+				break;
+			j++;
+		}
+		if (j >= len)
+			return 0;
+	}
+	return 1;
+}
+
+/* A cheap necessary condition, checked before folding: in an ASCII path (which folds to
+ * itself, lowercased), every group needs some positive term whose loose fold occurs in
+ * order. Paths with other bytes are left to the full match. */
+static int may_match(const struct trawl_query *q, const char *path, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] >= 0x80)
+			return 1;
+	for (size_t g = 0; g < q->n_groups; g++) {
+		const struct group *grp = &q->groups[g];
+		int may = 0;
+		for (size_t k = 0; k < grp->n_terms && !may; k++) {
+			const struct term *t = &grp->terms[k];
+			may = t->is_negated ||
+			      is_ascii_subsequence(t->loose, t->loose_len, path, len);
+		}
+		if (!may)
+			return 0;
+	}
 	return 1;
 }
 
 int trawl_match(struct trawl_matcher *m, const struct trawl_query *q, const char *path, size_t len,
 		int32_t *score)
 {
+	if (!may_match(q, path, len))
+		return 0;
 	int rc = prepare(m, q, path, len);
 	if (rc < 0)
 		return rc;

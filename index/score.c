@@ -262,8 +262,7 @@ static int units_equal(const uint32_t *a, size_t na, const uint32_t *b, size_t n
 	return na == nb && memcmp(a, b, na * sizeof(*a)) == 0;
 }
 
-/* The bonus for a term that is a whole component of the path, beyond its alignment. */
-static int32_t component_bonus(const uint32_t *term, size_t n, const struct subject *s)
+int32_t score_name_claim(const uint32_t *term, size_t n, const struct subject *s)
 {
 	const uint32_t *name = s->units + s->name_start;
 	size_t name_len = s->len - s->name_start;
@@ -273,6 +272,16 @@ static int32_t component_bonus(const uint32_t *term, size_t n, const struct subj
 		return BONUS_STEM_EXACT;
 	if (n < name_len && memcmp(term, name, n * sizeof(*term)) == 0)
 		return BONUS_NAME_PREFIX;
+	return 0;
+}
+
+/* The bonus for a term that is a whole component of the path, beyond its alignment:
+ * the name's (see score_name_claim), else a whole directory's. */
+static int32_t component_bonus(const uint32_t *term, size_t n, const struct subject *s)
+{
+	int32_t claim = score_name_claim(term, n, s);
+	if (claim)
+		return claim;
 	for (size_t start = 0; start + n < s->name_start;) {
 		size_t end = start;
 		while (end < s->name_start && s->units[end] != '/')

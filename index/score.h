@@ -53,6 +53,12 @@ void score_locate_name(struct subject *s);
 int32_t score_term(struct score_scratch *scratch, enum term_kind kind, const uint32_t *term,
 		   size_t n, const struct subject *s, uint32_t *positions);
 
+/**
+ * The part of score_term()'s result that says the term names the path's basename: the
+ * bonus for equal to it, equal to its stem, or a prefix of it; 0 otherwise.
+ */
+int32_t score_name_claim(const uint32_t *term, size_t n, const struct subject *s);
+
 /** Cells of scratch score_term() needs for a term of n units against s. */
 size_t score_cells_needed(size_t n, const struct subject *s, int with_positions);
 

@@ -38,6 +38,11 @@
 #define BONUS_NAME_PREFIX     48
 #define BONUS_COMPONENT_EXACT 32
 
+/* A path has one basename: in a query of several terms, only the term that names it
+ * best keeps its name bonus (equal, stem, prefix), and it keeps only 1/this of it unless
+ * it is the last term, where people type the name. */
+#define NAME_CLAIM_EARLY_DIVISOR 2
+
 /* Each unmatched character of the basename after the term's last match in it costs this
  * (up to BASENAME_TAIL_MAX_PENALTY): of two names matched alike, the one the term covers
  * more of is the better guess. */
