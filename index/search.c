@@ -29,6 +29,19 @@ static void and_into(roaring_bitmap_t **acc, const roaring_bitmap_t *r)
 		roaring_bitmap_and_inplace(*acc, r);
 }
 
+/* AND posting `r` into *acc. A missing posting (NULL) means no entry can match: *acc
+ * becomes the empty set for good. Returns 0, 1 when *acc is empty for good, -ENOMEM. */
+static int narrow(roaring_bitmap_t **acc, const roaring_bitmap_t *r)
+{
+	if (!r) {
+		bitmap_free(*acc);
+		*acc = roaring_bitmap_create();
+		return *acc ? 1 : -ENOMEM;
+	}
+	and_into(acc, r);
+	return *acc ? 0 : -ENOMEM;
+}
+
 /* The entries that may match one term; *out NULL means "any entry may". Every
  * condition here is necessary for a match: a path matching the term contains, in its
  * loose fold, every byte of the term's loose fold and every trigram of a contiguous
@@ -54,16 +67,11 @@ static int term_candidates(const struct postings *p, const struct term *t, roari
 			for (size_t i = 0; i + 3 <= m; i++) {
 				if (buf[i + 1] == '/' || buf[i + 2] == '/')
 					continue;
-				const roaring_bitmap_t *r =
-				    postings_trigram(p, trigram_key(buf + i));
-				if (!r) {
-					bitmap_free(acc);
-					*out = roaring_bitmap_create();
-					return *out ? 0 : -ENOMEM;
+				int rc = narrow(&acc, postings_trigram(p, trigram_key(buf + i)));
+				if (rc) {
+					*out = acc;
+					return rc < 0 ? rc : 0;
 				}
-				and_into(&acc, r);
-				if (!acc)
-					return -ENOMEM;
 			}
 		}
 	}
@@ -73,15 +81,11 @@ static int term_candidates(const struct postings *p, const struct term *t, roari
 		if (c == '/' || (seen[c >> 6] & (1ull << (c & 63))))
 			continue;
 		seen[c >> 6] |= 1ull << (c & 63);
-		const roaring_bitmap_t *r = p->chars[c];
-		if (!r) {
-			bitmap_free(acc);
-			*out = roaring_bitmap_create();
-			return *out ? 0 : -ENOMEM;
+		int rc = narrow(&acc, p->chars[c]);
+		if (rc) {
+			*out = acc;
+			return rc < 0 ? rc : 0;
 		}
-		and_into(&acc, r);
-		if (!acc)
-			return -ENOMEM;
 	}
 	*out = acc;
 	return 0;

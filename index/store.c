@@ -567,17 +567,25 @@ const char *name_folder_fold(struct name_folder *nf, const char *name, size_t le
 	}
 }
 
+/* The loose fold of name k (see name_folder_fold). */
+static const char *name_fold(const struct store *s, struct name_folder *nf, uint32_t k, size_t *len)
+{
+	return name_folder_fold(nf, s->name_bytes + s->name_offset[k],
+				s->name_offset[k + 1] - s->name_offset[k], len);
+}
+
 /* Compare name k with (fold, bytes) in name order; -2 when folding failed. */
 static int name_cmp(const struct store *s, struct name_folder *nf, uint32_t k, const char *key,
 		    size_t key_len, const char *name, size_t len)
 {
-	const char *nk = s->name_bytes + s->name_offset[k];
-	size_t nl = s->name_offset[k + 1] - s->name_offset[k], fl;
-	const char *f = name_folder_fold(nf, nk, nl, &fl);
+	size_t fl;
+	const char *f = name_fold(s, nf, k, &fl);
 	if (!f)
 		return -2;
 	int c = cmp_bytes(f, fl, key, key_len);
-	return c ? c : cmp_bytes(nk, nl, name, len);
+	return c ? c
+		 : cmp_bytes(s->name_bytes + s->name_offset[k],
+			     s->name_offset[k + 1] - s->name_offset[k], name, len);
 }
 
 /* The id of name `name`, or UINT32_MAX. */
@@ -616,9 +624,7 @@ void store_prefix_range(const struct store *s, struct name_folder *nf, const cha
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		size_t fl = 0;
-		const char *nk = s->name_bytes + s->name_offset[mid];
-		const char *f =
-		    name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		const char *f = name_fold(s, nf, mid, &fl);
 		if (f && cmp_bytes(f, fl, prefix, len) < 0)
 			lo = mid + 1;
 		else
@@ -628,9 +634,7 @@ void store_prefix_range(const struct store *s, struct name_folder *nf, const cha
 	while (a < b) {
 		uint32_t mid = a + (b - a) / 2;
 		size_t fl = 0;
-		const char *nk = s->name_bytes + s->name_offset[mid];
-		const char *f =
-		    name_folder_fold(nf, nk, s->name_offset[mid + 1] - s->name_offset[mid], &fl);
+		const char *f = name_fold(s, nf, mid, &fl);
 		if (f && memcmp(f, prefix, fl < len ? fl : len) <= 0)
 			a = mid + 1;
 		else
