@@ -17,52 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "trawl_index.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "index_bench: open '%s': %s\n", path, strerror(errno));
-		exit(2);
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf || got != (size_t)st.st_size) {
-		fprintf(stderr, "index_bench: read '%s' failed\n", path);
-		exit(2);
-	}
-	*len = got;
-	return buf;
-}
 
 /* Keep `want` evenly spread lines of buf (in place). */
 static size_t sample_lines(char *buf, size_t len, size_t want)
@@ -122,7 +78,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	size_t len;
-	char *buf = read_file(list, &len);
+	char *buf = read_file("index_bench", list, &len);
 	len = sample_lines(buf, len, sample);
 	long rss_before = rss_kb();
 	double t0 = now_ms();
@@ -145,7 +101,7 @@ int main(int argc, char **argv)
 	size_t n_lat = 0, cap_lat = 0;
 	if (queries) {
 		size_t qlen;
-		char *qbuf = read_file(queries, &qlen);
+		char *qbuf = read_file("index_bench", queries, &qlen);
 		struct trawl_results r = {0};
 		struct trawl_search_options opts = {.limit = limit, .threads = threads};
 		for (size_t i = 0; i < qlen;) {

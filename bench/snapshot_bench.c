@@ -20,60 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "trawl_index.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double cpu_ms(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-static long rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "snapshot_bench: open '%s': %s\n", path, strerror(errno));
-		exit(2);
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf || got != (size_t)st.st_size) {
-		fprintf(stderr, "snapshot_bench: read '%s' failed\n", path);
-		exit(2);
-	}
-	*len = got;
-	return buf;
-}
 
 static int search(struct trawl_index *ix, const char *text, size_t len, size_t limit,
 		  struct trawl_results *r)
@@ -105,7 +53,7 @@ static int same_results(const struct trawl_results *a, const struct trawl_result
 static int check(struct trawl_index *built, struct trawl_index *loaded, const char *queries)
 {
 	size_t qlen, n_checked = 0;
-	char *qbuf = read_file(queries, &qlen);
+	char *qbuf = read_file("snapshot_bench", queries, &qlen);
 	struct trawl_results a = {0}, b = {0};
 	int ok = 1;
 	for (size_t i = 0; i < qlen && ok;) {
@@ -152,7 +100,7 @@ static int cmd_save(const char *list, const char *snapshot, unsigned threads, co
 		    const char *query)
 {
 	size_t len;
-	char *buf = read_file(list, &len);
+	char *buf = read_file("snapshot_bench", list, &len);
 	struct trawl_index *ix = NULL;
 	double t0 = now_ms();
 	int rc = trawl_index_build_from_list(buf, len, '\n', threads, &ix, NULL);
