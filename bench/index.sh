@@ -24,3 +24,21 @@ for n in "$@"; do
 	"$build/bench/index_bench" "$corpus" --sample "$n" --threads 2 --limit 50 \
 		--queries "$bench/keystrokes.txt"
 done
+
+# The peers on the same list, in the same run: a query's whole cost for a tool that
+# has no index is reading and ranking the list (wall time and peak memory).
+echo
+echo "Peers on the whole list (\`/usr/bin/time\`; each reads the list and ranks it, every query):"
+echo
+echo "| tool | query | wall s | peak RSS MB |"
+echo "| --- | --- | ---: | ---: |"
+for q in nginxconf 'nginx conf'; do
+	for tool in fzf fzy; do
+		command -v "$tool" >/dev/null 2>&1 || continue
+		if [ "$tool" = fzf ]; then set -- fzf "--filter=$q"; else set -- fzy -e "$(printf %s "$q" | tr -d ' ')"; fi
+		/usr/bin/time -f '%e %M' -o /tmp/trawl-bench-time.$$ "$@" <"$corpus" >/dev/null 2>&1 || true
+		read -r wall kb </tmp/trawl-bench-time.$$
+		echo "| \`$*\` | \`$q\` | $wall | $((kb / 1024)) |"
+	done
+done
+rm -f /tmp/trawl-bench-time.$$

@@ -485,8 +485,9 @@ def markdown(args, tools, queries, dropped, ranks, candidates, failed, elapsed_s
     out += [
         "",
         f"**Ceiling.** Many queries are typed alike for several paths (a basename such as "
-        f"`copyright` is shared by thousands). Choosing among those uniformly, a ranker "
-        f"gets at most **{ceiling:.1%}** top-1 on this set; per kind: "
+        f"`copyright` is shared by thousands). The intended path is drawn uniformly, so no "
+        f"ranker can expect to pick it among its look-alikes more often than "
+        f"**{ceiling:.1%}** top-1 on this set (a given run may land above by chance); per kind: "
         + ", ".join(
             f"{k} {sum(1 / max(1, typed[q.kind, q.text]) for q in queries if q.kind == k) / max(1, sum(q.kind == k for q in queries)):.1%}"
             for k in kinds

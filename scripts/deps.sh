@@ -9,7 +9,7 @@ case "$level" in
 test | bench) pkgs="$pkgs tmux" ;;
 esac
 case "$level" in
-bench) pkgs="$pkgs fzf fzy apt-file lz4" ;;
+bench) pkgs="$pkgs fzf fzy apt-file lz4 time python3" ;;
 esac
 
 missing=""
