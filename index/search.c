@@ -311,7 +311,8 @@ struct worker {
 	uint64_t n_matched;
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
 	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
-	int32_t floor;		    /* `limit` entries are known to score at least this */
+	int32_t floor;		    /* `limit` entries are known to score at least this... */
+	size_t floor_slashes;	    /* ...the worst of them with this many '/' */
 	int rc;
 	/* The path being built; its first parent_len bytes are the path of parent. */
 	char *path;
@@ -465,19 +466,53 @@ static int32_t entry_bound(const struct worker *w, uint32_t id)
 	return total > INT32_MAX ? INT32_MAX : (int32_t)total;
 }
 
+static size_t path_slashes(const char *p, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == '/';
+	return n;
+}
+
+/* The number of '/' in the path of entry `id`, as trawl_rank_cmp() counts components,
+ * without building the path: one per ancestor below the root, plus the root's own. */
+static size_t entry_slashes(const struct store *s, uint32_t id)
+{
+	size_t hops = 0;
+	uint32_t e = id;
+	for (; s->parent[e] != STORE_NO_PARENT; e = s->parent[e])
+		hops++;
+	size_t n;
+	const char *root = store_name(s, e, &n);
+	size_t in_root = path_slashes(root, n);
+	/* No separator follows a root that ends in '/' (the filesystem root). */
+	if (hops && n && root[n - 1] == '/')
+		hops--;
+	return in_root + hops;
+}
+
 static void consider(struct worker *w, uint32_t id)
 {
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return;
-	/* A candidate whose bound is below the score `limit` known entries reach (the
-	 * strong phase's, or this worker's own once it holds `limit`) cannot rank. */
-	int32_t floor = w->floor;
-	if (w->top.n == w->top.limit && w->top.slots[0].score > floor)
-		floor = w->top.slots[0].score;
-	if (floor > INT32_MIN && entry_bound(w, id) < floor) {
-		w->n_pruned++;
-		return;
+	/* `limit` entries known to rank well (the strong phase's, or this worker's own
+	 * once it holds `limit`) make a floor: a candidate bounded below the worst of them
+	 * cannot rank, nor one bounded at its score with more components (the first
+	 * tie-break), since the worst has the most components among those of its score. */
+	int has_own = w->top.n == w->top.limit;
+	if (w->floor > INT32_MIN || has_own) {
+		int32_t ub = entry_bound(w, id);
+		int32_t own = has_own ? w->top.slots[0].score : INT32_MIN;
+		if ((w->floor > INT32_MIN && ub < w->floor) || (has_own && ub < own) ||
+		    (w->floor > INT32_MIN && ub == w->floor &&
+		     entry_slashes(s, id) > w->floor_slashes) ||
+		    (has_own && ub == own &&
+		     entry_slashes(s, id) >
+			 path_slashes(w->top.slots[0].path, w->top.slots[0].len))) {
+			w->n_pruned++;
+			return;
+		}
 	}
 	size_t len;
 	if (build_path(w, id, &len) < 0) {
@@ -921,8 +956,11 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	/* The scan: the remaining candidates in equal shares of ids, every worker pruning
 	 * below what the strong phase already holds. */
 	if (ws[0].top.n == ws[0].top.limit)
-		for (size_t i = 0; i < n_workers; i++)
+		for (size_t i = 0; i < n_workers; i++) {
 			ws[i].floor = ws[0].top.slots[0].score;
+			ws[i].floor_slashes =
+			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
+		}
 	size_t n_scan = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
 	uint32_t start = lo;
 	for (size_t i = 0; i < n_scan; i++) {
