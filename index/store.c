@@ -20,8 +20,14 @@ struct tnode {
 	uint32_t parent;
 	uint32_t first_child;
 	uint32_t next_sibling;
+	uint32_t n_children;
 	uint8_t kind;
 };
+
+/* A directory's first few children are found by scanning its list; from this many on,
+ * they are all in the hash table. Most directories stay below it, and scanning a short
+ * list costs less than the cache misses of a large table. */
+#define BUILDER_SCAN_CHILDREN 8
 
 struct builder {
 	struct tnode *nodes;
@@ -47,6 +53,16 @@ static uint64_t node_hash(uint32_t parent, const char *name, size_t len)
 			  0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
 }
 
+static void builder_hash_insert(struct builder *b, uint32_t i)
+{
+	const struct tnode *t = &b->nodes[i];
+	size_t mask = b->n_slots - 1;
+	size_t k = node_hash(t->parent, t->name, t->name_len) & mask;
+	while (b->slots[k] != NIL)
+		k = (k + 1) & mask;
+	b->slots[k] = i;
+}
+
 static int builder_grow_slots(struct builder *b)
 {
 	size_t n = b->n_slots ? b->n_slots * 2 : 1u << 16;
@@ -54,39 +70,60 @@ static int builder_grow_slots(struct builder *b)
 	if (!slots)
 		return -ENOMEM;
 	memset(slots, 0xff, n * sizeof(*slots));
-	for (uint32_t i = 0; i < b->n_nodes; i++) {
-		const struct tnode *t = &b->nodes[i];
-		size_t k = node_hash(t->parent, t->name, t->name_len) & (n - 1);
-		while (slots[k] != NIL)
-			k = (k + 1) & (n - 1);
-		slots[k] = i;
-	}
 	free(b->slots);
 	b->slots = slots;
 	b->n_slots = n;
+	/* Only children of directories past the scanning threshold live in the table. */
+	for (uint32_t i = 0; i < b->n_nodes; i++) {
+		uint32_t p = b->nodes[i].parent;
+		if (p != NIL && b->nodes[p].n_children >= BUILDER_SCAN_CHILDREN)
+			builder_hash_insert(b, i);
+	}
 	return 0;
+}
+
+/* The existing child `name` of `parent`, or NIL. */
+static uint32_t builder_find(const struct builder *b, uint32_t parent, const char *name, size_t len)
+{
+	if (parent == NIL || b->nodes[parent].n_children < BUILDER_SCAN_CHILDREN) {
+		uint32_t k = parent == NIL ? 0 : b->nodes[parent].first_child;
+		for (; k != NIL && k < b->n_nodes; k = b->nodes[k].next_sibling) {
+			const struct tnode *t = &b->nodes[k];
+			if (t->parent == parent && t->name_len == len &&
+			    memcmp(t->name, name, len) == 0)
+				return k;
+			if (parent == NIL)
+				break; /* the only root is node 0 */
+		}
+		return NIL;
+	}
+	size_t mask = b->n_slots - 1;
+	for (size_t k = node_hash(parent, name, len) & mask; b->slots[k] != NIL;
+	     k = (k + 1) & mask) {
+		/* A used slot always indexes an existing node. */
+		const struct tnode *t = &b->nodes[b->slots[k]];
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
+		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0)
+			return b->slots[k];
+	}
+	return NIL;
 }
 
 /* Find the child `name` of `parent`, creating it; its index goes to *out. */
 static int builder_child(struct builder *b, uint32_t parent, const char *name, size_t len,
 			 uint8_t kind, uint32_t *out)
 {
+	/* The table is kept under half full: ready before any lookup needs it. */
 	if ((size_t)b->n_nodes * 2 >= b->n_slots && builder_grow_slots(b) < 0)
 		return -ENOMEM;
-	size_t mask = b->n_slots - 1;
-	size_t k = node_hash(parent, name, len) & mask;
-	for (; b->slots[k] != NIL; k = (k + 1) & mask) {
-		/* A used slot always indexes an existing node. */
-		struct tnode *t = &b->nodes[b->slots[k]];
-		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
-		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0) {
-			/* A path listed as a file that turns out to have children is a
-			 * directory; an explicit directory stays one. */
-			if (kind == TRAWL_KIND_DIR)
-				t->kind = TRAWL_KIND_DIR;
-			*out = b->slots[k];
-			return 0;
-		}
+	uint32_t found = builder_find(b, parent, name, len);
+	if (found != NIL) {
+		/* A path listed as a file that turns out to have children is a directory;
+		 * an explicit directory stays one. */
+		if (kind == TRAWL_KIND_DIR)
+			b->nodes[found].kind = TRAWL_KIND_DIR;
+		*out = found;
+		return 0;
 	}
 	if (b->n_nodes == b->cap_nodes) {
 		if (b->cap_nodes >= UINT32_MAX / 2)
@@ -99,12 +136,20 @@ static int builder_child(struct builder *b, uint32_t parent, const char *name, s
 		b->cap_nodes = cap;
 	}
 	uint32_t i = b->n_nodes++;
-	b->nodes[i] = (struct tnode){name, (uint32_t)len, parent, NIL, NIL, kind};
+	b->nodes[i] = (struct tnode){name, (uint32_t)len, parent, NIL, NIL, 0, kind};
 	if (parent != NIL) {
-		b->nodes[i].next_sibling = b->nodes[parent].first_child;
-		b->nodes[parent].first_child = i;
+		struct tnode *p = &b->nodes[parent];
+		b->nodes[i].next_sibling = p->first_child;
+		p->first_child = i;
+		/* At the threshold the directory's children move to the table; past it
+		 * each new one goes there. */
+		if (++p->n_children == BUILDER_SCAN_CHILDREN) {
+			for (uint32_t k = p->first_child; k != NIL; k = b->nodes[k].next_sibling)
+				builder_hash_insert(b, k);
+		} else if (p->n_children > BUILDER_SCAN_CHILDREN) {
+			builder_hash_insert(b, i);
+		}
 	}
-	b->slots[k] = i;
 	*out = i;
 	return 0;
 }
