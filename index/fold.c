@@ -220,6 +220,25 @@ long fold_loose_bytes(struct fold_buf *b, const char *s, size_t len, char *out, 
 	return (long)n;
 }
 
+int fold_is_ascii_subsequence(const char *loose, size_t n, const char *s, size_t len)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++, j++) {
+		unsigned char c = (unsigned char)loose[i];
+		while (j < len) {
+			unsigned char b = (unsigned char)s[j];
+			if (b >= 'A' && b <= 'Z')
+				b += 'a' - 'A';
+			if (b == c)
+				break;
+			j++;
+		}
+		if (j >= len)
+			return 0;
+	}
+	return 1;
+}
+
 int fold_has_upper(const char *str, size_t len)
 {
 	const uint8_t *s = (const uint8_t *)str;

@@ -56,6 +56,13 @@ int fold(struct fold_buf *b, const char *s, size_t len, unsigned flags);
  */
 long fold_loose_bytes(struct fold_buf *b, const char *s, size_t len, char *out, size_t cap);
 
+/**
+ * Whether the bytes `loose` (a loose fold) occur in order in the ASCII text `s`, which
+ * folds to itself lowercased. A cheap necessary condition for a match; text with bytes
+ * >= 0x80 must not be judged by it.
+ */
+int fold_is_ascii_subsequence(const char *loose, size_t n, const char *s, size_t len);
+
 /** Whether the term text has an uppercase letter (smart case keeps case for it). */
 int fold_has_upper(const char *s, size_t len);
 

@@ -167,26 +167,6 @@ static int match(struct trawl_matcher *m, const struct trawl_query *q, int32_t *
 	return 1;
 }
 
-/* Whether the loose bytes of a term occur in order in an ASCII path, case folded. */
-static int is_ascii_subsequence(const char *term, size_t n, const char *path, size_t len)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++, j++) {
-		unsigned char c = (unsigned char)term[i];
-		while (j < len) {
-			unsigned char p = (unsigned char)path[j];
-			if (p >= 'A' && p <= 'Z')
-				p += 'a' - 'A';
-			if (p == c)
-				break;
-			j++;
-		}
-		if (j >= len)
-			return 0;
-	}
-	return 1;
-}
-
 /* A cheap necessary condition, checked before folding: in an ASCII path (which folds to
  * itself, lowercased), every group needs some positive term whose loose fold occurs in
  * order. Paths with other bytes are left to the full match. */
@@ -201,7 +181,7 @@ static int may_match(const struct trawl_query *q, const char *path, size_t len)
 		for (size_t k = 0; k < grp->n_terms && !may; k++) {
 			const struct term *t = &grp->terms[k];
 			may = t->is_negated ||
-			      is_ascii_subsequence(t->loose, t->loose_len, path, len);
+			      fold_is_ascii_subsequence(t->loose, t->loose_len, path, len);
 		}
 		if (!may)
 			return 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
 #include "generation.h"
 #include "query.h"
 #include "tunables.h"
@@ -377,19 +378,6 @@ static int build_path(struct worker *w, uint32_t id, size_t *len)
 	return 0;
 }
 
-/* Whether the bytes of `t` occur in order in `name`, both ASCII, ignoring case. */
-static int name_has(const char *t, size_t n, const char *name, size_t len)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++, j++) {
-		while (j < len && (name[j] | (name[j] >= 'A' && name[j] <= 'Z' ? 0x20 : 0)) != t[i])
-			j++;
-		if (j >= len)
-			return 0;
-	}
-	return 1;
-}
-
 static int is_ascii(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -421,7 +409,7 @@ static int32_t term_entry_bound(const struct term *t, int32_t align, const char 
 {
 	if (!is_name_ascii || !is_ascii(t->loose, t->loose_len))
 		return align + BONUS_IN_NAME + BONUS_NAME_EXACT;
-	if (name_has(t->loose, t->loose_len, name, len)) {
+	if (fold_is_ascii_subsequence(t->loose, t->loose_len, name, len)) {
 		int32_t whole = BONUS_COMPONENT_EXACT;
 		if (name_starts(name, len, t->loose, t->loose_len)) {
 			const char *dot = memrchr(name + 1, '.', len ? len - 1 : 0);
@@ -464,6 +452,17 @@ static int32_t entry_bound(const struct worker *w, uint32_t id)
 		total += best;
 	}
 	return total > INT32_MAX ? INT32_MAX : (int32_t)total;
+}
+
+/* Score a path that passed every filter; count it and keep it when it ranks. */
+static int offer(struct worker *w, const char *path, size_t len, uint8_t kind)
+{
+	int32_t score;
+	int rc = trawl_match(w->m, w->q, path, len, &score);
+	if (rc <= 0)
+		return rc;
+	w->n_matched++;
+	return topk_push(&w->top, score, path, len, kind);
 }
 
 static size_t path_slashes(const char *p, size_t len)
@@ -519,18 +518,10 @@ static void consider(struct worker *w, uint32_t id)
 		w->rc = -ENOMEM;
 		return;
 	}
-	int32_t score;
-	int rc = trawl_match(w->m, w->q, w->path, len, &score);
-	if (rc < 0) {
-		w->rc = rc;
-		return;
-	}
-	if (rc == 0)
-		return;
-	w->n_matched++;
 	/* The analyzer loses track of slot paths as the heap swaps slots. */
-	if (topk_push(&w->top, score, w->path, len, s->kind[id]) < 0)
-		w->rc = -ENOMEM; // NOLINT(clang-analyzer-unix.Malloc)
+	int rc = offer(w, w->path, len, s->kind[id]); // NOLINT(clang-analyzer-unix.Malloc)
+	if (rc < 0)
+		w->rc = rc;
 }
 
 static void *work(void *arg)
@@ -571,17 +562,9 @@ static void search_delta(struct worker *w, const char *under, size_t under_len)
 		const char *p = g->delta_paths + e->path_offset;
 		if (!(e->kind & w->kinds) || !delta_in_scope(p, e->path_len, under, under_len))
 			continue;
-		int32_t score;
-		int rc = trawl_match(w->m, w->q, p, e->path_len, &score);
-		if (rc < 0) {
+		int rc = offer(w, p, e->path_len, e->kind);
+		if (rc < 0)
 			w->rc = rc;
-			return;
-		}
-		if (rc == 0)
-			continue;
-		w->n_matched++;
-		if (topk_push(&w->top, score, p, e->path_len, e->kind) < 0)
-			w->rc = -ENOMEM;
 	}
 }
 
@@ -631,12 +614,7 @@ static int strong_entry(struct worker *w, struct strong *st, uint32_t id)
 		store_path(st->s, id, w->path, w->cap);
 	}
 	w->parent = STORE_NO_PARENT; /* the scan's parent cache no longer holds */
-	int32_t score;
-	int rc = trawl_match(w->m, w->q, w->path, len, &score);
-	if (rc <= 0)
-		return rc;
-	w->n_matched++;
-	return topk_push(&w->top, score, w->path, len, st->s->kind[id]);
+	return offer(w, w->path, len, st->s->kind[id]);
 }
 
 static int strong_name(struct worker *w, struct strong *st, uint32_t k)
