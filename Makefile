@@ -23,7 +23,7 @@ WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prot
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) \
-	-Iindex -MMD -MP -pthread
+	-Iindex -Idaemon -Iclient -MMD -MP -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
 LIBS := $(PKG_LIBS) $(ROARING_LIBS) -lm
 
@@ -31,19 +31,26 @@ INDEX_SRC := $(wildcard index/*.c)
 INDEX_OBJ := $(INDEX_SRC:%.c=$(BUILD)/%.o)
 INDEX_LIB := $(BUILD)/libtrawlindex.a
 
+# Each program is its main.c plus a library of its other files, which tests link too.
 CLIENT_SRC := $(wildcard client/*.c)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+CLIENT_LIB := $(BUILD)/libtrawlclient.a
 TRAWL := $(BUILD)/trawl
+
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_LIB := $(BUILD)/libtrawld.a
+TRAWLD := $(BUILD)/trawld
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Script tests drive the built programs; they find them through $TRAWL_BUILD.
-TEST_SCRIPTS := $(wildcard tests/*.sh)
+TEST_SCRIPTS := $(wildcard tests/*.sh tests/*.py)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGRAMS := $(TRAWL)
+PROGRAMS := $(TRAWL) $(TRAWLD)
 
 .SECONDARY:
 .PHONY: all help deps test test-c bench bench-rank bench-index run install uninstall clean fmt lint
@@ -70,10 +77,21 @@ $(INDEX_LIB): $(INDEX_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(TRAWL): $(CLIENT_OBJ) $(INDEX_LIB)
+$(CLIENT_LIB): $(filter-out %/main.o,$(CLIENT_OBJ))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(DAEMON_LIB): $(filter-out %/main.o,$(DAEMON_OBJ))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(TRAWL): $(BUILD)/client/main.o $(CLIENT_LIB) $(INDEX_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(INDEX_LIB)
+$(TRAWLD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(INDEX_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(DAEMON_LIB) $(CLIENT_LIB) $(INDEX_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(INDEX_LIB)
@@ -118,7 +136,7 @@ FMT_SRC := $(wildcard index/*.[ch] client/*.[ch] daemon/*.[ch] tests/*.[ch] benc
 fmt:
 	clang-format -i $(FMT_SRC)
 
-TIDY_FLAGS := -- -std=c17 -D_GNU_SOURCE -Iindex $(PKG_CFLAGS)
+TIDY_FLAGS := -- -std=c17 -D_GNU_SOURCE -Iindex -Idaemon -Iclient $(PKG_CFLAGS)
 
 # The static analyzer cannot see that cmocka's assertions stop a test, so tests get
 # every check but the analyzer's.
@@ -127,4 +145,4 @@ lint:
 	clang-tidy --quiet $(filter-out tests/%,$(filter %.c,$(FMT_SRC))) $(TIDY_FLAGS)
 	clang-tidy --quiet -checks=-clang-analyzer-* $(filter tests/%.c,$(FMT_SRC)) $(TIDY_FLAGS)
 
--include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

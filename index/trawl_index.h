@@ -134,6 +134,9 @@ struct trawl_search_options {
 	size_t under_len;
 	unsigned kinds;	  /* TRAWL_KIND_* mask (0: any) */
 	unsigned threads; /* threads for this search (0: 2) */
+	/* When not NULL, polled while searching: once it reads non-zero the search stops
+	 * and returns -ECANCELED (within about a millisecond). */
+	const _Atomic int *cancel;
 };
 
 /** One result. `path` is owned by the result set. */
@@ -179,6 +182,61 @@ int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum t
  * live entry exists, -ENOMEM.
  */
 int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len);
+
+/** What the index keeps of a directory: for incremental rescans (the times) and for
+ * visibility checks in system mode (owner and mode). Zero when unknown (e.g. a directory
+ * that came from a list, or was inferred as a parent). */
+struct trawl_dir_meta {
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+	uint32_t mode; /* st_mode, type bits included */
+	uint32_t uid;
+	uint32_t gid;
+};
+
+/** One change to apply. */
+enum trawl_change_op {
+	TRAWL_CHANGE_ADD = 1,	 /* add `path` of `kind` (and `meta` for a directory) */
+	TRAWL_CHANGE_REMOVE = 2, /* remove `path` and everything under it */
+	TRAWL_CHANGE_META = 3,	 /* replace the meta of the directory `path` */
+};
+
+struct trawl_change {
+	const char *path; /* absolute */
+	size_t len;
+	uint8_t op;   /* enum trawl_change_op */
+	uint8_t kind; /* TRAWL_CHANGE_ADD: enum trawl_kind */
+	struct trawl_dir_meta meta;
+};
+
+/** A new index with no entries, ready for trawl_index_apply(). Returns 0 or -ENOMEM. */
+int trawl_index_new_empty(unsigned threads, struct trawl_index **out);
+
+/**
+ * Apply `n` changes in order and publish them as one new generation: a search sees all
+ * of them or none. Costs O(n + size of the delta), not O(n * delta). ADD of a live path
+ * of the same kind only updates its meta; ADD of a live path of another kind replaces it
+ * (and, for a directory becoming a file, its subtree); REMOVE or META of a path not in
+ * the index is counted in *n_ignored (may be NULL) and is not an error; so is a path the
+ * list builder would reject. Returns 0 or -ENOMEM (then nothing was applied).
+ */
+int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
+		      size_t *n_ignored);
+
+/** The meta of the live directory at `path`. Returns 0, -ENOENT when no live entry has
+ * that path, -ENOTDIR when it is not a directory. */
+int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
+			 struct trawl_dir_meta *meta);
+
+/**
+ * Call `fn` once for each live entry directly inside the directory `path` (base and
+ * delta, tombstones left out), with its name and kind, in no promised order. Stops early
+ * and returns what `fn` returned when that is not 0. Returns 0, -ENOENT, -ENOTDIR,
+ * -ENOMEM.
+ */
+int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
+			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
+			 void *ctx);
 
 /**
  * Fold the delta and tombstones into a new base generation and publish it. Searches
