@@ -50,7 +50,7 @@ TEST_SCRIPTS := $(wildcard tests/*.sh tests/*.py)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGRAMS := $(TRAWL) $(TRAWLD)
+PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
 .PHONY: all help deps test test-c bench bench-rank bench-index run install uninstall clean fmt lint
