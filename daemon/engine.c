@@ -1,0 +1,822 @@
+/* engine.c: owns the daemon's index. One thread walks (or reads the list file), turns
+ * each directory listing into changes against what the index holds, applies them in
+ * batches, folds the delta into a new base when it grows, and saves snapshots. */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frecency.h"
+
+/* Changes are applied in batches of this many: large enough that publishing a
+ * generation is rare, small enough that a query sees a walk's progress within
+ * ENGINE_BATCH_MAX_MS. */
+#define ENGINE_BATCH_MAX_CHANGES 16384
+#define ENGINE_BATCH_MAX_MS	 250
+/* The delta is folded into a new base once it holds more than this many changes or
+ * more than the base has entries: searching a delta costs a scan, so it must stay small
+ * next to the base, and doubling keeps the first walk's total rebuild work linear. */
+#define ENGINE_REBUILD_MIN_CHANGES 65536
+/* After a rescan, a delta this large relative to the base is folded in at once rather
+ * than left for later. */
+#define ENGINE_REBUILD_AFTER_WALK_DIVISOR 100
+
+enum walk_state { WALK_IDLE, WALK_WALKING, WALK_RESCANNING };
+
+struct engine {
+	struct engine_config cfg;
+	char **roots; /* owned copy of cfg.roots */
+	size_t n_roots;
+	char *snapshot_path;
+
+	pthread_mutex_t lock; /* guards cur, the request flags and the status fields */
+	pthread_cond_t wake;
+	struct engine_ref *cur;
+	int is_rescan_asked, is_full_asked;
+	_Atomic int stop;
+
+	pthread_t thread;
+	int has_thread;
+
+	struct walk_stats stats; /* of the walk running now, or the last one */
+	enum walk_state state;
+	int is_ready;
+	int is_snapshot_loaded;
+	int64_t walk_started_ms, walk_ended_ms;
+	int64_t snapshot_saved_at; /* unix seconds, 0 when never */
+	int last_save_error;	   /* -errno of the last failed save, 0 */
+	uint64_t n_directories;	   /* reached by the last complete walk */
+	uint64_t changes_since_save;
+	uint64_t n_walks;
+
+	struct frecency picks;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- references ---- */
+
+struct engine_ref *engine_acquire(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	struct engine_ref *r = e->cur;
+	atomic_fetch_add(&r->refs, 1);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+void engine_release(struct engine_ref *r)
+{
+	if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+		trawl_index_free(r->ix);
+		free(r);
+	}
+}
+
+static struct engine_ref *ref_new(struct trawl_index *ix)
+{
+	struct engine_ref *r = malloc(sizeof(*r));
+	if (!r)
+		return NULL;
+	atomic_init(&r->refs, 1);
+	r->ix = ix;
+	return r;
+}
+
+/* Publish `ix` as the current index; queries holding the old one finish with it. */
+static int publish(struct engine *e, struct trawl_index *ix)
+{
+	struct engine_ref *r = ref_new(ix);
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_lock(&e->lock);
+	struct engine_ref *old = e->cur;
+	e->cur = r;
+	pthread_mutex_unlock(&e->lock);
+	engine_release(old);
+	return 0;
+}
+
+/* ---- batches of changes ---- */
+
+struct batch {
+	struct trawl_change *changes;
+	size_t n, cap;
+	char *paths; /* the changes' paths; their .path is set when applied */
+	size_t paths_len, paths_cap;
+	size_t *offsets;
+	int64_t started_ms;
+};
+
+static void batch_release(struct batch *b)
+{
+	free(b->changes);
+	free(b->paths);
+	free(b->offsets);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Queue a change whose path is `dir` + "/" + `name` (or just `dir` when name is NULL). */
+static int batch_push(struct batch *b, uint8_t op, uint8_t kind, const struct trawl_dir_meta *meta,
+		      const char *dir, size_t dir_len, const char *name, size_t name_len)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct trawl_change *c = realloc(b->changes, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		b->changes = c;
+		size_t *o = realloc(b->offsets, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		b->offsets = o;
+		b->cap = cap;
+	}
+	int is_root_dir = dir_len == 1 && dir[0] == '/';
+	size_t len = dir_len + (name ? name_len + !is_root_dir : 0);
+	if (b->paths_cap - b->paths_len < len) {
+		size_t cap = b->paths_cap ? b->paths_cap : 1 << 16;
+		while (cap - b->paths_len < len)
+			cap *= 2;
+		char *p = realloc(b->paths, cap);
+		if (!p)
+			return -ENOMEM;
+		b->paths = p;
+		b->paths_cap = cap;
+	}
+	char *at = b->paths + b->paths_len;
+	memcpy(at, dir, dir_len);
+	if (name) {
+		size_t k = dir_len;
+		if (!is_root_dir)
+			at[k++] = '/';
+		memcpy(at + k, name, name_len);
+	}
+	if (b->n == 0)
+		b->started_ms = now_ms();
+	b->offsets[b->n] = b->paths_len;
+	b->changes[b->n] = (struct trawl_change){
+	    .len = len, .op = op, .kind = kind, .meta = meta ? *meta : (struct trawl_dir_meta){0}};
+	b->n++;
+	b->paths_len += len;
+	return 0;
+}
+
+/* ---- the walk's view of one directory ---- */
+
+/* The names a directory held before, to diff its new listing against. Open addressing
+ * on a FNV-1a hash; names in an arena. */
+struct old_children {
+	struct old_child {
+		uint32_t off, len;
+		uint8_t kind, is_seen;
+	} * slots;
+	size_t n_slots, n;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t k = 0; k < len; k++)
+		h = (h ^ (unsigned char)s[k]) * 1099511628211ULL;
+	return h;
+}
+
+static struct old_child *old_find(struct old_children *o, const char *name, size_t len)
+{
+	if (!o->n_slots)
+		return NULL;
+	size_t mask = o->n_slots - 1;
+	for (size_t k = fnv1a(name, len) & mask;; k = (k + 1) & mask) {
+		struct old_child *c = &o->slots[k];
+		if (c->len == 0)
+			return NULL;
+		if (c->len == len && memcmp(o->names + c->off, name, len) == 0)
+			return c;
+	}
+}
+
+static int old_grow(struct old_children *o)
+{
+	size_t n_slots = o->n_slots ? o->n_slots * 2 : 64;
+	struct old_child *slots = calloc(n_slots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t k = 0; k < o->n_slots; k++) {
+		struct old_child c = o->slots[k];
+		if (!c.len)
+			continue;
+		size_t j = fnv1a(o->names + c.off, c.len) & (n_slots - 1);
+		while (slots[j].len)
+			j = (j + 1) & (n_slots - 1);
+		slots[j] = c;
+	}
+	free(o->slots);
+	o->slots = slots;
+	o->n_slots = n_slots;
+	return 0;
+}
+
+static int old_add(void *ctx, const char *name, size_t len, unsigned kind)
+{
+	struct old_children *o = ctx;
+	if (len == 0 || len > UINT32_MAX)
+		return 0;
+	if ((o->n + 1) * 2 > o->n_slots && old_grow(o) < 0)
+		return -ENOMEM;
+	if (o->names_cap - o->names_len < len) {
+		size_t cap = o->names_cap ? o->names_cap : 4096;
+		while (cap - o->names_len < len)
+			cap *= 2;
+		char *p = realloc(o->names, cap);
+		if (!p)
+			return -ENOMEM;
+		o->names = p;
+		o->names_cap = cap;
+	}
+	memcpy(o->names + o->names_len, name, len);
+	size_t j = fnv1a(name, len) & (o->n_slots - 1);
+	while (o->slots[j].len)
+		j = (j + 1) & (o->n_slots - 1);
+	o->slots[j] = (struct old_child){(uint32_t)o->names_len, (uint32_t)len, (uint8_t)kind, 0};
+	o->names_len += len;
+	o->n++;
+	return 0;
+}
+
+static void old_reset(struct old_children *o)
+{
+	if (o->n_slots)
+		memset(o->slots, 0, o->n_slots * sizeof(*o->slots));
+	o->n = 0;
+	o->names_len = 0;
+}
+
+static void old_release(struct old_children *o)
+{
+	free(o->slots);
+	free(o->names);
+	memset(o, 0, sizeof(*o));
+}
+
+struct walk_ctx {
+	struct engine *e;
+	struct trawl_index *ix;
+	struct batch batch;
+	struct old_children old;
+	uint64_t n_changes;
+	uint8_t *is_root_seen;
+	int64_t last_flush_ms;
+};
+
+static int maybe_rebuild(struct engine *e, struct trawl_index *ix)
+{
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	uint64_t pending = st.n_delta + st.n_tombstones;
+	if (pending <= ENGINE_REBUILD_MIN_CHANGES || pending <= st.n_base)
+		return 0;
+	int rc = trawl_index_rebuild(ix);
+	if (rc < 0)
+		fprintf(stderr, "trawld: rebuild: %s\n", strerror(-rc));
+	(void)e;
+	return rc;
+}
+
+static int flush(struct walk_ctx *w)
+{
+	struct batch *b = &w->batch;
+	if (!b->n)
+		return 0;
+	for (size_t k = 0; k < b->n; k++)
+		b->changes[k].path = b->paths + b->offsets[k];
+	size_t ignored = 0;
+	int rc = trawl_index_apply(w->ix, b->changes, b->n, &ignored);
+	if (rc < 0)
+		return rc;
+	w->n_changes += b->n - ignored;
+	b->n = 0;
+	b->paths_len = 0;
+	return maybe_rebuild(w->e, w->ix) == -ENOMEM ? -ENOMEM : 0;
+}
+
+static int is_same_meta(const struct trawl_dir_meta *a, const struct trawl_dir_meta *b)
+{
+	return a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->mode == b->mode &&
+	       a->uid == b->uid && a->gid == b->gid;
+}
+
+static int on_dir(void *ctx, const struct walk_dir *d)
+{
+	struct walk_ctx *w = ctx;
+	struct engine *e = w->e;
+	for (size_t k = 0; k < e->n_roots; k++)
+		if (strlen(e->roots[k]) == d->path_len &&
+		    memcmp(e->roots[k], d->path, d->path_len) == 0)
+			w->is_root_seen[k] = 1;
+
+	/* The directory itself: added when new, its meta refreshed when it changed. */
+	struct trawl_dir_meta known;
+	int rc = trawl_index_dir_meta(w->ix, d->path, d->path_len, &known);
+	if (rc < 0 || !is_same_meta(&known, &d->meta)) {
+		rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &d->meta, d->path,
+				d->path_len, NULL, 0);
+		if (rc < 0)
+			return rc;
+	}
+
+	if (!d->is_unchanged) {
+		old_reset(&w->old);
+		rc = trawl_index_children(w->ix, d->path, d->path_len, old_add, &w->old);
+		if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
+			return rc;
+		for (size_t k = 0; k < d->n_children; k++) {
+			const struct walk_child *c = &d->children[k];
+			struct old_child *o = old_find(&w->old, c->name, c->name_len);
+			if (o) {
+				o->is_seen = 1;
+				if (o->kind == c->kind)
+					continue;
+			}
+			rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, c->kind, NULL, d->path,
+					d->path_len, c->name, c->name_len);
+			if (rc < 0)
+				return rc;
+		}
+		for (size_t k = 0; k < w->old.n_slots; k++) {
+			struct old_child *o = &w->old.slots[k];
+			if (!o->len || o->is_seen)
+				continue;
+			rc = batch_push(&w->batch, TRAWL_CHANGE_REMOVE, 0, NULL, d->path,
+					d->path_len, w->old.names + o->off, o->len);
+			if (rc < 0)
+				return rc;
+		}
+	}
+
+	if (w->batch.n >= ENGINE_BATCH_MAX_CHANGES ||
+	    (w->batch.n && now_ms() - w->batch.started_ms >= ENGINE_BATCH_MAX_MS))
+		return flush(w);
+	return 0;
+}
+
+static int on_lookup(void *ctx, const char *path, size_t len, struct trawl_dir_meta *meta)
+{
+	struct walk_ctx *w = ctx;
+	return trawl_index_dir_meta(w->ix, path, len, meta);
+}
+
+struct subdir_emit {
+	int (*emit)(void *arg, const char *name, size_t len);
+	void *arg;
+};
+
+static int emit_if_dir(void *ctx, const char *name, size_t len, unsigned kind)
+{
+	struct subdir_emit *s = ctx;
+	return kind == TRAWL_KIND_DIR ? s->emit(s->arg, name, len) : 0;
+}
+
+static int on_subdirs(void *ctx, const char *path, size_t len,
+		      int (*emit)(void *arg, const char *name, size_t len), void *arg)
+{
+	struct walk_ctx *w = ctx;
+	struct subdir_emit s = {emit, arg};
+	int rc = trawl_index_children(w->ix, path, len, emit_if_dir, &s);
+	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
+}
+
+/* ---- walks, list files, snapshots ---- */
+
+static void set_state(struct engine *e, enum walk_state s)
+{
+	pthread_mutex_lock(&e->lock);
+	e->state = s;
+	if (s != WALK_IDLE) {
+		e->walk_started_ms = now_ms();
+		e->walk_ended_ms = 0;
+	} else {
+		e->walk_ended_ms = now_ms();
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void reset_stats(struct walk_stats *s)
+{
+	atomic_store(&s->dirs_read, 0);
+	atomic_store(&s->dirs_unchanged, 0);
+	atomic_store(&s->entries, 0);
+	atomic_store(&s->vanished, 0);
+	atomic_store(&s->denied, 0);
+	atomic_store(&s->errors, 0);
+	atomic_store(&s->pruned, 0);
+}
+
+static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental,
+		    uint64_t *n_changes)
+{
+	struct walk_ctx w = {.e = e, .ix = ix};
+	w.is_root_seen = calloc(e->n_roots ? e->n_roots : 1, 1);
+	if (!w.is_root_seen)
+		return -ENOMEM;
+	struct walk_options opts = {
+	    .roots = (const char *const *)e->roots,
+	    .prune = e->cfg.prune,
+	    .is_cross_fs = e->cfg.is_cross_fs,
+	    .is_uring_disabled = e->cfg.is_uring_disabled,
+	    .is_incremental = is_incremental,
+	    .threads = e->cfg.threads,
+	    .stop = &e->stop,
+	};
+	struct walk_callbacks cb = {
+	    .ctx = &w, .dir = on_dir, .lookup = on_lookup, .subdirs = on_subdirs};
+	reset_stats(&e->stats);
+	int rc = walk_run(&opts, &cb, &e->stats);
+	if (rc == 0)
+		rc = flush(&w);
+	/* A root that is gone takes its entries with it. */
+	for (size_t k = 0; rc == 0 && k < e->n_roots; k++) {
+		if (w.is_root_seen[k])
+			continue;
+		struct trawl_change c = {
+		    .path = e->roots[k], .len = strlen(e->roots[k]), .op = TRAWL_CHANGE_REMOVE};
+		size_t ignored = 0;
+		rc = trawl_index_apply(ix, &c, 1, &ignored);
+		w.n_changes += 1 - ignored;
+	}
+	*n_changes = w.n_changes;
+	batch_release(&w.batch);
+	old_release(&w.old);
+	free(w.is_root_seen);
+	return rc;
+}
+
+/* Read the list file into a new index and publish it. */
+static int run_list(struct engine *e, uint64_t *n_changes)
+{
+	int fd = open(e->cfg.from_list, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = -errno;
+		fprintf(stderr, "trawld: open '%s': %s\n", e->cfg.from_list, strerror(-rc));
+		return rc;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	size_t len = (size_t)st.st_size;
+	const char *buf = "";
+	void *map = NULL;
+	if (len) {
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			int rc = -errno;
+			close(fd);
+			fprintf(stderr, "trawld: mmap '%s': %s\n", e->cfg.from_list, strerror(-rc));
+			return rc;
+		}
+		buf = map;
+	}
+	close(fd);
+	char sep = memchr(buf, '\0', len) ? '\0' : '\n';
+	struct trawl_index *ix = NULL;
+	size_t rejected = 0;
+	int rc = trawl_index_build_from_list(buf, len, sep, e->cfg.threads, &ix, &rejected);
+	if (map)
+		munmap(map, len);
+	if (rc < 0) {
+		fprintf(stderr, "trawld: build from '%s': %s\n", e->cfg.from_list, strerror(-rc));
+		return rc;
+	}
+	if (rejected)
+		fprintf(stderr, "trawld: '%s': %zu paths left out (relative or malformed)\n",
+			e->cfg.from_list, rejected);
+	struct trawl_index_stats ist;
+	trawl_index_stats(ix, &ist);
+	atomic_store(&e->stats.entries, ist.n_entries);
+	rc = publish(e, ix);
+	if (rc < 0) {
+		trawl_index_free(ix);
+		return rc;
+	}
+	*n_changes = ist.n_entries + 1;
+	return 0;
+}
+
+static void save_snapshot(struct engine *e, struct trawl_index *ix)
+{
+	int rc = trawl_index_save(ix, e->snapshot_path);
+	pthread_mutex_lock(&e->lock);
+	e->last_save_error = rc;
+	if (rc == 0) {
+		e->snapshot_saved_at = (int64_t)time(NULL);
+		e->changes_since_save = 0;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (rc < 0)
+		fprintf(stderr, "trawld: save snapshot '%s': %s\n", e->snapshot_path,
+			strerror(-rc));
+}
+
+static void *walk_thread(void *arg)
+{
+	struct engine *e = arg;
+	int is_full = !e->is_snapshot_loaded;
+	for (;;) {
+		if (atomic_load(&e->stop))
+			break;
+		struct engine_ref *r = engine_acquire(e);
+		uint64_t n_changes = 0;
+		int is_first = !e->is_ready;
+		set_state(e, is_first ? WALK_WALKING : WALK_RESCANNING);
+		int rc = e->cfg.from_list ? run_list(e, &n_changes)
+					  : run_walk(e, r->ix, !is_full, &n_changes);
+		engine_release(r);
+		set_state(e, WALK_IDLE);
+		r = engine_acquire(e);
+		if (rc == 0) {
+			struct trawl_index_stats st;
+			trawl_index_stats(r->ix, &st);
+			pthread_mutex_lock(&e->lock);
+			e->is_ready = 1;
+			e->n_walks++;
+			e->n_directories = atomic_load(&e->stats.dirs_read) +
+					   atomic_load(&e->stats.dirs_unchanged);
+			e->changes_since_save += n_changes;
+			uint64_t unsaved = e->changes_since_save;
+			pthread_mutex_unlock(&e->lock);
+			uint64_t pending = st.n_delta + st.n_tombstones;
+			if (pending && pending * ENGINE_REBUILD_AFTER_WALK_DIVISOR > st.n_base)
+				trawl_index_rebuild(r->ix);
+			if (unsaved || !e->snapshot_saved_at)
+				save_snapshot(e, r->ix);
+		} else if (rc != -ECANCELED) {
+			fprintf(stderr, "trawld: walk: %s\n", strerror(-rc));
+		}
+		engine_release(r);
+
+		/* Sleep until asked, or until the rescan period is over. */
+		pthread_mutex_lock(&e->lock);
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += e->cfg.rescan_interval_s;
+		while (!e->is_rescan_asked && !atomic_load(&e->stop)) {
+			if (!e->cfg.rescan_interval_s) {
+				pthread_cond_wait(&e->wake, &e->lock);
+			} else if (pthread_cond_timedwait(&e->wake, &e->lock, &until) ==
+				   ETIMEDOUT) {
+				break;
+			}
+		}
+		is_full = e->is_full_asked;
+		e->is_rescan_asked = 0;
+		e->is_full_asked = 0;
+		pthread_mutex_unlock(&e->lock);
+	}
+	return NULL;
+}
+
+void engine_request_rescan(struct engine *e, int is_full)
+{
+	pthread_mutex_lock(&e->lock);
+	e->is_rescan_asked = 1;
+	e->is_full_asked |= is_full;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* ---- start and stop ---- */
+
+/* A name for the snapshot of this configuration: roots (or list file) hashed, so that
+ * a daemon started with other roots never answers from the wrong snapshot. */
+static char *snapshot_name(const struct engine *e)
+{
+	uint64_t h = fnv1a(e->cfg.from_list ? "list" : "walk", 4);
+	if (e->cfg.from_list)
+		h ^= fnv1a(e->cfg.from_list, strlen(e->cfg.from_list)) * 31;
+	for (size_t k = 0; k < e->n_roots; k++)
+		h = h * 1099511628211ULL ^ fnv1a(e->roots[k], strlen(e->roots[k]));
+	h ^= (uint64_t)e->cfg.is_cross_fs << 63;
+	char *out = NULL;
+	if (asprintf(&out, "%s/index-%016llx", e->cfg.state_dir, (unsigned long long)h) < 0)
+		return NULL;
+	return out;
+}
+
+static int make_state_dir(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	engine_release(e->cur);
+	for (size_t k = 0; k < e->n_roots; k++)
+		free(e->roots[k]);
+	free(e->roots);
+	free(e->snapshot_path);
+	frecency_release(&e->picks);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->wake);
+	free(e);
+}
+
+int engine_start(const struct engine_config *cfg, struct engine **out)
+{
+	*out = NULL;
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	char *picks = NULL;
+	int rc = -ENOMEM;
+
+	for (const char *const *r = cfg->roots; r && *r; r++)
+		e->n_roots++;
+	e->roots = calloc(e->n_roots + 1, sizeof(*e->roots));
+	if (!e->roots)
+		goto err;
+	for (size_t k = 0; k < e->n_roots; k++)
+		if (!(e->roots[k] = strdup(cfg->roots[k])))
+			goto err;
+	e->cfg.roots = (const char *const *)e->roots;
+
+	rc = make_state_dir(cfg->state_dir);
+	if (rc < 0) {
+		fprintf(stderr, "trawld: state directory '%s': %s\n", cfg->state_dir,
+			strerror(-rc));
+		goto err;
+	}
+	rc = -ENOMEM;
+	if (!(e->snapshot_path = snapshot_name(e)) ||
+	    asprintf(&picks, "%s/picks", cfg->state_dir) < 0) {
+		picks = NULL;
+		goto err;
+	}
+	rc = frecency_init(&e->picks, picks);
+	free(picks);
+	if (rc < 0)
+		goto err;
+
+	struct trawl_index *ix = NULL;
+	rc = trawl_index_load(e->snapshot_path, cfg->threads, &ix);
+	if (rc == 0) {
+		struct stat st;
+		e->is_snapshot_loaded = 1;
+		e->is_ready = 1;
+		if (stat(e->snapshot_path, &st) == 0)
+			e->snapshot_saved_at = (int64_t)st.st_mtime;
+	} else {
+		if (rc != -ENOENT)
+			fprintf(stderr, "trawld: snapshot '%s' not used (%s); walking again\n",
+				e->snapshot_path,
+				rc == -EINVAL ? "corrupt, truncated or from another version"
+					      : strerror(-rc));
+		rc = trawl_index_new_empty(cfg->threads, &ix);
+		if (rc < 0)
+			goto err;
+	}
+	e->cur = ref_new(ix);
+	if (!e->cur) {
+		trawl_index_free(ix);
+		rc = -ENOMEM;
+		goto err;
+	}
+	rc = -pthread_create(&e->thread, NULL, walk_thread, e);
+	if (rc < 0)
+		goto err;
+	e->has_thread = 1;
+	*out = e;
+	return 0;
+err:
+	engine_free(e);
+	return rc;
+}
+
+void engine_stop(struct engine *e)
+{
+	if (!e)
+		return;
+	atomic_store(&e->stop, 1);
+	pthread_mutex_lock(&e->lock);
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	if (e->has_thread)
+		pthread_join(e->thread, NULL);
+	/* Whatever a cancelled walk applied is worth keeping: save it. */
+	if (e->changes_since_save || e->state != WALK_IDLE) {
+		struct engine_ref *r = engine_acquire(e);
+		struct trawl_index_stats st;
+		trawl_index_stats(r->ix, &st);
+		if (st.n_entries || e->snapshot_saved_at)
+			save_snapshot(e, r->ix);
+		engine_release(r);
+	}
+	engine_free(e);
+}
+
+/* ---- status, picks ---- */
+
+static const char *state_name(enum walk_state s)
+{
+	return s == WALK_WALKING ? "walking" : s == WALK_RESCANNING ? "rescanning" : "idle";
+}
+
+json_t *engine_status(struct engine *e)
+{
+	struct engine_ref *r = engine_acquire(e);
+	struct trawl_index_stats st;
+	trawl_index_stats(r->ix, &st);
+	engine_release(r);
+
+	pthread_mutex_lock(&e->lock);
+	int64_t end = e->walk_ended_ms ? e->walk_ended_ms : now_ms();
+	int64_t elapsed = e->walk_started_ms ? end - e->walk_started_ms : 0;
+	uint64_t seen = atomic_load(&e->stats.entries);
+	json_t *walk = json_pack(
+	    "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "state", state_name(e->state),
+	    "dirs_read", (json_int_t)atomic_load(&e->stats.dirs_read), "dirs_unchanged",
+	    (json_int_t)atomic_load(&e->stats.dirs_unchanged), "entries_seen", (json_int_t)seen,
+	    "errors",
+	    (json_int_t)(atomic_load(&e->stats.errors) + atomic_load(&e->stats.vanished) +
+			 atomic_load(&e->stats.denied)),
+	    "vanished", (json_int_t)atomic_load(&e->stats.vanished), "denied",
+	    (json_int_t)atomic_load(&e->stats.denied), "pruned",
+	    (json_int_t)atomic_load(&e->stats.pruned), "elapsed_ms", (json_int_t)elapsed,
+	    "entries_per_s", (json_int_t)(elapsed > 0 ? seen * 1000 / (uint64_t)elapsed : 0),
+	    "walks", (json_int_t)e->n_walks, "backend",
+	    e->cfg.from_list		      ? "list"
+	    : atomic_load(&e->stats.is_uring) ? "io_uring"
+					      : "plain");
+	json_t *roots = json_array();
+	for (size_t k = 0; roots && k < e->n_roots; k++)
+		json_array_append_new(roots, json_string(e->roots[k]));
+	json_t *index = json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I}", "base", (json_int_t)st.n_base, "delta", (json_int_t)st.n_delta,
+	    "tombstones", (json_int_t)st.n_tombstones, "names", (json_int_t)st.n_names,
+	    "memory_bytes", (json_int_t)(st.store_bytes + st.postings_bytes + st.delta_bytes));
+	json_t *snap =
+	    json_pack("{s:s,s:b,s:I}", "path", e->snapshot_path, "loaded", e->is_snapshot_loaded,
+		      "saved_at", (json_int_t)e->snapshot_saved_at);
+	if (snap && e->last_save_error)
+		json_object_set_new(snap, "error", json_string(strerror(-e->last_save_error)));
+	json_t *obj =
+	    json_pack("{s:b,s:I,s:I,s:o*,s:o*,s:o*,s:o*,s:I}", "ready", e->is_ready, "entries",
+		      (json_int_t)st.n_entries, "directories", (json_int_t)e->n_directories,
+		      "roots", roots, "walk", walk, "index", index, "snapshot", snap, "picks",
+		      (json_int_t)frecency_count(&e->picks));
+	pthread_mutex_unlock(&e->lock);
+	return obj;
+}
+
+int engine_pick(struct engine *e, const char *path, size_t len)
+{
+	return frecency_pick(&e->picks, path, len, time(NULL));
+}
+
+int32_t engine_frecency_bonus(struct engine *e, const char *path, size_t len)
+{
+	return frecency_bonus(&e->picks, path, len, time(NULL));
+}

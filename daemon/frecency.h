@@ -1,0 +1,50 @@
+/* frecency.h: the paths a user picked, how often and how lately, saved in the state
+ * directory; they give queries that ask for it a bonus. */
+#ifndef TRAWL_FRECENCY_H
+#define TRAWL_FRECENCY_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A pick's weight halves every FRECENCY_HALF_LIFE_S seconds. */
+#define FRECENCY_HALF_LIFE_S (14 * 24 * 3600)
+/* The bonus of a path picked once just now: about a basename-prefix match's worth, so
+ * it reorders good matches but cannot lift a poor one above a clearly better one. */
+#define FRECENCY_BONUS_UNIT 48
+/* Picks remembered; past this, the least weighty are forgotten. */
+#define FRECENCY_MAX_PATHS 4096
+
+struct frecency_item {
+	char *path;
+	size_t len;
+	double weight; /* sum of picks, each decayed to `at` */
+	time_t at;
+};
+
+struct frecency {
+	pthread_mutex_t lock;
+	struct frecency_item *items;
+	size_t n, cap;
+	char *file; /* where it is saved; NULL: not saved */
+};
+
+/** Initialise, loading `file` when it exists (a malformed line is skipped). `file` may
+ * be NULL. Returns 0 or -ENOMEM. */
+int frecency_init(struct frecency *f, const char *file);
+
+/** Free everything. */
+void frecency_release(struct frecency *f);
+
+/** Record a pick at time `now` and save the table (temp file, fsync, rename).
+ * Returns 0 or -errno of the save (the pick is kept in memory either way). */
+int frecency_pick(struct frecency *f, const char *path, size_t len, time_t now);
+
+/** The bonus for `path` at time `now`: 0 when never picked. */
+int32_t frecency_bonus(struct frecency *f, const char *path, size_t len, time_t now);
+
+/** How many paths are remembered. */
+size_t frecency_count(struct frecency *f);
+
+#endif

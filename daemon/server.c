@@ -1,0 +1,725 @@
+/* server.c: the event loop. The loop thread owns every connection: it reads, parses and
+ * answers requests, and writes answers without ever blocking. Queries go to worker
+ * threads as jobs; a finished job comes back through an eventfd, and only the loop
+ * thread touches the connection it belongs to. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+/* Bytes read from a socket at once. */
+#define READ_CHUNK_BYTES 65536
+
+enum source_type { SRC_LISTEN, SRC_SIGNAL, SRC_JOBS, SRC_TIMER, SRC_CONN };
+
+struct source {
+	enum source_type type;
+};
+
+struct job;
+
+struct conn {
+	struct source src;
+	int fd;
+	char *in; /* bytes of the line being read */
+	size_t in_len;
+	int is_discarding; /* skipping the rest of an over-long line */
+	struct outbuf out;
+	size_t out_off;		  /* bytes of `out` already written */
+	int64_t stalled_since_ms; /* when unsent answers last stopped moving; 0: none */
+	int is_reading;		  /* EPOLLIN is on */
+	int is_writing;		  /* EPOLLOUT is on */
+	int is_closing;		  /* close once `out` is written and no query runs */
+	int is_dead;		  /* closed; freed after this round of events */
+	struct job *running;	  /* its query on a worker, or NULL */
+	struct conn *prev, *next;
+};
+
+struct job {
+	struct conn *conn; /* NULL once the connection no longer waits for it */
+	struct request req;
+	struct trawl_query *q;
+	_Atomic int cancel;
+	struct outbuf out;
+	struct job *next;
+};
+
+struct server {
+	const struct server_options *opts;
+	struct engine *e;
+	int epfd, jobs_fd, timer_fd, spare_fd;
+	struct source listen_src, signal_src, jobs_src, timer_src;
+	struct conn *conns;
+	struct conn *dead; /* closed this round, freed at its end */
+	size_t n_conns;
+	int is_stopping;
+
+	pthread_mutex_t lock; /* guards the two queues and n_busy */
+	pthread_cond_t has_work;
+	struct job *todo_head, *todo_tail;
+	struct job *done_head;
+	unsigned n_busy;
+	int is_quitting;
+	pthread_t workers[SERVER_WORKERS];
+	unsigned n_workers;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- workers ---- */
+
+struct ranked {
+	size_t index;
+	int32_t score;
+};
+
+/* Order results by score with the frecency bonus, then as the index ordered them. */
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, unsigned threads)
+{
+	struct request *req = &j->req;
+	uint64_t started = now_us();
+	size_t limit = req->limit;
+	if (req->has_frecency) {
+		/* Picked paths may sit a little below the cut: look past it. */
+		limit = limit * 4 + 50;
+		if (limit > PROTOCOL_MAX_LIMIT)
+			limit = PROTOCOL_MAX_LIMIT;
+	}
+	struct trawl_search_options so = {
+	    .limit = limit,
+	    .under = req->under,
+	    .under_len = req->under_len,
+	    .kinds = req->kinds,
+	    .threads = threads,
+	    .cancel = &j->cancel,
+	};
+	struct trawl_results res = {0};
+	struct engine_ref *r = engine_acquire(s->e);
+	int rc = trawl_index_search(r->ix, j->q, &so, &res);
+	engine_release(r);
+	if (rc == -ECANCELED || atomic_load(&j->cancel)) {
+		trawl_results_release(&res);
+		return;
+	}
+	if (rc < 0) {
+		protocol_put_error(
+		    &j->out, req->id,
+		    rc == -ENOENT ? "under: no such directory in the index" : strerror(-rc), -1);
+		trawl_results_release(&res);
+		return;
+	}
+
+	struct ranked *order = calloc(res.n_items ? res.n_items : 1, sizeof(*order));
+	if (!order) {
+		protocol_put_error(&j->out, req->id, strerror(ENOMEM), -1);
+		trawl_results_release(&res);
+		return;
+	}
+	for (size_t k = 0; k < res.n_items; k++) {
+		order[k].index = k;
+		order[k].score = res.items[k].score;
+		if (req->has_frecency)
+			order[k].score +=
+			    engine_frecency_bonus(s->e, res.items[k].path, res.items[k].path_len);
+	}
+	if (req->has_frecency)
+		qsort(order, res.n_items, sizeof(*order), ranked_cmp);
+
+	uint32_t positions[TRAWL_QUERY_MAX_BYTES];
+	size_t n = res.n_items < req->limit ? res.n_items : req->limit;
+	rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		const struct trawl_result *it = &res.items[order[k].index];
+		size_t n_pos = 0;
+		if (req->has_positions) {
+			int32_t score;
+			trawl_match_positions(m, j->q, it->path, it->path_len, &score, positions,
+					      TRAWL_QUERY_MAX_BYTES, &n_pos);
+		}
+		rc = protocol_put_result(&j->out, req->id, it->path, it->path_len, order[k].score,
+					 it->kind, req->has_positions ? positions : NULL, n_pos);
+	}
+	if (rc == 0)
+		rc = protocol_put_done(&j->out, req->id, res.n_matched, res.is_matched_estimate,
+				       now_us() - started);
+	if (rc < 0) {
+		outbuf_release(&j->out);
+		protocol_put_error(&j->out, req->id, strerror(ENOMEM), -1);
+	}
+	free(order);
+	trawl_results_release(&res);
+}
+
+static void *worker_main(void *arg)
+{
+	struct server *s = arg;
+	struct trawl_matcher *m = trawl_matcher_new();
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->todo_head && !s->is_quitting)
+			pthread_cond_wait(&s->has_work, &s->lock);
+		if (s->is_quitting)
+			break;
+		struct job *j = s->todo_head;
+		s->todo_head = j->next;
+		if (!s->todo_head)
+			s->todo_tail = NULL;
+		s->n_busy++;
+		/* A search may take both cores when nothing else waits for them. */
+		unsigned threads = s->n_busy == 1 && !s->todo_head ? 2 : 1;
+		pthread_mutex_unlock(&s->lock);
+
+		if (!atomic_load(&j->cancel)) {
+			if (m)
+				run_job(s, j, m, threads);
+			else
+				protocol_put_error(&j->out, j->req.id, strerror(ENOMEM), -1);
+		}
+
+		pthread_mutex_lock(&s->lock);
+		s->n_busy--;
+		j->next = s->done_head;
+		s->done_head = j;
+		uint64_t one = 1;
+		if (write(s->jobs_fd, &one, sizeof(one)) < 0) {
+			/* The counter cannot overflow at our rates; nothing else can fail. */
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	trawl_matcher_free(m);
+	return NULL;
+}
+
+static void job_free(struct job *j)
+{
+	request_release(&j->req);
+	trawl_query_free(j->q);
+	outbuf_release(&j->out);
+	free(j);
+}
+
+/* ---- connections ---- */
+
+static void conn_update_events(struct server *s, struct conn *c)
+{
+	size_t pending = c->out.len - c->out_off;
+	int want_read = !c->is_closing && pending < SERVER_OUT_HIGH_WATER_BYTES;
+	int want_write = pending > 0;
+	if (want_read == c->is_reading && want_write == c->is_writing)
+		return;
+	/* No EPOLLRDHUP once closing: a half-closed socket would report it forever. */
+	struct epoll_event ev = {.events = (want_read ? EPOLLIN | EPOLLRDHUP : 0) |
+					   (want_write ? EPOLLOUT : 0),
+				 .data.ptr = c};
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->is_reading = want_read;
+	c->is_writing = want_write;
+}
+
+/* Close now; the struct lives until the end of this round of events, since another
+ * event of the round may still name it. */
+static void conn_close(struct server *s, struct conn *c)
+{
+	if (c->is_dead)
+		return;
+	if (c->running) {
+		/* The worker finishes (or notices the cancel); the loop then frees the job. */
+		atomic_store(&c->running->cancel, 1);
+		c->running->conn = NULL;
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	c->is_dead = 1;
+	c->next = s->dead;
+	s->dead = c;
+}
+
+static void free_dead(struct server *s)
+{
+	while (s->dead) {
+		struct conn *c = s->dead;
+		s->dead = c->next;
+		free(c->in);
+		outbuf_release(&c->out);
+		free(c);
+	}
+}
+
+/* Write what can be written now. Returns -1 when the connection was closed. */
+static int conn_flush(struct server *s, struct conn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->stalled_since_ms = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->stalled_since_ms)
+				c->stalled_since_ms = now_ms();
+			break;
+		}
+		conn_close(s, c); /* EPIPE, ECONNRESET: the client is gone */
+		return -1;
+	}
+	if (c->out_off == c->out.len) {
+		c->out.len = c->out_off = 0;
+		c->stalled_since_ms = 0;
+		if (c->out.cap > 4 * SERVER_OUT_HIGH_WATER_BYTES)
+			outbuf_release(&c->out);
+		if (c->is_closing && !c->running) {
+			conn_close(s, c);
+			return -1;
+		}
+	}
+	conn_update_events(s, c);
+	return 0;
+}
+
+static void start_job(struct server *s, struct conn *c, struct job *j)
+{
+	j->conn = c;
+	c->running = j;
+	pthread_mutex_lock(&s->lock);
+	if (s->todo_tail)
+		s->todo_tail->next = j;
+	else
+		s->todo_head = j;
+	s->todo_tail = j;
+	pthread_cond_signal(&s->has_work);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* End the connection's running query now: its cancelled line goes out before anything
+ * that follows, and the worker drops what it finds. */
+static void cancel_running(struct conn *c)
+{
+	struct job *j = c->running;
+	if (!j)
+		return;
+	atomic_store(&j->cancel, 1);
+	j->conn = NULL;
+	c->running = NULL;
+	protocol_put_cancelled(&c->out, j->req.id);
+}
+
+static int ids_equal(json_t *a, json_t *b)
+{
+	return a && b && json_equal(a, b);
+}
+
+static void handle_query(struct server *s, struct conn *c, struct request *req)
+{
+	struct trawl_query *q = NULL;
+	struct trawl_query_error qe = {0};
+	int rc = trawl_query_parse(req->query, req->query_len, &q, &qe);
+	if (rc < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "query: %s", rc == -EINVAL ? qe.message : strerror(-rc));
+		protocol_put_error(&c->out, req->id, msg,
+				   rc == -EINVAL ? (long)qe.offset_bytes : -1);
+		request_release(req);
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		protocol_put_error(&c->out, req->id, strerror(ENOMEM), -1);
+		trawl_query_free(q);
+		request_release(req);
+		return;
+	}
+	j->req = *req; /* the job owns the request now */
+	memset(req, 0, sizeof(*req));
+	j->q = q;
+	cancel_running(c);
+	start_job(s, c, j);
+}
+
+static void handle_line(struct server *s, struct conn *c, const char *line, size_t len)
+{
+	struct request req;
+	struct request_error err;
+	int rc = request_parse(line, len, &req, &err);
+	if (rc < 0) {
+		protocol_put_error(&c->out, req.id, rc == -ENOMEM ? strerror(ENOMEM) : err.message,
+				   err.offset);
+		request_release(&req);
+		return;
+	}
+	switch (req.op) {
+	case OP_QUERY:
+		handle_query(s, c, &req);
+		return; /* the request now belongs to the job, or was released */
+	case OP_HELLO: {
+		json_t *o = json_pack("{s:i,s:s,s:[sssssssssss]}", "protocol", PROTOCOL_VERSION,
+				      "server", s->opts->name, "capabilities", "query", "positions",
+				      "under", "type", "cancel", "status", "rescan", "pick",
+				      "shutdown", "path_bytes", "frecency");
+		if (!o || protocol_put_object(&c->out, req.id, o) < 0)
+			protocol_put_error(&c->out, req.id, strerror(ENOMEM), -1);
+		json_decref(o);
+		break;
+	}
+	case OP_CANCEL:
+		if (c->running && ids_equal(c->running->req.id, req.target))
+			cancel_running(c);
+		protocol_put_ok(&c->out, req.id);
+		break;
+	case OP_STATUS: {
+		json_t *o = engine_status(s->e);
+		if (o) {
+			json_object_set_new(o, "clients", json_integer((json_int_t)s->n_conns));
+			json_object_set_new(o, "pid", json_integer(getpid()));
+			json_object_set_new(o, "version", json_string(s->opts->name));
+		}
+		if (!o || protocol_put_object(&c->out, req.id, o) < 0)
+			protocol_put_error(&c->out, req.id, strerror(ENOMEM), -1);
+		json_decref(o);
+		break;
+	}
+	case OP_RESCAN:
+		engine_request_rescan(s->e, req.is_full);
+		protocol_put_ok(&c->out, req.id);
+		break;
+	case OP_PICK:
+		rc = engine_pick(s->e, req.path, req.path_len);
+		if (rc < 0) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "pick: cannot save: %s", strerror(-rc));
+			protocol_put_error(&c->out, req.id, msg, -1);
+		} else {
+			protocol_put_ok(&c->out, req.id);
+		}
+		break;
+	case OP_SHUTDOWN:
+		protocol_put_ok(&c->out, req.id);
+		s->is_stopping = 1;
+		break;
+	}
+	request_release(&req);
+}
+
+/* Read what the client sent; answer every complete line. */
+static void conn_read(struct server *s, struct conn *c)
+{
+	char chunk[READ_CHUNK_BYTES];
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			/* EOF: answer what was asked, then close. */
+			c->is_closing = 1;
+			break;
+		}
+		const char *p = chunk, *end = chunk + n;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t take = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (c->is_discarding) {
+				if (nl)
+					c->is_discarding = 0;
+			} else if (c->in_len + take > PROTOCOL_MAX_LINE_BYTES) {
+				char msg[100];
+				snprintf(msg, sizeof(msg), "request line longer than %d bytes",
+					 PROTOCOL_MAX_LINE_BYTES);
+				protocol_put_error(&c->out, NULL, msg, -1);
+				c->in_len = 0;
+				c->is_discarding = !nl;
+			} else if (nl && c->in_len == 0) {
+				handle_line(s, c, p, take); /* the common case: no copy */
+			} else {
+				if (!c->in && !(c->in = malloc(PROTOCOL_MAX_LINE_BYTES))) {
+					c->is_closing = 1;
+					break;
+				}
+				memcpy(c->in + c->in_len, p, take);
+				c->in_len += take;
+				if (nl) {
+					handle_line(s, c, c->in, c->in_len);
+					c->in_len = 0;
+				}
+			}
+			p += take + (nl != NULL);
+		}
+		if (c->out.len - c->out_off >= SERVER_OUT_HIGH_WATER_BYTES)
+			break; /* let the client catch up first */
+	}
+	conn_flush(s, c);
+}
+
+static void accept_clients(struct server *s)
+{
+	for (;;) {
+		int fd = accept4(s->opts->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+				/* Out of descriptors: take the client with the spare one, and
+				 * close it at once rather than leave it hanging. */
+				close(s->spare_fd);
+				fd = accept(s->opts->listen_fd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				fprintf(stderr, "trawld: accept: %s\n", strerror(EMFILE));
+			}
+			return;
+		}
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		const char *refusal = NULL;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0)
+			refusal = "{\"id\":null,\"error\":\"cannot check your credentials\"}\n";
+		else if (cred.uid != s->opts->owner_uid && cred.uid != 0)
+			refusal = "{\"id\":null,\"error\":\"this daemon serves another user\"}\n";
+		else if (s->n_conns >= SERVER_MAX_CONNECTIONS)
+			refusal = "{\"id\":null,\"error\":\"too many connections\"}\n";
+		struct conn *c = refusal ? NULL : calloc(1, sizeof(*c));
+		if (!c) {
+			if (!refusal)
+				refusal = "{\"id\":null,\"error\":\"out of memory\"}\n";
+			if (send(fd, refusal, strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				/* Best effort: the client may already be gone. */
+			}
+			close(fd);
+			continue;
+		}
+		c->src.type = SRC_CONN;
+		c->fd = fd;
+		c->is_reading = 1;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->n_conns++;
+	}
+}
+
+/* Hand finished jobs back to their connections. */
+static void collect_jobs(struct server *s)
+{
+	uint64_t count;
+	if (read(s->jobs_fd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: another wakeup already drained it */
+	}
+	pthread_mutex_lock(&s->lock);
+	struct job *j = s->done_head;
+	s->done_head = NULL;
+	pthread_mutex_unlock(&s->lock);
+	while (j) {
+		struct job *next = j->next;
+		struct conn *c = j->conn;
+		if (c && c->running == j) {
+			c->running = NULL;
+			if (outbuf_append(&c->out, j->out.data, j->out.len) < 0)
+				protocol_put_error(&c->out, j->req.id, strerror(ENOMEM), -1);
+			conn_flush(s, c);
+		}
+		job_free(j);
+		j = next;
+	}
+}
+
+static void check_stalled(struct server *s)
+{
+	int64_t now = now_ms();
+	struct conn *c = s->conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (c->stalled_since_ms && now - c->stalled_since_ms > SERVER_STALL_TIMEOUT_MS)
+			conn_close(s, c);
+		c = next;
+	}
+}
+
+static int add_source(struct server *s, int fd, struct source *src, enum source_type type)
+{
+	src->type = type;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+static void server_release(struct server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->is_quitting = 1;
+	pthread_cond_broadcast(&s->has_work);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned k = 0; k < s->n_workers; k++)
+		pthread_join(s->workers[k], NULL);
+	while (s->conns)
+		conn_close(s, s->conns);
+	free_dead(s);
+	/* Jobs nobody ran, and jobs finished since the last collection. */
+	for (struct job *j = s->todo_head, *next; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	for (struct job *j = s->done_head, *next; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->jobs_fd >= 0)
+		close(s->jobs_fd);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->has_work);
+}
+
+int server_run(const struct server_options *opts, struct engine *e)
+{
+	struct server s = {.opts = opts, .e = e, .epfd = -1, .jobs_fd = -1, .timer_fd = -1};
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.has_work, NULL);
+	s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+	s.epfd = epoll_create1(EPOLL_CLOEXEC);
+	s.jobs_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s.epfd < 0 || s.jobs_fd < 0 || s.timer_fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "trawld: event loop: %s\n", strerror(-rc));
+		goto out;
+	}
+	struct itimerspec every_second = {{1, 0}, {1, 0}};
+	timerfd_settime(s.timer_fd, 0, &every_second, NULL);
+	if ((rc = add_source(&s, opts->listen_fd, &s.listen_src, SRC_LISTEN)) < 0 ||
+	    (rc = add_source(&s, opts->signal_fd, &s.signal_src, SRC_SIGNAL)) < 0 ||
+	    (rc = add_source(&s, s.jobs_fd, &s.jobs_src, SRC_JOBS)) < 0 ||
+	    (rc = add_source(&s, s.timer_fd, &s.timer_src, SRC_TIMER)) < 0) {
+		fprintf(stderr, "trawld: epoll_ctl: %s\n", strerror(-rc));
+		goto out;
+	}
+	for (; s.n_workers < SERVER_WORKERS; s.n_workers++) {
+		rc = -pthread_create(&s.workers[s.n_workers], NULL, worker_main, &s);
+		if (rc < 0) {
+			fprintf(stderr, "trawld: pthread_create: %s\n", strerror(-rc));
+			goto out;
+		}
+	}
+
+	struct epoll_event events[64];
+	while (!s.is_stopping) {
+		int n = epoll_wait(s.epfd, events, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			fprintf(stderr, "trawld: epoll_wait: %s\n", strerror(-rc));
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			struct source *src = events[k].data.ptr;
+			switch (src->type) {
+			case SRC_LISTEN:
+				accept_clients(&s);
+				break;
+			case SRC_SIGNAL: {
+				struct signalfd_siginfo si;
+				if (read(opts->signal_fd, &si, sizeof(si)) == sizeof(si))
+					fprintf(stderr, "trawld: %s: shutting down\n",
+						strsignal((int)si.ssi_signo));
+				s.is_stopping = 1;
+				break;
+			}
+			case SRC_JOBS:
+				collect_jobs(&s);
+				break;
+			case SRC_TIMER: {
+				uint64_t ticks;
+				if (read(s.timer_fd, &ticks, sizeof(ticks)) < 0) {
+					/* EAGAIN: nothing to do */
+				}
+				check_stalled(&s);
+				break;
+			}
+			case SRC_CONN: {
+				struct conn *c = (struct conn *)src;
+				uint32_t ev = events[k].events;
+				if (c->is_dead)
+					break;
+				if (ev & (EPOLLHUP | EPOLLERR)) {
+					/* Both ways shut: nobody reads what is left. */
+					conn_close(&s, c);
+					break;
+				}
+				if ((ev & (EPOLLIN | EPOLLRDHUP)) && c->is_reading)
+					conn_read(&s, c);
+				if ((ev & EPOLLOUT) && !c->is_dead)
+					conn_flush(&s, c);
+				break;
+			}
+			}
+		}
+		free_dead(&s);
+	}
+	/* Let the last answers (a shutdown's "ok") reach their clients. */
+	for (struct conn *c = s.conns; c; c = c->next)
+		if (send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* Best effort on the way out. */
+		}
+out:
+	server_release(&s);
+	return rc;
+}
