@@ -33,12 +33,15 @@ struct conn_start {
  * start trawld (detached, its output to a log file in its state directory) under a lock
  * file beside the socket so that two clients never start two daemons, and wait until it
  * answers. Returns 0, or -errno: -ECONNREFUSED / -ENOENT when no daemon answers and
- * none may be started, -ETIMEDOUT when the started one did not answer in time.
+ * none may be started, -ETIMEDOUT when the started one did not answer in time, -ECHILD
+ * when it could not be run or exited before answering (its log says why: conn_log_path()).
  */
 int conn_open(struct conn *c, const char *sock_path, const struct conn_start *start);
 
 /** Send `req` (an object; its "id" is set to the next number when absent) as one line.
- * Returns the id used (> 0) or -errno. Does not take ownership of `req`. */
+ * Returns the id used (> 0) or -errno: -EINVAL when `req` is not an object or carries an
+ * id that is not a positive integer, -EMSGSIZE past the protocol's 65536-byte line,
+ * -EPIPE when the daemon has gone. Does not take ownership of `req`. */
 long long conn_request(struct conn *c, json_t *req);
 
 /**
@@ -55,5 +58,15 @@ void conn_close(struct conn *c);
 /** The raw bytes of a result's path ("path" or base64 "path_bytes") into a new buffer
  * (*out, *len; NUL-terminated, free() it). Returns 0, -EPROTO, -ENOMEM. */
 int conn_result_path(json_t *result, char **out, size_t *len);
+
+/** Set `key` of `obj` to the path `bytes` (`len` bytes) as the protocol sends paths: a
+ * string when it is valid UTF-8, else "<key>_bytes" holding its base64. Returns 0,
+ * -ENAMETOOLONG for a key over 64 bytes, -ENOMEM. */
+int conn_set_path(json_t *obj, const char *key, const char *bytes, size_t len);
+
+/** Where a daemon started by conn_open() writes its output: $XDG_STATE_HOME/trawl/trawld.log,
+ * else ~/.local/state/trawl/trawld.log. Returns 0, -ENOENT when there is no home
+ * directory to put it in, -ENAMETOOLONG when it does not fit in `cap`. */
+int conn_log_path(char *buf, size_t cap);
 
 #endif

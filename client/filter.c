@@ -10,8 +10,6 @@
 #include "client.h"
 #include "trawl_index.h"
 
-#define HIGHLIGHT_ON  "\033[1;32m"
-#define HIGHLIGHT_OFF "\033[0m"
 /* Positions shown per path; paths matched on more characters are highlighted up to here. */
 #define HIGHLIGHT_MAX_POSITIONS 1024
 
@@ -57,7 +55,7 @@ static char *slurp(FILE *in, size_t *len)
 }
 
 static void print_highlighted(struct trawl_matcher *m, const struct trawl_query *q,
-			      const struct hit *h)
+			      const struct hit *h, int is_tty)
 {
 	uint32_t pos[HIGHLIGHT_MAX_POSITIONS];
 	size_t n = 0;
@@ -65,24 +63,7 @@ static void print_highlighted(struct trawl_matcher *m, const struct trawl_query 
 	if (trawl_match_positions(m, q, h->path, h->len, &score, pos, HIGHLIGHT_MAX_POSITIONS,
 				  &n) <= 0)
 		n = 0;
-	size_t k = 0;
-	for (size_t i = 0; i < h->len;) {
-		/* A highlighted character spans from its position to the next character
-		 * start: the next position or a byte that does not continue UTF-8. */
-		if (k < n && pos[k] == i) {
-			size_t end = i + 1;
-			while (end < h->len && ((unsigned char)h->path[end] & 0xC0) == 0x80)
-				end++;
-			fputs(HIGHLIGHT_ON, stdout);
-			fwrite(h->path + i, 1, end - i, stdout);
-			fputs(HIGHLIGHT_OFF, stdout);
-			i = end;
-			while (k < n && pos[k] < i)
-				k++;
-		} else {
-			putchar(h->path[i++]);
-		}
-	}
+	highlight_write(stdout, h->path, h->len, pos, n, is_tty);
 }
 
 int filter_run(const struct filter_options *opts)
@@ -137,13 +118,15 @@ int filter_run(const struct filter_options *opts)
 	if (n_hits)
 		qsort(hits, n_hits, sizeof(*hits), hit_cmp);
 	size_t shown = opts->limit && opts->limit < n_hits ? opts->limit : n_hits;
-	int is_color =
-	    opts->color == COLOR_ALWAYS || (opts->color == COLOR_AUTO && isatty(STDOUT_FILENO));
+	const int is_tty = isatty(STDOUT_FILENO);
+	const int is_color = opts->color == COLOR_ALWAYS || (opts->color == COLOR_AUTO && is_tty);
 	for (size_t k = 0; k < shown; k++) {
 		if (opts->is_scores)
 			printf("%d\t", hits[k].score);
 		if (is_color)
-			print_highlighted(m, q, &hits[k]);
+			print_highlighted(m, q, &hits[k], is_tty);
+		else if (is_tty)
+			highlight_write(stdout, hits[k].path, hits[k].len, NULL, 0, is_tty);
 		else
 			fwrite(hits[k].path, 1, hits[k].len, stdout);
 		putchar(opts->is_print0 ? '\0' : '\n');

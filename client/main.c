@@ -1,16 +1,27 @@
-/* main.c: the trawl command: parses options and dispatches. */
+/* main.c: the trawl command: parses options and dispatches to the daemon's client
+ * (remote.c), the standard-input ranker (filter.c) or, later, the picker. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client.h"
 
+/* PROTOCOL.md: a query asks for 1 to 10000 results, 50 unless it says. */
+#define LIMIT_DEFAULT 50
+#define LIMIT_MAX     10000
+
 static const char usage[] =
-    "usage: trawl --filter QUERY [options] < PATHS\n"
+    "usage: trawl [options] QUERY...          paths on this machine, best match first\n"
+    "       trawl --status | --rescan | --stop\n"
+    "       trawl --filter QUERY [options] < PATHS\n"
     "\n"
-    "Rank paths read from standard input (one a line) against QUERY, best first,\n"
-    "like `fzf --filter`. The query language is described in docs/QUERY.md:\n"
+    "Find any path from a few of its characters. The words of QUERY are joined with\n"
+    "spaces into one query (docs/QUERY.md, man trawl):\n"
     "  foo bar    both terms must match, in any order (fuzzy: characters in order)\n"
     "  'foo       exact substring        ^foo   at the start of a path component\n"
     "  foo$       at the end of the path !foo   must not contain foo\n"
@@ -18,16 +29,34 @@ static const char usage[] =
     "A term with an uppercase letter matches case exactly; a term with an accent\n"
     "matches accents exactly. Otherwise case and accents are ignored.\n"
     "\n"
-    "options:\n"
-    "  -f, --filter QUERY   the query (required for now: the daemon is not built yet)\n"
-    "  -n, --limit N        print at most N paths (default: every match)\n"
-    "      --read0          input paths are separated by NUL bytes, not newlines\n"
-    "  -0, --print0         separate output paths with NUL bytes\n"
+    "The paths come from the trawld daemon. When none answers, trawl starts one and,\n"
+    "while its first walk runs, waits for it (showing progress on a terminal).\n"
+    "\n"
+    "query options:\n"
+    "  -n, --limit N        print at most N paths, 1 to 10000 (default 50)\n"
+    "      --under DIR      only paths under the directory DIR\n"
+    "      --type TYPE      only files (f), directories (d) or symlinks (l)\n"
+    "  -0, --print0         separate paths with NUL bytes, not newlines\n"
+    "      --json           print the daemon's answer lines, JSON (docs/PROTOCOL.md)\n"
     "      --scores         print each path's score and a tab before it\n"
     "      --color WHEN     highlight matched characters: auto (default), always, never\n"
+    "      --no-wait        do not wait for a first walk: answer from what it has seen\n"
+    "daemon options:\n"
+    "      --socket PATH    the daemon's socket (default: $TRAWL_SOCKET, else\n"
+    "                       $XDG_RUNTIME_DIR/trawl/socket, else /tmp/trawl-$UID/socket)\n"
+    "      --no-start       never start trawld (also when TRAWL_NO_START=1)\n"
+    "      --status         show what the daemon holds (with --json: its status line)\n"
+    "      --rescan         have the daemon look for changes now\n"
+    "      --stop           stop the daemon (it saves its index first)\n"
+    "filter mode, without a daemon:\n"
+    "  -f, --filter QUERY   rank the paths read from standard input (one a line)\n"
+    "      --read0          input paths are separated by NUL bytes, not newlines\n"
+    "  -n, -0, --scores and --color work as above; --limit defaults to every match\n"
+    "\n"
     "  -h, --help           show this help\n"
     "\n"
-    "exit status: 0 when a path matched, 1 when none did, 2 on an error.\n";
+    "exit status: 0 when a path matched (or --status, --rescan, --stop succeeded),\n"
+    "1 when none did (--stop: no daemon was running), 2 on an error.\n";
 
 static int parse_size(const char *s, size_t *out)
 {
@@ -39,9 +68,60 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* Report a wrong command line in one line; returns exit status 2. */
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("trawl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
+/* The query words joined with spaces, in a new string. */
+static char *join_words(char **words, int n)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += strlen(words[i]) + 1;
+	char *out = malloc(len + 1), *o = out;
+	if (!out)
+		return NULL;
+	*o = '\0';
+	for (int i = 0; i < n; i++) {
+		size_t word_len = strlen(words[i]);
+		if (i > 0)
+			*o++ = ' ';
+		memcpy(o, words[i], word_len + 1);
+		o += word_len;
+	}
+	return out;
+}
+
+static int is_env_set(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_READ0 = 256, OPT_SCORES, OPT_COLOR };
+	enum {
+		OPT_READ0 = 256,
+		OPT_SCORES,
+		OPT_COLOR,
+		OPT_SOCKET,
+		OPT_UNDER,
+		OPT_TYPE,
+		OPT_JSON,
+		OPT_STATUS,
+		OPT_RESCAN,
+		OPT_STOP,
+		OPT_NO_START,
+		OPT_NO_WAIT,
+	};
 	static const struct option longopts[] = {
 	    {"filter", required_argument, NULL, 'f'},
 	    {"limit", required_argument, NULL, 'n'},
@@ -49,45 +129,88 @@ int main(int argc, char **argv)
 	    {"print0", no_argument, NULL, '0'},
 	    {"scores", no_argument, NULL, OPT_SCORES},
 	    {"color", required_argument, NULL, OPT_COLOR},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"under", required_argument, NULL, OPT_UNDER},
+	    {"type", required_argument, NULL, OPT_TYPE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"status", no_argument, NULL, OPT_STATUS},
+	    {"rescan", no_argument, NULL, OPT_RESCAN},
+	    {"stop", no_argument, NULL, OPT_STOP},
+	    {"no-start", no_argument, NULL, OPT_NO_START},
+	    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct filter_options opts = {.color = COLOR_AUTO};
-	int c;
-	while ((c = getopt_long(argc, argv, "f:n:0h", longopts, NULL)) != -1) {
+	struct filter_options filter = {.color = COLOR_AUTO};
+	struct remote_options remote = {
+	    .limit = LIMIT_DEFAULT,
+	    .color = COLOR_AUTO,
+	    .is_no_start = is_env_set("TRAWL_NO_START"),
+	};
+	const char *limit_arg = NULL, *under_arg = NULL;
+	const char *daemon_opt = NULL; /* the first option that needs the daemon */
+	int n_actions = 0, c, opt_index = 0;
+	while ((c = getopt_long(argc, argv, "f:n:0h", longopts, &opt_index)) != -1) {
+		if (c >= OPT_SOCKET && !daemon_opt)
+			daemon_opt = longopts[opt_index].name;
 		switch (c) {
 		case 'f':
-			opts.query = optarg;
+			filter.query = optarg;
 			break;
 		case 'n':
-			if (parse_size(optarg, &opts.limit) < 0) {
-				fprintf(stderr, "trawl: --limit: not a count: '%s'\n", optarg);
-				return 2;
-			}
+			if (parse_size(optarg, &filter.limit) < 0)
+				return bad_usage("--limit: not a count: '%s'", optarg);
+			limit_arg = optarg;
 			break;
 		case OPT_READ0:
-			opts.is_read0 = 1;
+			filter.is_read0 = 1;
 			break;
 		case '0':
-			opts.is_print0 = 1;
+			filter.is_print0 = remote.is_print0 = 1;
 			break;
 		case OPT_SCORES:
-			opts.is_scores = 1;
+			filter.is_scores = remote.is_scores = 1;
 			break;
 		case OPT_COLOR:
 			if (!strcmp(optarg, "auto"))
-				opts.color = COLOR_AUTO;
+				filter.color = COLOR_AUTO;
 			else if (!strcmp(optarg, "always"))
-				opts.color = COLOR_ALWAYS;
+				filter.color = COLOR_ALWAYS;
 			else if (!strcmp(optarg, "never"))
-				opts.color = COLOR_NEVER;
-			else {
-				fprintf(
-				    stderr,
-				    "trawl: --color: expected auto, always or never, not '%s'\n",
-				    optarg);
-				return 2;
-			}
+				filter.color = COLOR_NEVER;
+			else
+				return bad_usage(
+				    "--color: expected auto, always or never, not '%s'", optarg);
+			remote.color = filter.color;
+			break;
+		case OPT_SOCKET:
+			remote.socket = optarg;
+			break;
+		case OPT_UNDER:
+			under_arg = optarg;
+			break;
+		case OPT_TYPE:
+			if (strcmp(optarg, "f") != 0 && strcmp(optarg, "d") != 0 &&
+			    strcmp(optarg, "l") != 0)
+				return bad_usage("--type: expected f, d or l, not '%s'", optarg);
+			remote.type = optarg;
+			break;
+		case OPT_JSON:
+			remote.is_json = 1;
+			break;
+		case OPT_STATUS:
+		case OPT_RESCAN:
+		case OPT_STOP:
+			n_actions++;
+			remote.action = c == OPT_STATUS	  ? REMOTE_STATUS
+					: c == OPT_RESCAN ? REMOTE_RESCAN
+							  : REMOTE_STOP;
+			break;
+		case OPT_NO_START:
+			remote.is_no_start = 1;
+			break;
+		case OPT_NO_WAIT:
+			remote.is_no_wait = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -96,17 +219,60 @@ int main(int argc, char **argv)
 			fputs("Try 'trawl --help'.\n", stderr);
 			return 2;
 		}
+		opt_index = 0;
 	}
-	if (optind < argc) {
-		fprintf(stderr,
-			"trawl: unexpected argument '%s' (queries need the daemon, which "
-			"is not built yet; use --filter QUERY)\n",
-			argv[optind]);
+
+	if (filter.query) {
+		if (daemon_opt)
+			return bad_usage("--%s cannot be used with --filter", daemon_opt);
+		if (optind < argc)
+			return bad_usage("unexpected argument '%s' (--filter takes the query)",
+					 argv[optind]);
+		return filter_run(&filter);
+	}
+	if (filter.is_read0)
+		return bad_usage("%s needs --filter", "--read0");
+	if (n_actions > 1)
+		return bad_usage("%s: choose one", "--status, --rescan, --stop");
+	if (n_actions) {
+		if (optind < argc)
+			return bad_usage("unexpected argument '%s'", argv[optind]);
+		return remote_run(&remote);
+	}
+	if (optind == argc) {
+		/* Dispatch point of the interactive picker (client/picker.c): with no
+		 * query and standard input and output on a terminal, `trawl` opens it.
+		 * Until it exists, a query is required. */
+		return bad_usage("%s", "a QUERY is required (the interactive picker is not "
+				       "built yet); try 'trawl --help'");
+	}
+	if (limit_arg) {
+		if (filter.limit < 1 || filter.limit > LIMIT_MAX)
+			return bad_usage("--limit: expected 1 to 10000, not '%s'", limit_arg);
+		remote.limit = (unsigned)filter.limit;
+	}
+	char under[PATH_MAX];
+	if (under_arg) {
+		/* The daemon knows absolute paths only, and nothing of our directory. */
+		struct stat st;
+		if (!realpath(under_arg, under) || stat(under, &st) < 0) {
+			fprintf(stderr, "trawl: --under: cannot resolve '%s': %s\n", under_arg,
+				strerror(errno));
+			return 2;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "trawl: --under: not a directory: '%s'\n", under_arg);
+			return 2;
+		}
+		remote.under = under;
+	}
+	char *query = join_words(argv + optind, argc - optind);
+	if (!query) {
+		fputs("trawl: out of memory\n", stderr);
 		return 2;
 	}
-	if (!opts.query) {
-		fputs("trawl: --filter QUERY is required\nTry 'trawl --help'.\n", stderr);
-		return 2;
-	}
-	return filter_run(&opts);
+	remote.query = query;
+	int status = remote_run(&remote);
+	free(query);
+	return status;
 }
