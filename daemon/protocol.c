@@ -234,7 +234,7 @@ int request_parse(const char *line, size_t len, struct request *req, struct requ
 	req->id = json_null();
 
 	json_error_t jerr;
-	req->doc = json_loadb(line, len, 0, &jerr);
+	req->doc = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
 	if (!req->doc)
 		return fail(err, "not JSON: %s", jerr.text);
 	if (!json_is_object(req->doc))
@@ -411,7 +411,7 @@ int protocol_put_result(struct outbuf *b, json_t *id, const char *path, size_t l
 int protocol_put_done(struct outbuf *b, json_t *id, uint64_t matched, int is_estimate,
 		      uint64_t elapsed_us)
 {
-	json_t *obj = json_pack("{s:b,s:I}", "done", 1, (json_int_t)matched);
+	json_t *obj = json_pack("{s:b,s:I}", "done", 1, "matched", (json_int_t)matched);
 	if (obj && is_estimate)
 		json_object_set_new(obj, "matched_is_estimate", json_true());
 	if (obj)
