@@ -121,12 +121,25 @@ run: deps
 	$(MAKE) --no-print-directory all
 	@scripts/run.sh $(BUILD)
 
+BINDIR := $(PREFIX)/bin
+MANDIR := $(PREFIX)/share/man/man1
+UNITDIR := $(PREFIX)/lib/systemd/user
+LISPDIR := $(PREFIX)/share/emacs/site-lisp
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(TRAWL) $(DESTDIR)$(PREFIX)/bin/trawl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(TRAWL) $(DESTDIR)$(BINDIR)/trawl
+	install -m 755 $(TRAWLD) $(DESTDIR)$(BINDIR)/trawld
+	install -m 644 $(wildcard docs/*.1) $(DESTDIR)$(MANDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/trawld.service > $(DESTDIR)$(UNITDIR)/trawld.service
+	install -m 644 daemon/systemd/trawld.socket $(DESTDIR)$(UNITDIR)/trawld.socket
+	$(if $(wildcard emacs/trawl.el),install -d $(DESTDIR)$(LISPDIR) && install -m 644 emacs/trawl.el $(DESTDIR)$(LISPDIR)/trawl.el)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/trawl
+	rm -f $(DESTDIR)$(BINDIR)/trawl $(DESTDIR)$(BINDIR)/trawld
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,$(notdir $(wildcard docs/*.1)))
+	rm -f $(DESTDIR)$(UNITDIR)/trawld.service $(DESTDIR)$(UNITDIR)/trawld.socket
+	rm -f $(DESTDIR)$(LISPDIR)/trawl.el
 
 clean:
 	rm -rf build build-san $(BUILD)
