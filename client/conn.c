@@ -261,7 +261,8 @@ int conn_read(struct conn *c, json_t **out, int timeout_ms)
 	size_t scanned = 0;
 	for (;;) {
 		char *line = c->buf + c->off;
-		char *nl = memchr(line + scanned, '\n', c->len - c->off - scanned);
+		size_t unscanned = c->len - c->off - scanned;
+		char *nl = unscanned ? memchr(line + scanned, '\n', unscanned) : NULL;
 		if (nl) {
 			c->off += (size_t)(nl - line) + 1;
 			if (c->off == c->len)
