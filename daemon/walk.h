@@ -12,20 +12,30 @@
 
 /** One entry inside a directory that was read. */
 struct walk_child {
-	const char *name;
+	const char *name; /* NUL-terminated; any bytes but '/' (need not be UTF-8) */
 	uint32_t name_len;
 	uint8_t kind; /* TRAWL_KIND_FILE, _DIR or _LINK (anything not a dir or link is a file) */
 };
 
+/* meta.ctime_ns of a directory that changed so shortly before it was read (within
+ * WALK_RACY_NS, walk_internal.h: 2 s) that it may change again without its times moving
+ * (timestamps are coarse): no real ctime equals it, so the next incremental walk reads
+ * the directory again. */
+#define WALK_CTIME_RACY (-1)
+
 /** A directory reached by the walk. */
 struct walk_dir {
-	const char *path; /* absolute, no trailing '/' except for "/" itself */
+	/* Absolute, as the root was given (its symlinks above the root kept), no trailing
+	 * '/' except for "/" itself; may exceed PATH_MAX. NUL-terminated. */
+	const char *path;
 	size_t path_len;
-	struct trawl_dir_meta meta;
+	struct trawl_dir_meta meta; /* stat'ed before the read; see WALK_CTIME_RACY */
 	/* Incremental walks: set when the directory's mtime and ctime equal the ones the
 	 * caller knew (walk_callbacks.lookup); it was not read and `children` is empty. */
 	int is_unchanged;
-	/* The entries read, pruned ones left out; valid during the callback only. */
+	/* Every entry read, in getdents order, "." and ".." left out; valid during the
+	 * callback only. A subdirectory the walk will not enter (pruned, another
+	 * filesystem, unreadable) is still listed here: it exists, it is only not read. */
 	const struct walk_child *children;
 	size_t n_children;
 };
@@ -35,8 +45,9 @@ struct walk_callbacks {
 	/**
 	 * Called once for every directory reached, roots included, and never concurrently
 	 * with itself or the other callbacks (the walker serialises them on the thread that
-	 * called walk_run()). Parents come before their children. A non-zero return stops
-	 * the walk, and walk_run() returns it.
+	 * called walk_run()). Parents come before their children; nothing else about the
+	 * order is promised. A non-zero return stops the walk, and walk_run() returns it.
+	 * Directories not entered (pruned, vanished, unreadable) get no call.
 	 */
 	int (*dir)(void *ctx, const struct walk_dir *d);
 	/**
@@ -49,13 +60,25 @@ struct walk_callbacks {
 	/**
 	 * Incremental walks only: for a directory found unchanged, call `emit` with the
 	 * name of each subdirectory the caller knew inside it, so the walk goes on below
-	 * it. Returns 0 or -errno. Called like `lookup`.
+	 * it (prune rules apply to them as to names read). `emit` returns 0 or -ENOMEM;
+	 * names that cannot be names ("", ".", "..", with '/') are counted in `errors` and
+	 * ignored. Returns 0 or -errno; a non-zero return stops the walk, and walk_run()
+	 * returns it. Called like `lookup`.
 	 */
 	int (*subdirs)(void *ctx, const char *path, size_t len,
 		       int (*emit)(void *arg, const char *name, size_t len), void *arg);
 };
 
-/** What to prune, as updatedb.conf's PRUNEFS, PRUNEPATHS, PRUNENAMES, PRUNE_BIND_MOUNTS. */
+/**
+ * What to prune, as updatedb.conf's PRUNEFS, PRUNEPATHS, PRUNENAMES, PRUNE_BIND_MOUNTS.
+ * The rules apply below the roots, never to a root itself: a root given explicitly is
+ * walked even when it is on a pruned filesystem type (say /tmp on tmpfs) or listed in
+ * `paths`. A pruned directory is still a child entry of its parent; it is not entered,
+ * gets no walk_dir, and is counted in walk_stats.pruned. Filesystem types are matched
+ * case-insensitively against /proc/self/mountinfo, both by mount point and by device;
+ * a bind mount is a mount whose device another mount shows from a directory above its
+ * root (mlocate's rule, which spares btrfs subvolumes and container volumes).
+ */
 struct walk_prune {
 	const char *const *fs_types; /* filesystem types never entered, e.g. "proc"; NULL-ended */
 	const char *const *paths;    /* absolute directories never entered; NULL-ended */
@@ -64,20 +87,23 @@ struct walk_prune {
 };
 
 /** Defaults for struct walk_prune: pseudo and network filesystem types as updatedb
- * prunes them. NULL-ended. */
+ * prunes them (Debian's list, tmpfs included: /run, /dev/shm), plus bpf, efivarfs, nsfs,
+ * selinuxfs. NULL-ended. */
 extern const char *const walk_default_prune_fs[];
 
 struct walk_options {
 	const char *const *roots; /* absolute directories; NULL-ended */
 	struct walk_prune prune;
-	int is_cross_fs;	  /* enter other filesystems below a root (default: stay on it) */
-	int is_uring_disabled;	  /* use the plain walker even where io_uring works */
-	int is_incremental;	  /* use callbacks.lookup/subdirs to skip unchanged dirs */
-	unsigned threads;	  /* reader threads (0: 2) */
+	int is_cross_fs;	 /* enter other filesystems below a root (default: stay on it,
+				    by device id; a mount point not entered counts as pruned) */
+	int is_uring_disabled;	 /* use the plain walker even where io_uring works */
+	int is_incremental;	 /* use callbacks.lookup/subdirs to skip unchanged dirs */
+	unsigned threads;	 /* reader threads (0: 2) */
 	const _Atomic int *stop; /* when non-NULL and set, the walk ends early with -ECANCELED */
 };
 
-/** Counters, updated while walking; read them at any time from any thread. */
+/** Counters, zeroed by walk_run() and updated while walking; read them at any time from
+ * any thread. Each directory not entered is counted once, in one of them. */
 struct walk_stats {
 	_Atomic uint64_t dirs_read;	 /* directories whose entries were read */
 	_Atomic uint64_t dirs_unchanged; /* incremental: directories found unchanged */
@@ -86,26 +112,37 @@ struct walk_stats {
 	_Atomic uint64_t denied;	 /* directories that refused to be read (EACCES/EPERM) */
 	_Atomic uint64_t errors;	 /* other errors (EIO, ELOOP, ENAMETOOLONG...) */
 	_Atomic uint64_t pruned;	 /* directories skipped by the prune rules */
-	_Atomic int is_uring;		 /* set while the io_uring backend is in use */
+	_Atomic int is_uring;		 /* set when (and while) the io_uring backend runs */
 };
 
 /**
- * Walk the roots. Blocks until the walk is complete. Each root that is not a directory
- * (or is missing) is counted in `stats` and skipped. Never follows symlinks. Returns 0,
- * -ECANCELED when `opts->stop` was set, -ENOMEM, or what a callback returned.
+ * Walk the roots. Blocks until the walk is complete. Each root that is missing or not a
+ * directory is counted in `stats` (vanished; a symlink root in errors) and skipped.
+ * Never follows symlinks below a root: a symlink is a TRAWL_KIND_LINK child and never
+ * entered. Directories that vanish (ENOENT, ENOTDIR) or deny access (EACCES, EPERM)
+ * are counted and skipped; other failures count in `errors`; none stops the walk.
+ * Holds a bounded number of fds (workers x WALK_BATCH_DIRS plus a few anchors), whatever
+ * the depth of the tree. Returns 0, -EINVAL (no roots array, a relative root, an
+ * incremental walk without lookup/subdirs), -ECANCELED when `opts->stop` was set,
+ * -ENOMEM, or what a callback returned.
  */
 int walk_run(const struct walk_options *opts, const struct walk_callbacks *cb,
 	     struct walk_stats *stats);
 
 /**
- * Parse an updatedb.conf-style file (PRUNEFS="...", PRUNEPATHS="...", PRUNENAMES="...",
+ * Parse an updatedb.conf-style text (PRUNEFS="...", PRUNEPATHS="...", PRUNENAMES="...",
  * PRUNE_BIND_MOUNTS="yes|no") into `prune`, allocating the lists; release them with
- * walk_prune_release(). Returns 0, -ENOENT, -EINVAL (with the 1-based line number in
- * *bad_line), -ENOMEM.
+ * walk_prune_release(). Values are double-quoted and split on blanks; lines that are
+ * blank or start with '#' are ignored, and so is a '#' comment after a value; a key
+ * given twice keeps its last value; a key not given leaves its list NULL (nothing
+ * pruned: the defaults are the caller's choice). PRUNEPATHS lose trailing slashes.
+ * Returns 0; -EINVAL for an unknown key or a malformed line, with its 1-based number in
+ * *bad_line (may be NULL) and `prune` zeroed; -ENOMEM.
  */
 int walk_prune_parse(const char *text, size_t len, struct walk_prune *prune, int *bad_line);
 
-/** Free the lists walk_prune_parse() allocated and zero `prune`. */
+/** Free the lists walk_prune_parse() allocated and zero `prune`. Only for a `prune`
+ * filled by walk_prune_parse(). */
 void walk_prune_release(struct walk_prune *prune);
 
 #endif
