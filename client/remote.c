@@ -237,17 +237,60 @@ static int run_query(struct session *s)
 	return n_results ? 0 : 1;
 }
 
+struct field {
+	const char *key, *label;
+};
+
+/* Print "<value> <label>" for each integer field of `obj` that is there, with commas:
+ * a daemon may add fields and leave some out, and the line says only what it knows. */
+static void print_fields(json_t *obj, const struct field *fields, size_t n)
+{
+	const char *sep = "";
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_object_get(obj, fields[i].key);
+		if (json_is_integer(v)) {
+			printf("%s%lld %s", sep, (long long)json_integer_value(v), fields[i].label);
+			sep = ", ";
+		}
+	}
+}
+
+#define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
 static void print_status(const struct session *s, json_t *st)
 {
+	static const struct field kinds[] = {
+	    {"files", "files"}, {"directories", "directories"}, {"symlinks", "symlinks"}};
+	static const struct field walk_counts[] = {{"walks", "walks"},
+						   {"dirs_read", "directories read"},
+						   {"dirs_unchanged", "unchanged"},
+						   {"entries_seen", "entries seen"},
+						   {"errors", "errors"},
+						   {"vanished", "vanished"},
+						   {"denied", "denied"},
+						   {"pruned", "pruned"},
+						   {"entries_per_s", "entries/s"}};
+	static const struct field index_counts[] = {
+	    {"base", "base"}, {"delta", "delta"}, {"tombstones", "tombstones"}};
 	json_t *walk = json_object_get(st, "walk"), *index = json_object_get(st, "index"),
 	       *snap = json_object_get(st, "snapshot"), *watch = json_object_get(st, "watch");
+
 	const char *version = json_string_value(json_object_get(st, "version"));
-	printf("trawld %s, pid %lld, socket %s\n", version ? version : "(unknown version)",
-	       int_at(st, "pid"), s->sock_path);
+	printf("trawld%s%s", version ? " " : "", version ? version : "");
+	if (json_is_integer(json_object_get(st, "pid")))
+		printf(", pid %lld", int_at(st, "pid"));
+	printf(", socket %s\n", s->sock_path);
 	printf("ready:     %s\n", json_is_false(json_object_get(st, "ready")) ? "no" : "yes");
-	printf("entries:   %lld (%lld files, %lld directories, %lld symlinks)\n",
-	       int_at(st, "entries"), int_at(st, "files"), int_at(st, "directories"),
-	       int_at(st, "symlinks"));
+	printf("entries:   %lld", int_at(st, "entries"));
+	for (size_t i = 0; i < N_FIELDS(kinds); i++) {
+		if (json_object_get(st, kinds[i].key)) {
+			fputs(" (", stdout);
+			print_fields(st, kinds, N_FIELDS(kinds));
+			putchar(')');
+			break;
+		}
+	}
+	putchar('\n');
 	json_t *roots = json_object_get(st, "roots");
 	if (json_array_size(roots)) {
 		fputs("roots:    ", stdout);
@@ -260,34 +303,35 @@ static void print_status(const struct session *s, json_t *st)
 	if (walk) {
 		const char *state = json_string_value(json_object_get(walk, "state"));
 		const char *backend = json_string_value(json_object_get(walk, "backend"));
-		printf("walk:      %s; %lld directories read, %lld unchanged, %lld entries in "
-		       "%.2f s (%lld entries/s, %s); %lld errors (%lld vanished, %lld denied)\n",
-		       state ? state : "?", int_at(walk, "dirs_read"),
-		       int_at(walk, "dirs_unchanged"), int_at(walk, "entries_seen"),
-		       (double)int_at(walk, "elapsed_ms") / 1000, int_at(walk, "entries_per_s"),
-		       backend ? backend : "?", int_at(walk, "errors"), int_at(walk, "vanished"),
-		       int_at(walk, "denied"));
+		printf("walk:      %s; ", state ? state : "?");
+		print_fields(walk, walk_counts, N_FIELDS(walk_counts));
+		printf("; %.2f s, %s\n", (double)int_at(walk, "elapsed_ms") / 1000,
+		       backend ? backend : "?");
 	}
-	if (index)
-		printf("index:     %lld base, %lld delta, %lld tombstones; %.1f MiB\n",
-		       int_at(index, "base"), int_at(index, "delta"), int_at(index, "tombstones"),
-		       (double)int_at(index, "memory_bytes") / (1 << 20));
+	if (index) {
+		fputs("index:     ", stdout);
+		print_fields(index, index_counts, N_FIELDS(index_counts));
+		printf("; %.1f MiB\n", (double)int_at(index, "memory_bytes") / (1 << 20));
+	}
 	if (snap) {
 		const char *path = json_string_value(json_object_get(snap, "path"));
+		const char *error = json_string_value(json_object_get(snap, "error"));
 		time_t saved = (time_t)int_at(snap, "saved_at");
 		char when[64] = "never";
 		struct tm tm;
 		if (saved > 0 && localtime_r(&saved, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("snapshot:  %s (%s at start; saved %s)\n", path ? path : "?",
+		printf("snapshot:  %s (%s at start; saved %s)%s%s\n", path ? path : "?",
 		       json_is_true(json_object_get(snap, "loaded")) ? "loaded" : "not loaded",
-		       when);
+		       when, error ? "; last save failed: " : "", error ? error : "");
 	}
 	if (watch) {
 		const char *backend = json_string_value(json_object_get(watch, "backend"));
 		printf("watch:     %s\n", backend ? backend : "?");
 	}
-	if (json_object_get(st, "clients"))
+	if (json_is_integer(json_object_get(st, "picks")))
+		printf("picks:     %lld\n", int_at(st, "picks"));
+	if (json_is_integer(json_object_get(st, "clients")))
 		printf("clients:   %lld\n", int_at(st, "clients"));
 }
 
