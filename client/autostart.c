@@ -151,19 +151,29 @@ static void exec_daemon(const char *program, const char *sock_path, int null_fd,
 	_exit(127);
 }
 
+/* `path` made absolute with the current directory: the daemon runs in "/". */
+static int absolute(const char *path, char *buf, size_t cap)
+{
+	char cwd[PATH_MAX] = "";
+	if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	int n = snprintf(buf, cap, "%s%s%s", cwd, *cwd ? "/" : "", path);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
 int autostart_spawn(const char *sock_path, const char *program, pid_t *pid)
 {
-	char exe[PATH_MAX], sock_abs[PATH_MAX], log_path[PATH_MAX];
+	char exe[PATH_MAX], program_abs[PATH_MAX], sock_abs[PATH_MAX], log_path[PATH_MAX];
 	if (!program)
 		program = find_trawld(exe, sizeof(exe));
-	/* The daemon runs in "/", so it needs the socket's absolute path. */
-	char cwd[PATH_MAX] = "";
-	if (sock_path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
-		return -errno;
-	if (snprintf(sock_abs, sizeof(sock_abs), "%s%s%s", cwd, *cwd ? "/" : "", sock_path) >=
-	    (int)sizeof(sock_abs))
-		return -ENAMETOOLONG;
-	int rc = conn_log_path(log_path, sizeof(log_path));
+	int rc = absolute(sock_path, sock_abs, sizeof(sock_abs));
+	if (rc == 0 && strchr(program, '/'))
+		rc = absolute(program, program_abs, sizeof(program_abs));
+	if (rc < 0)
+		return rc;
+	if (strchr(program, '/'))
+		program = program_abs;
+	rc = conn_log_path(log_path, sizeof(log_path));
 	if (rc < 0)
 		return rc;
 	rc = mkdir_parents(log_path);
