@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "client.h"
+#include "picker.h"
+#include "shell.h"
 
 /* PROTOCOL.md: a query asks for 1 to 10000 results, 50 unless it says. */
 #define LIMIT_DEFAULT 50
@@ -17,6 +20,8 @@
 
 static const char usage[] =
     "usage: trawl [options] QUERY...          paths on this machine, best match first\n"
+    "       trawl [picker options]            pick paths interactively (on a terminal)\n"
+    "       eval \"$(trawl --bash)\"  |  eval \"$(trawl --zsh)\"  |  trawl --fish | source\n"
     "       trawl --status | --rescan | --stop\n"
     "       trawl --filter QUERY [options] < PATHS\n"
     "\n"
@@ -48,6 +53,18 @@ static const char usage[] =
     "      --status         show what the daemon holds (with --json: its status line)\n"
     "      --rescan         have the daemon look for changes now\n"
     "      --stop           stop the daemon (it saves its index first)\n"
+    "picker options (no QUERY, standard input a terminal; keys as in fzf):\n"
+    "  -q, --query QUERY    start with this query\n"
+    "  -m, --multi          tab and shift-tab pick several paths\n"
+    "  -1, --select-1       print the only match of the first query without asking\n"
+    "      --exit-0         exit at once (status 1) when the first query matches nothing\n"
+    "      --height N[%]    show N lines (or N% of the terminal) below the cursor\n"
+    "                       instead of the full screen\n"
+    "      --min-height N   with a percent --height, show at least N lines (default 10)\n"
+    "      --reverse        the prompt on top (--layout=reverse|default)\n"
+    "  --under, --type, -0/--print0, --socket, --no-start, --color=never work as above\n"
+    "      --bash, --zsh, --fish  print key bindings for that shell: CTRL-T inserts\n"
+    "                       picked paths, ALT-C cds to a picked directory\n"
     "filter mode, without a daemon:\n"
     "  -f, --filter QUERY   rank the paths read from standard input (one a line)\n"
     "      --read0          input paths are separated by NUL bytes, not newlines\n"
@@ -56,7 +73,8 @@ static const char usage[] =
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 when a path matched (or --status, --rescan, --stop succeeded),\n"
-    "1 when none did (--stop: no daemon was running), 2 on an error.\n";
+    "1 when none did (--stop: no daemon was running), 2 on an error; the picker:\n"
+    "0 when a path was picked, 1 when none matched, 130 when aborted.\n";
 
 static int parse_size(const char *s, size_t *out)
 {
@@ -121,6 +139,12 @@ int main(int argc, char **argv)
 		OPT_STOP,
 		OPT_NO_START,
 		OPT_NO_WAIT,
+		OPT_EXIT_0,
+		OPT_HEIGHT,
+		OPT_MIN_HEIGHT,
+		OPT_REVERSE,
+		OPT_LAYOUT,
+		OPT_SHELL,
 	};
 	static const struct option longopts[] = {
 	    {"filter", required_argument, NULL, 'f'},
@@ -138,6 +162,17 @@ int main(int argc, char **argv)
 	    {"stop", no_argument, NULL, OPT_STOP},
 	    {"no-start", no_argument, NULL, OPT_NO_START},
 	    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+	    {"query", required_argument, NULL, 'q'},
+	    {"multi", no_argument, NULL, 'm'},
+	    {"select-1", no_argument, NULL, '1'},
+	    {"exit-0", no_argument, NULL, OPT_EXIT_0},
+	    {"height", required_argument, NULL, OPT_HEIGHT},
+	    {"min-height", required_argument, NULL, OPT_MIN_HEIGHT},
+	    {"reverse", no_argument, NULL, OPT_REVERSE},
+	    {"layout", required_argument, NULL, OPT_LAYOUT},
+	    {"bash", no_argument, NULL, OPT_SHELL},
+	    {"zsh", no_argument, NULL, OPT_SHELL},
+	    {"fish", no_argument, NULL, OPT_SHELL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -147,10 +182,11 @@ int main(int argc, char **argv)
 	    .color = COLOR_AUTO,
 	    .is_no_start = is_env_set("TRAWL_NO_START"),
 	};
-	const char *limit_arg = NULL, *under_arg = NULL;
+	const char *limit_arg = NULL, *under_arg = NULL, *shell = NULL;
+	struct picker_options picker = {0};
 	const char *daemon_opt = NULL; /* the first option that needs the daemon */
 	int n_actions = 0, c, opt_index = 0;
-	while ((c = getopt_long(argc, argv, "f:n:0h", longopts, &opt_index)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:n:0hq:m1", longopts, &opt_index)) != -1) {
 		if (c >= OPT_SOCKET && !daemon_opt)
 			daemon_opt = longopts[opt_index].name;
 		switch (c) {
@@ -212,6 +248,40 @@ int main(int argc, char **argv)
 		case OPT_NO_WAIT:
 			remote.is_no_wait = 1;
 			break;
+		case 'q':
+			picker.query = optarg;
+			break;
+		case 'm':
+			picker.is_multi = 1;
+			break;
+		case '1':
+			picker.is_select_1 = 1;
+			break;
+		case OPT_EXIT_0:
+			picker.is_exit_0 = 1;
+			break;
+		case OPT_HEIGHT:
+			picker.height = optarg;
+			break;
+		case OPT_MIN_HEIGHT: {
+			size_t n;
+			if (parse_size(optarg, &n) < 0 || n < 1 || n > 10000)
+				return bad_usage("--min-height: not a line count: '%s'", optarg);
+			picker.min_height = (int)n;
+			break;
+		}
+		case OPT_REVERSE:
+			picker.is_reverse = 1;
+			break;
+		case OPT_LAYOUT:
+			if (strcmp(optarg, "reverse") != 0 && strcmp(optarg, "default") != 0)
+				return bad_usage("--layout: expected default or reverse, not '%s'",
+						 optarg);
+			picker.is_reverse = !strcmp(optarg, "reverse");
+			break;
+		case OPT_SHELL:
+			shell = longopts[opt_index].name;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -239,13 +309,18 @@ int main(int argc, char **argv)
 			return bad_usage("unexpected argument '%s'", argv[optind]);
 		return remote_run(&remote);
 	}
-	if (optind == argc) {
-		/* Dispatch point of the interactive picker (client/picker.c): with no
-		 * query and standard input and output on a terminal, `trawl` opens it.
-		 * Until it exists, a query is required. */
-		return bad_usage("%s", "a QUERY is required (the interactive picker is not "
-				       "built yet); try 'trawl --help'");
+	if (shell) {
+		if (shell_print(shell, stdout) < 0) {
+			fprintf(stderr, "trawl: write: %s\n", strerror(errno));
+			return 2;
+		}
+		return 0;
 	}
+	/* The interactive picker (client/picker.c): no QUERY words, standard input a
+	 * terminal. Its UI goes to /dev/tty, so `vim "$(trawl)"` works. */
+	if (optind == argc && !isatty(STDIN_FILENO))
+		return bad_usage("%s", "a QUERY is required when standard input is not a "
+				       "terminal; try 'trawl --help'");
 	if (limit_arg) {
 		if (filter.limit < 1 || filter.limit > LIMIT_MAX)
 			return bad_usage("--limit: expected 1 to 10000, not '%s'", limit_arg);
@@ -265,6 +340,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		remote.under = under;
+	}
+	if (optind == argc) {
+		const struct conn_start start = {
+		    .is_enabled = !remote.is_no_start,
+		    .is_progress_tty = isatty(STDERR_FILENO),
+		};
+		picker.socket = remote.socket;
+		picker.start = &start;
+		picker.under = remote.under;
+		picker.type = remote.type;
+		picker.is_print0 = remote.is_print0;
+		picker.is_no_color = remote.color == COLOR_NEVER;
+		return picker_run(&picker);
 	}
 	char *query = join_words(argv + optind, argc - optind);
 	if (!query) {

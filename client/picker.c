@@ -870,7 +870,7 @@ int picker_run(const struct picker_options *o)
 	}
 	picker_line_set(&p->line, o->query ? o->query : "");
 	const char *no_color = getenv("NO_COLOR");
-	p->is_color = !(no_color && *no_color);
+	p->is_color = !o->is_no_color && !(no_color && *no_color);
 	picker_buf_init(&p->frame);
 
 	int rc = term_open(&p->term);

@@ -21,6 +21,7 @@ struct picker_options {
 	int is_exit_0;			/* --exit-0: no match for the initial query exits 1
 					 * without showing the picker */
 	int is_print0;			/* --print0: end each printed path with NUL, not newline */
+	int is_no_color;		/* --color=never (also when $NO_COLOR is set) */
 };
 
 /**
