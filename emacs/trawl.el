@@ -87,8 +87,10 @@ A string is the socket's file name."
   "The daemon program started when nothing answers on the socket.
 A string is a program name looked up in the variable `exec-path',
 or a file name.  It runs as PROGRAM --socket SOCKET followed by
-`trawl-program-args', detached from Emacs (through setsid when
-that exists) so that it outlives Emacs; its output is discarded.
+`trawl-program-args', detached from Emacs (in its own session,
+through setsid, when that exists) so that it outlives Emacs.  Its
+output goes to the log the trawl command uses too:
+$XDG_STATE_HOME/trawl/trawld.log, else ~/.local/state/trawl/trawld.log.
 nil means never start the daemon: commands fail with a message
 instead."
   :type '(choice (string :tag "Program")
@@ -237,31 +239,70 @@ Signal `user-error' when SOCKET cannot be used for another reason."
            nil
          (user-error "Cannot connect to trawld at %s: %s" socket reason))))))
 
+(defun trawl--log-file ()
+  "Return the file a daemon started by Emacs writes its output to.
+It is the one the trawl command uses: $XDG_STATE_HOME/trawl/trawld.log,
+else ~/.local/state/trawl/trawld.log."
+  (let ((state (getenv "XDG_STATE_HOME")))
+    (expand-file-name "trawl/trawld.log"
+                      (if (and state (not (string-empty-p state)))
+                          state
+                        "~/.local/state"))))
+
+(defconst trawl--spawn-script
+  "log=$1; shift
+if command -v setsid >/dev/null 2>&1; then exec setsid \"$@\"; else exec \"$@\"; fi \
+</dev/null >>\"$log\" 2>&1 &
+echo $!"
+  "Shell script that starts its arguments detached, output to the log $1.
+It prints the pid of the detached process.  Its own session keeps the
+daemon alive when Emacs or its terminal goes.")
+
+(defun trawl--alive-p (pid)
+  "Return non-nil if process PID exists and is not a zombie."
+  (let ((attributes (process-attributes pid)))
+    (and attributes (not (equal (alist-get 'state attributes) "Z")))))
+
+(defun trawl--log-tail (log)
+  "Return the last line of the file LOG, or nil."
+  (ignore-errors
+    (with-temp-buffer
+      (insert-file-contents log)
+      (goto-char (point-max))
+      (skip-chars-backward "\n")
+      (let ((line (buffer-substring (line-beginning-position) (point))))
+        (and (not (string-empty-p line)) line)))))
+
 (defun trawl--start (socket)
   "Start the daemon on SOCKET and return a connection to it.
-Signal `user-error' when it cannot be started or does not answer
-within `trawl-start-timeout' seconds."
+Signal `user-error' when it cannot be started, exits, or does not
+answer within `trawl-start-timeout' seconds."
   (let* ((default-directory "/")
          (program (and trawl-program (executable-find trawl-program)))
-         (setsid (executable-find "setsid"))
+         (log (trawl--log-file))
          (deadline (+ (float-time) trawl-start-timeout))
-         proc)
+         pid proc)
     (cond ((null trawl-program)
            (user-error "No trawld answers on %s" socket))
           ((null program)
            (user-error "No trawld answers on %s, and `%s' is not found"
                        socket trawl-program)))
     (message "Starting %s..." program)
-    ;; BUFFER 0: do not wait, and do not make it a child Emacs kills on exit.
-    (apply #'call-process (or setsid program) nil 0 nil
-           `(,@(and setsid (list program)) "--socket" ,socket
-             ,@trawl-program-args))
+    (ignore-errors (make-directory (file-name-directory log) t))
+    (with-temp-buffer
+      (apply #'call-process "/bin/sh" nil t nil "-c" trawl--spawn-script "sh" log
+             program "--socket" socket trawl-program-args)
+      (setq pid (string-to-number (buffer-string))))
     (while (and (not (setq proc (trawl--open socket)))
+                (trawl--alive-p pid)
                 (< (float-time) deadline))
       (sleep-for 0.05))
     (unless proc
-      (user-error "Started %s, but nothing answers on %s after %s s"
-                  program socket trawl-start-timeout))
+      (if (trawl--alive-p pid)
+          (user-error "Started %s, but nothing answers on %s after %s s (log: %s)"
+                      program socket trawl-start-timeout log)
+        (user-error "%s exited: %s (log: %s)"
+                    program (or (trawl--log-tail log) "no output") log)))
     (message nil)
     proc))
 
@@ -441,13 +482,15 @@ its later lines are dropped, and the daemon cancels it."
     (setf (trawl--query-id q) (trawl--send proc request handler))
     (setq trawl--current-query q)))
 
-(defun trawl--query-abandon (q)
-  "Stop waiting for the query Q; send cancel when it was still running."
+(defun trawl--query-abandon (q &optional cancel)
+  "Stop waiting for the query Q; its later answer lines are dropped.
+With CANCEL, also ask the daemon to stop it if it is still running.
+A newer query needs no cancel: the daemon ends the older by itself."
   (when (and q (not (trawl--query-done q)))
     (remhash (trawl--query-id q) trawl--handlers)
     (setf (trawl--query-done q) t
           (trawl--query-error q) "Abandoned")
-    (when (process-live-p trawl--process)
+    (when (and cancel (process-live-p trawl--process))
       (ignore-errors
         (trawl--send trawl--process `(:op "cancel" :target ,(trawl--query-id q))
                      #'always)))))
@@ -459,7 +502,7 @@ Signal `user-error' when the daemon cannot answer."
   (let* ((proc (trawl--connection))
          (q (trawl--query-send proc query under)))
     (unless (trawl--wait proc (lambda () (trawl--query-done q)))
-      (trawl--query-abandon q)
+      (trawl--query-abandon q 'cancel)
       (user-error (if (process-live-p proc)
                       "No answer from trawld within %s s"
                     "The connection to trawld closed")
@@ -570,7 +613,7 @@ reported to the daemon, which ranks it higher next time."
          (file (unwind-protect
                    (minibuffer-with-setup-hook (:append #'trawl--minibuffer-setup)
                      (completing-read prompt table nil t nil 'file-name-history))
-                 (trawl--query-abandon trawl--current-query))))
+                 (trawl--query-abandon trawl--current-query 'cancel))))
     (when (string-empty-p file)
       (user-error "No file chosen"))
     (trawl--pick file)
@@ -648,7 +691,7 @@ Each input is a trawl query; the daemon ranks what matches."
                    :category 'file
                    :state (consult--file-preview)
                    :history 'file-name-history)
-                (trawl--query-abandon trawl--current-query))))
+                (trawl--query-abandon trawl--current-query 'cancel))))
     (trawl--pick file)
     (trawl--visitable file)))
 
