@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
-.PHONY: all help deps test test-c bench bench-rank bench-index run install uninstall clean fmt lint
+.PHONY: all help deps test test-c fuzz bench bench-rank bench-index run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -97,10 +97,34 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(DAEMON_LIB) $(CLIENT_LIB) $(INDEX_LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(INDEX_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-# The C tests run under ASan+UBSan: `make test` re-enters make with SAN=1.
+# The C tests run under ASan+UBSan: `make test` re-enters make with SAN=1, then runs
+# each fuzz target briefly.
 test:
 	@scripts/deps.sh test
 	$(MAKE) --no-print-directory SAN=1 test-c
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# Fuzz targets (tests/fuzz/) are built with clang's libFuzzer, ASan and UBSan into their
+# own folder; `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+TEST_FUZZ_SECONDS ?= 10
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+	$(PKG_CFLAGS) -Iindex -Idaemon -MMD -MP -pthread
+FUZZ_LIB_OBJ := $(INDEX_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/daemon/protocol.o
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_TARGETS) $(TRAWLD)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(TRAWLD)
 
 test-c: $(TEST_BIN) $(PROGRAMS)
 	@TRAWL_BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BIN) $(TEST_SCRIPTS)
@@ -142,9 +166,10 @@ uninstall:
 	rm -f $(DESTDIR)$(LISPDIR)/trawl.el
 
 clean:
-	rm -rf build build-san $(BUILD)
+	rm -rf build build-san build-fuzz $(BUILD)
 
-FMT_SRC := $(wildcard index/*.[ch] client/*.[ch] daemon/*.[ch] tests/*.[ch] bench/*.[ch])
+FMT_SRC := $(wildcard index/*.[ch] client/*.[ch] daemon/*.[ch] tests/*.[ch] tests/fuzz/*.c \
+	bench/*.[ch])
 
 fmt:
 	clang-format -i $(FMT_SRC)
@@ -158,4 +183,4 @@ lint:
 	clang-tidy --quiet $(filter-out tests/%,$(filter %.c,$(FMT_SRC))) $(TIDY_FLAGS)
 	clang-tidy --quiet -checks=-clang-analyzer-* $(filter tests/%.c,$(FMT_SRC)) $(TIDY_FLAGS)
 
--include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

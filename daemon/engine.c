@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "frecency.h"
+#include "watch.h"
 
 /* Changes are applied in batches of this many: large enough that publishing a
  * generation is rare, small enough that a query sees a walk's progress within
@@ -29,6 +31,10 @@
 /* After a rescan, a delta this large relative to the base is folded in at once rather
  * than left for later. */
 #define ENGINE_REBUILD_AFTER_WALK_DIVISOR 100
+/* How long dirty directories gather before they are read: a burst of events in one
+ * directory (an unpacked archive) then costs one read, and freshness stays well within
+ * a frame's worth of milliseconds. */
+#define ENGINE_COALESCE_MS 5
 
 enum walk_state { WALK_IDLE, WALK_WALKING, WALK_RESCANNING };
 
@@ -59,6 +65,10 @@ struct engine {
 	uint64_t n_walks;
 
 	struct frecency picks;
+
+	struct watch *watch;	/* NULL when not watching */
+	struct name_set *dirty; /* directories to read again; guarded by lock */
+	uint64_t n_dirty_reads; /* directories read again for events */
 };
 
 static int64_t now_ms(void)
@@ -178,10 +188,11 @@ static int batch_push(struct batch *b, uint8_t op, uint8_t kind, const struct tr
 
 /* ---- the walk's view of one directory ---- */
 
-/* The names a directory held before, to diff its new listing against. Open addressing
- * on a FNV-1a hash; names in an arena. */
-struct old_children {
-	struct old_child {
+/* A set of byte strings with a kind each: the names a directory held before (to diff its
+ * new listing against), or the paths of dirty directories. Open addressing on a FNV-1a
+ * hash; the strings in an arena. */
+struct name_set {
+	struct name_slot {
 		uint32_t off, len;
 		uint8_t kind, is_seen;
 	} * slots;
@@ -198,13 +209,13 @@ static uint64_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-static struct old_child *old_find(struct old_children *o, const char *name, size_t len)
+static struct name_slot *set_find(struct name_set *o, const char *name, size_t len)
 {
 	if (!o->n_slots)
 		return NULL;
 	size_t mask = o->n_slots - 1;
 	for (size_t k = fnv1a(name, len) & mask;; k = (k + 1) & mask) {
-		struct old_child *c = &o->slots[k];
+		struct name_slot *c = &o->slots[k];
 		if (c->len == 0)
 			return NULL;
 		if (c->len == len && memcmp(o->names + c->off, name, len) == 0)
@@ -212,14 +223,14 @@ static struct old_child *old_find(struct old_children *o, const char *name, size
 	}
 }
 
-static int old_grow(struct old_children *o)
+static int set_grow(struct name_set *o)
 {
 	size_t n_slots = o->n_slots ? o->n_slots * 2 : 64;
-	struct old_child *slots = calloc(n_slots, sizeof(*slots));
+	struct name_slot *slots = calloc(n_slots, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	for (size_t k = 0; k < o->n_slots; k++) {
-		struct old_child c = o->slots[k];
+		struct name_slot c = o->slots[k];
 		if (!c.len)
 			continue;
 		size_t j = fnv1a(o->names + c.off, c.len) & (n_slots - 1);
@@ -233,12 +244,12 @@ static int old_grow(struct old_children *o)
 	return 0;
 }
 
-static int old_add(void *ctx, const char *name, size_t len, unsigned kind)
+static int set_add(void *ctx, const char *name, size_t len, unsigned kind)
 {
-	struct old_children *o = ctx;
+	struct name_set *o = ctx;
 	if (len == 0 || len > UINT32_MAX)
 		return 0;
-	if ((o->n + 1) * 2 > o->n_slots && old_grow(o) < 0)
+	if ((o->n + 1) * 2 > o->n_slots && set_grow(o) < 0)
 		return -ENOMEM;
 	if (o->names_cap - o->names_len < len) {
 		size_t cap = o->names_cap ? o->names_cap : 4096;
@@ -254,13 +265,13 @@ static int old_add(void *ctx, const char *name, size_t len, unsigned kind)
 	size_t j = fnv1a(name, len) & (o->n_slots - 1);
 	while (o->slots[j].len)
 		j = (j + 1) & (o->n_slots - 1);
-	o->slots[j] = (struct old_child){(uint32_t)o->names_len, (uint32_t)len, (uint8_t)kind, 0};
+	o->slots[j] = (struct name_slot){(uint32_t)o->names_len, (uint32_t)len, (uint8_t)kind, 0};
 	o->names_len += len;
 	o->n++;
 	return 0;
 }
 
-static void old_reset(struct old_children *o)
+static void set_reset(struct name_set *o)
 {
 	if (o->n_slots)
 		memset(o->slots, 0, o->n_slots * sizeof(*o->slots));
@@ -268,7 +279,7 @@ static void old_reset(struct old_children *o)
 	o->names_len = 0;
 }
 
-static void old_release(struct old_children *o)
+static void set_release(struct name_set *o)
 {
 	free(o->slots);
 	free(o->names);
@@ -279,11 +290,27 @@ struct walk_ctx {
 	struct engine *e;
 	struct trawl_index *ix;
 	struct batch batch;
-	struct old_children old;
+	struct name_set old;
 	uint64_t n_changes;
-	uint8_t *is_root_seen;
-	int64_t last_flush_ms;
+	uint8_t *is_root_seen;		/* per configured root; NULL outside full walks */
+	struct name_set *new_dirs;	/* reading dirty directories: new subdirectories */
+	int is_live;			/* serving events, not walking for the first time */
+	const struct walk_prune *prune; /* to keep pruned ones out of new_dirs */
 };
+
+static void mark_dirty(struct engine *e, const char *path, size_t len);
+
+static int is_pruned(const struct walk_prune *p, const char *path, size_t len, const char *name,
+		     size_t name_len)
+{
+	for (const char *const *n = p->names; n && *n; n++)
+		if (strlen(*n) == name_len && memcmp(*n, name, name_len) == 0)
+			return 1;
+	for (const char *const *q = p->paths; q && *q; q++)
+		if (strlen(*q) == len && memcmp(*q, path, len) == 0)
+			return 1;
+	return 0;
+}
 
 static int maybe_rebuild(struct engine *e, struct trawl_index *ix)
 {
@@ -326,10 +353,17 @@ static int on_dir(void *ctx, const struct walk_dir *d)
 {
 	struct walk_ctx *w = ctx;
 	struct engine *e = w->e;
-	for (size_t k = 0; k < e->n_roots; k++)
+	for (size_t k = 0; w->is_root_seen && k < e->n_roots; k++)
 		if (strlen(e->roots[k]) == d->path_len &&
 		    memcmp(e->roots[k], d->path, d->path_len) == 0)
 			w->is_root_seen[k] = 1;
+	if (e->watch) {
+		/* A directory first watched after it was read may have changed in
+		 * between: outside the first walk (which a rescan follows), read it again. */
+		int added = watch_add(e->watch, d->path, d->path_len);
+		if (added == 1 && w->is_live)
+			mark_dirty(e, d->path, d->path_len);
+	}
 
 	/* The directory itself: added when new, its meta refreshed when it changed. */
 	struct trawl_dir_meta known;
@@ -342,13 +376,13 @@ static int on_dir(void *ctx, const struct walk_dir *d)
 	}
 
 	if (!d->is_unchanged) {
-		old_reset(&w->old);
-		rc = trawl_index_children(w->ix, d->path, d->path_len, old_add, &w->old);
+		set_reset(&w->old);
+		rc = trawl_index_children(w->ix, d->path, d->path_len, set_add, &w->old);
 		if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
 			return rc;
 		for (size_t k = 0; k < d->n_children; k++) {
 			const struct walk_child *c = &d->children[k];
-			struct old_child *o = old_find(&w->old, c->name, c->name_len);
+			struct name_slot *o = set_find(&w->old, c->name, c->name_len);
 			if (o) {
 				o->is_seen = 1;
 				if (o->kind == c->kind)
@@ -358,9 +392,17 @@ static int on_dir(void *ctx, const struct walk_dir *d)
 					d->path_len, c->name, c->name_len);
 			if (rc < 0)
 				return rc;
+			if (w->new_dirs && c->kind == TRAWL_KIND_DIR) {
+				const struct trawl_change *last = &w->batch.changes[w->batch.n - 1];
+				const char *child =
+				    w->batch.paths + w->batch.offsets[w->batch.n - 1];
+				if (!is_pruned(w->prune, child, last->len, c->name, c->name_len) &&
+				    set_add(w->new_dirs, child, last->len, TRAWL_KIND_DIR) < 0)
+					return -ENOMEM;
+			}
 		}
 		for (size_t k = 0; k < w->old.n_slots; k++) {
-			struct old_child *o = &w->old.slots[k];
+			struct name_slot *o = &w->old.slots[k];
 			if (!o->len || o->is_seen)
 				continue;
 			rc = batch_push(&w->batch, TRAWL_CHANGE_REMOVE, 0, NULL, d->path,
@@ -462,8 +504,211 @@ static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental
 	}
 	*n_changes = w.n_changes;
 	batch_release(&w.batch);
-	old_release(&w.old);
+	set_release(&w.old);
 	free(w.is_root_seen);
+	return rc;
+}
+
+/* ---- directories made dirty by events ---- */
+
+static void mark_dirty(struct engine *e, const char *path, size_t len)
+{
+	pthread_mutex_lock(&e->lock);
+	if (!set_find(e->dirty, path, len) && set_add(e->dirty, path, len, 0) < 0) {
+		/* Out of memory for one more path: read everything again instead. */
+		e->is_rescan_asked = 1;
+	}
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void on_watch_dirty(void *ctx, const char *path, size_t len)
+{
+	mark_dirty(ctx, path, len);
+}
+
+static void on_watch_overflow(void *ctx)
+{
+	struct engine *e = ctx;
+	fprintf(stderr, "trawld: change events were lost; rescanning\n");
+	engine_request_rescan(e, 0);
+}
+
+struct listing {
+	struct walk_child *children;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+static int listing_add(struct listing *l, const char *name, size_t len, uint8_t kind)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct walk_child *c = realloc(l->children, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		l->children = c;
+		l->cap = cap;
+	}
+	if (l->names_cap - l->names_len < len) {
+		size_t cap = l->names_cap ? l->names_cap : 4096;
+		while (cap - l->names_len < len)
+			cap *= 2;
+		char *p = realloc(l->names, cap);
+		if (!p)
+			return -ENOMEM;
+		l->names = p;
+		l->names_cap = cap;
+	}
+	memcpy(l->names + l->names_len, name, len);
+	/* Offsets for now: the arena may move until the listing is complete. */
+	l->children[l->n++] = (struct walk_child){
+	    .name = (const char *)(uintptr_t)l->names_len, .name_len = (uint32_t)len, .kind = kind};
+	l->names_len += len;
+	return 0;
+}
+
+/* Read the directory at `path` again and diff it into the index, as a walk would. A
+ * directory that is gone is removed with its subtree. */
+static int reread_dir(struct walk_ctx *w, const char *path, size_t len)
+{
+	char *cpath = strndup(path, len);
+	if (!cpath)
+		return -ENOMEM;
+	int fd = open(cpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(cpath);
+	if (fd < 0) {
+		int err = errno;
+		if (err == ENOENT || err == ENOTDIR || err == ELOOP) {
+			struct trawl_dir_meta m;
+			if (trawl_index_dir_meta(w->ix, path, len, &m) == 0)
+				return batch_push(&w->batch, TRAWL_CHANGE_REMOVE, 0, NULL, path,
+						  len, NULL, 0);
+		}
+		return 0; /* unreadable: what the index holds stays, as in a walk */
+	}
+	struct stat st;
+	DIR *dir = fstat(fd, &st) == 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	struct listing l = {0};
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(dir)) != NULL) {
+		const char *n = de->d_name;
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+			continue;
+		uint8_t kind = TRAWL_KIND_FILE;
+		unsigned char t = de->d_type;
+		if (t == DT_UNKNOWN) {
+			struct stat cst;
+			if (fstatat(fd, n, &cst, AT_SYMLINK_NOFOLLOW) == 0)
+				t = S_ISDIR(cst.st_mode)   ? DT_DIR
+				    : S_ISLNK(cst.st_mode) ? DT_LNK
+							   : DT_REG;
+		}
+		if (t == DT_DIR)
+			kind = TRAWL_KIND_DIR;
+		else if (t == DT_LNK)
+			kind = TRAWL_KIND_LINK;
+		rc = listing_add(&l, n, strlen(n), kind);
+	}
+	closedir(dir);
+	for (size_t k = 0; k < l.n; k++)
+		l.children[k].name = l.names + (uintptr_t)l.children[k].name;
+	if (rc == 0) {
+		struct walk_dir d = {
+		    .path = path,
+		    .path_len = len,
+		    .meta = {.mtime_ns =
+				 (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+			     .ctime_ns =
+				 (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
+			     .mode = st.st_mode,
+			     .uid = st.st_uid,
+			     .gid = st.st_gid},
+		    .children = l.children,
+		    .n_children = l.n,
+		};
+		rc = on_dir(w, &d);
+	}
+	free(l.children);
+	free(l.names);
+	return rc;
+}
+
+/* Read every dirty directory again, then walk the subdirectories that are new. */
+static int process_dirty(struct engine *e, uint64_t *n_changes)
+{
+	struct name_set *fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	pthread_mutex_lock(&e->lock);
+	struct name_set *dirty = e->dirty;
+	e->dirty = fresh;
+	pthread_mutex_unlock(&e->lock);
+
+	struct name_set new_dirs = {0};
+	struct engine_ref *r = engine_acquire(e);
+	struct walk_ctx w = {
+	    .e = e, .ix = r->ix, .new_dirs = &new_dirs, .prune = &e->cfg.prune, .is_live = 1};
+	int rc = 0;
+	uint64_t n_read = 0;
+	for (size_t k = 0; rc == 0 && k < dirty->n_slots; k++) {
+		const struct name_slot *sl = &dirty->slots[k];
+		if (sl->len) {
+			rc = reread_dir(&w, dirty->names + sl->off, sl->len);
+			n_read++;
+		}
+	}
+	if (rc == 0 && new_dirs.n) {
+		/* New directories: walked whole, since nothing under them is known. */
+		const char **roots = calloc(new_dirs.n + 1, sizeof(*roots));
+		char *arena = NULL;
+		if (!roots || !(arena = malloc(new_dirs.names_len + new_dirs.n))) {
+			rc = -ENOMEM;
+		} else {
+			size_t n = 0, at = 0;
+			for (size_t k = 0; k < new_dirs.n_slots; k++) {
+				const struct name_slot *sl = &new_dirs.slots[k];
+				if (!sl->len)
+					continue;
+				memcpy(arena + at, new_dirs.names + sl->off, sl->len);
+				arena[at + sl->len] = '\0';
+				roots[n++] = arena + at;
+				at += sl->len + 1;
+			}
+			struct walk_stats ws = {0};
+			struct walk_options opts = {
+			    .roots = roots,
+			    .prune = e->cfg.prune,
+			    .is_cross_fs = e->cfg.is_cross_fs,
+			    .is_uring_disabled = e->cfg.is_uring_disabled,
+			    .threads = 1,
+			    .stop = &e->stop,
+			};
+			struct walk_callbacks cb = {.ctx = &w, .dir = on_dir};
+			w.new_dirs = NULL; /* the walk goes below them itself */
+			rc = walk_run(&opts, &cb, &ws);
+		}
+		free(roots);
+		free(arena);
+	}
+	if (rc == 0)
+		rc = flush(&w);
+	*n_changes = w.n_changes;
+	engine_release(r);
+	batch_release(&w.batch);
+	set_release(&w.old);
+	set_release(&new_dirs);
+	set_release(dirty);
+	free(dirty);
+	pthread_mutex_lock(&e->lock);
+	e->n_dirty_reads += n_read;
+	pthread_mutex_unlock(&e->lock);
 	return rc;
 }
 
@@ -536,60 +781,87 @@ static void save_snapshot(struct engine *e, struct trawl_index *ix)
 			strerror(-rc));
 }
 
+/* One walk (or list read), then the rebuild and save it calls for. */
+static void do_walk(struct engine *e, int is_full)
+{
+	struct engine_ref *r = engine_acquire(e);
+	uint64_t n_changes = 0;
+	set_state(e, e->is_ready ? WALK_RESCANNING : WALK_WALKING);
+	int rc =
+	    e->cfg.from_list ? run_list(e, &n_changes) : run_walk(e, r->ix, !is_full, &n_changes);
+	engine_release(r);
+	set_state(e, WALK_IDLE);
+	if (rc < 0) {
+		if (rc != -ECANCELED)
+			fprintf(stderr, "trawld: walk: %s\n", strerror(-rc));
+		return;
+	}
+	r = engine_acquire(e);
+	struct trawl_index_stats st;
+	trawl_index_stats(r->ix, &st);
+	pthread_mutex_lock(&e->lock);
+	e->is_ready = 1;
+	e->n_walks++;
+	e->n_directories = atomic_load(&e->stats.dirs_read) + atomic_load(&e->stats.dirs_unchanged);
+	e->changes_since_save += n_changes;
+	uint64_t unsaved = e->changes_since_save;
+	pthread_mutex_unlock(&e->lock);
+	uint64_t pending = st.n_delta + st.n_tombstones;
+	if (pending && pending * ENGINE_REBUILD_AFTER_WALK_DIVISOR > st.n_base)
+		trawl_index_rebuild(r->ix);
+	if (unsaved || !e->snapshot_saved_at)
+		save_snapshot(e, r->ix);
+	engine_release(r);
+}
+
 static void *walk_thread(void *arg)
 {
 	struct engine *e = arg;
-	int is_full = !e->is_snapshot_loaded;
-	for (;;) {
-		if (atomic_load(&e->stop))
-			break;
-		struct engine_ref *r = engine_acquire(e);
-		uint64_t n_changes = 0;
-		int is_first = !e->is_ready;
-		set_state(e, is_first ? WALK_WALKING : WALK_RESCANNING);
-		int rc = e->cfg.from_list ? run_list(e, &n_changes)
-					  : run_walk(e, r->ix, !is_full, &n_changes);
-		engine_release(r);
-		set_state(e, WALK_IDLE);
-		r = engine_acquire(e);
-		if (rc == 0) {
-			struct trawl_index_stats st;
-			trawl_index_stats(r->ix, &st);
-			pthread_mutex_lock(&e->lock);
-			e->is_ready = 1;
-			e->n_walks++;
-			e->n_directories = atomic_load(&e->stats.dirs_read) +
-					   atomic_load(&e->stats.dirs_unchanged);
-			e->changes_since_save += n_changes;
-			uint64_t unsaved = e->changes_since_save;
-			pthread_mutex_unlock(&e->lock);
-			uint64_t pending = st.n_delta + st.n_tombstones;
-			if (pending && pending * ENGINE_REBUILD_AFTER_WALK_DIVISOR > st.n_base)
-				trawl_index_rebuild(r->ix);
-			if (unsaved || !e->snapshot_saved_at)
-				save_snapshot(e, r->ix);
-		} else if (rc != -ECANCELED) {
-			fprintf(stderr, "trawld: walk: %s\n", strerror(-rc));
+	int is_walk_due = 1, is_full = !e->is_snapshot_loaded;
+	while (!atomic_load(&e->stop)) {
+		if (is_walk_due) {
+			do_walk(e, is_full);
+			is_walk_due = 0;
+			/* Directories changed while a full walk read the others were watched
+			 * only after it had read them: one incremental rescan catches them. */
+			if (is_full && e->watch) {
+				is_walk_due = 1;
+				is_full = 0;
+				continue;
+			}
 		}
-		engine_release(r);
-
-		/* Sleep until asked, or until the rescan period is over. */
+		uint64_t n_changes = 0;
+		int rc = process_dirty(e, &n_changes);
+		if (rc < 0 && rc != -ECANCELED)
+			fprintf(stderr, "trawld: reading changed directories: %s\n", strerror(-rc));
 		pthread_mutex_lock(&e->lock);
+		e->changes_since_save += n_changes;
+		/* Sleep until asked, until something changed, or until the rescan period is
+		 * over. */
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += e->cfg.rescan_interval_s;
-		while (!e->is_rescan_asked && !atomic_load(&e->stop)) {
+		while (!e->is_rescan_asked && !atomic_load(&e->stop) && !e->dirty->n) {
 			if (!e->cfg.rescan_interval_s) {
 				pthread_cond_wait(&e->wake, &e->lock);
 			} else if (pthread_cond_timedwait(&e->wake, &e->lock, &until) ==
 				   ETIMEDOUT) {
+				e->is_rescan_asked = 1;
 				break;
 			}
 		}
-		is_full = e->is_full_asked;
-		e->is_rescan_asked = 0;
-		e->is_full_asked = 0;
+		if (e->is_rescan_asked) {
+			is_walk_due = 1;
+			is_full = e->is_full_asked;
+			e->is_rescan_asked = 0;
+			e->is_full_asked = 0;
+		}
+		int has_dirty = e->dirty->n > 0;
 		pthread_mutex_unlock(&e->lock);
+		if (!is_walk_due && has_dirty) {
+			struct timespec gather = {0, ENGINE_COALESCE_MS * 1000000L};
+			nanosleep(&gather, NULL);
+		}
 	}
 	return NULL;
 }
@@ -647,6 +919,10 @@ static void engine_free(struct engine *e)
 	if (!e)
 		return;
 	engine_release(e->cur);
+	if (e->dirty) {
+		set_release(e->dirty);
+		free(e->dirty);
+	}
 	for (size_t k = 0; k < e->n_roots; k++)
 		free(e->roots[k]);
 	free(e->roots);
@@ -699,6 +975,9 @@ int engine_start(const struct engine_config *cfg, struct engine **out)
 	free(picks);
 	if (rc < 0)
 		goto err;
+	rc = -ENOMEM;
+	if (!(e->dirty = calloc(1, sizeof(*e->dirty))))
+		goto err;
 
 	struct trawl_index *ix = NULL;
 	rc = trawl_index_load(e->snapshot_path, cfg->threads, &ix);
@@ -724,6 +1003,17 @@ int engine_start(const struct engine_config *cfg, struct engine **out)
 		rc = -ENOMEM;
 		goto err;
 	}
+	if (!cfg->from_list && cfg->watch_backend != WATCH_OFF) {
+		struct watch_options wo = {.backend = cfg->watch_backend,
+					   .share_percent = cfg->watch_share_percent,
+					   .roots = cfg->roots};
+		struct watch_callbacks wc = {
+		    .ctx = e, .dirty = on_watch_dirty, .overflow = on_watch_overflow};
+		rc = watch_start(&wo, &wc, &e->watch);
+		if (rc < 0)
+			fprintf(stderr, "trawld: watching for changes: %s; rescanning every %u s\n",
+				strerror(-rc), cfg->rescan_interval_s);
+	}
 	rc = -pthread_create(&e->thread, NULL, walk_thread, e);
 	if (rc < 0)
 		goto err;
@@ -745,6 +1035,8 @@ void engine_stop(struct engine *e)
 	pthread_mutex_unlock(&e->lock);
 	if (e->has_thread)
 		pthread_join(e->thread, NULL);
+	watch_stop(e->watch);
+	e->watch = NULL;
 	/* Whatever a cancelled walk applied is worth keeping: save it. */
 	if (e->changes_since_save || e->state != WALK_IDLE) {
 		struct engine_ref *r = engine_acquire(e);
@@ -802,11 +1094,19 @@ json_t *engine_status(struct engine *e)
 		      "saved_at", (json_int_t)e->snapshot_saved_at);
 	if (snap && e->last_save_error)
 		json_object_set_new(snap, "error", json_string(strerror(-e->last_save_error)));
+	struct watch_stats ws = {0};
+	if (e->watch)
+		watch_stats(e->watch, &ws);
+	json_t *watch = json_pack(
+	    "{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "backend", watch_backend_name(ws.backend), "watches",
+	    (json_int_t)ws.n_watches, "budget", (json_int_t)ws.budget, "unwatched",
+	    (json_int_t)ws.n_unwatched, "events", (json_int_t)ws.n_events, "overflows",
+	    (json_int_t)ws.n_overflows, "dirty_reads", (json_int_t)e->n_dirty_reads);
 	json_t *obj =
-	    json_pack("{s:b,s:I,s:I,s:o*,s:o*,s:o*,s:o*,s:I}", "ready", e->is_ready, "entries",
+	    json_pack("{s:b,s:I,s:I,s:o*,s:o*,s:o*,s:o*,s:o*,s:I}", "ready", e->is_ready, "entries",
 		      (json_int_t)st.n_entries, "directories", (json_int_t)e->n_directories,
-		      "roots", roots, "walk", walk, "index", index, "snapshot", snap, "picks",
-		      (json_int_t)frecency_count(&e->picks));
+		      "roots", roots, "walk", walk, "index", index, "snapshot", snap, "watch",
+		      watch, "picks", (json_int_t)frecency_count(&e->picks));
 	pthread_mutex_unlock(&e->lock);
 	return obj;
 }

@@ -15,11 +15,13 @@ struct engine_config {
 	const char *const *roots; /* NULL-ended absolute directories */
 	int is_cross_fs;	  /* enter other filesystems below the roots */
 	struct walk_prune prune;
-	const char *from_list;	    /* index this list file instead of walking (or NULL) */
-	const char *state_dir;	    /* snapshot and picks live here; created 0700 */
-	int is_uring_disabled;	    /* walk with the plain backend */
-	unsigned threads;	    /* walker and rebuild threads (0: 2) */
-	unsigned rescan_interval_s; /* incremental rescan period (0: only on request) */
+	const char *from_list;	      /* index this list file instead of walking (or NULL) */
+	const char *state_dir;	      /* snapshot and picks live here; created 0700 */
+	int is_uring_disabled;	      /* walk with the plain backend */
+	unsigned threads;	      /* walker and rebuild threads (0: 2) */
+	unsigned rescan_interval_s;   /* incremental rescan period (0: only on request) */
+	int watch_backend;	      /* enum watch_backend, or WATCH_OFF */
+	unsigned watch_share_percent; /* of max_user_watches (0: the default) */
 };
 
 /** A reference to the index as it is now; it stays valid until engine_release(). */
