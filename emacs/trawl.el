@@ -223,21 +223,23 @@ are reported, never signaled: this runs in the process filter."
   (unless (process-live-p proc)
     (when (eq proc trawl--process)
       (setq trawl--process nil)
-      (trawl--fail-all "trawld closed the connection"))))
+      (trawl--fail-all "The connection to trawld closed"))))
+
+(defvar trawl--open-error nil
+  "Why the last `trawl--open' failed, from the system.")
 
 (defun trawl--open (socket)
-  "Connect to SOCKET and return the process, or nil when nothing listens.
-Signal `user-error' when SOCKET cannot be used for another reason."
+  "Connect to SOCKET and return the process, or nil when that fails.
+Then `trawl--open-error' says why: nothing listens, no such file,
+no permission."
   (condition-case err
       (make-network-process
        :name "trawl" :family 'local :service socket
        :coding 'utf-8-unix :noquery t
        :filter #'trawl--filter :sentinel #'trawl--sentinel)
     (file-error
-     (let ((reason (or (nth 2 err) "")))
-       (if (string-match-p "refused\\|No such file" reason)
-           nil
-         (user-error "Cannot connect to trawld at %s: %s" socket reason))))))
+     (setq trawl--open-error (or (nth 2 err) (error-message-string err)))
+     nil)))
 
 (defun trawl--log-file ()
   "Return the file a daemon started by Emacs writes its output to.
@@ -283,10 +285,10 @@ answer within `trawl-start-timeout' seconds."
          (deadline (+ (float-time) trawl-start-timeout))
          pid proc)
     (cond ((null trawl-program)
-           (user-error "No trawld answers on %s" socket))
+           (user-error "No trawld answers on %s: %s" socket trawl--open-error))
           ((null program)
-           (user-error "No trawld answers on %s, and `%s' is not found"
-                       socket trawl-program)))
+           (user-error "No trawld answers on %s (%s), and `%s' is not found"
+                       socket trawl--open-error trawl-program)))
     (message "Starting %s..." program)
     (ignore-errors (make-directory (file-name-directory log) t))
     (with-temp-buffer
@@ -360,7 +362,7 @@ Signal `user-error' on an error answer, a timeout or a closed connection."
     (let ((proc trawl--process))
       (setq trawl--process nil)
       (delete-process proc)
-      (trawl--fail-all "disconnected"))))
+      (trawl--fail-all "Disconnected from trawld"))))
 
 (defun trawl--connection ()
   "Return a live connection to the daemon.
