@@ -587,19 +587,43 @@ static int on_key(struct picker *p, const struct term_key *k)
 
 /* Decode and act on the buffered input. `is_final`: nothing more is coming now, so a lone
  * escape is the escape key. */
+/* Whether the key acts on the results (picks, marks, moves among them). Such a key waits
+ * until the answer to what was typed before it has come: enter right after typing picks
+ * from the new results, not from the ones still on screen. */
+static int is_on_results(const struct term_key *k)
+{
+	switch (k->kind) {
+	case KEY_ENTER:
+	case KEY_TAB:
+	case KEY_BTAB:
+	case KEY_UP:
+	case KEY_DOWN:
+	case KEY_PGUP:
+	case KEY_PGDN:
+		return 1;
+	case KEY_CTRL:
+		return k->cp == 'j' || k->cp == 'k' || k->cp == 'n' || k->cp == 'p';
+	default:
+		return 0;
+	}
+}
+
 static int on_input(struct picker *p, int is_final)
 {
-	size_t i = 0, n;
+	size_t i = 0, n = 0;
 	int status = RUNNING;
 	struct term_key k;
 	while (status == RUNNING && i < p->in_len &&
 	       (n = term_key_decode(p->in + i, p->in_len - i, is_final, &k)) > 0) {
+		if (!p->is_paste && is_on_results(&k) && !p->is_latest_done && p->latest_id)
+			break; /* on_socket() calls again when the answer is in */
 		i += n;
 		status = on_key(p, &k);
 	}
 	memmove(p->in, p->in + i, p->in_len - i);
 	p->in_len -= i;
-	p->esc_deadline_ms = p->in_len ? now_ms() + PICKER_ESC_TIMEOUT_MS : 0;
+	/* Only a key cut short waits for a deadline; a key held back waits for an answer. */
+	p->esc_deadline_ms = p->in_len && n == 0 ? now_ms() + PICKER_ESC_TIMEOUT_MS : 0;
 	return status;
 }
 
@@ -786,7 +810,9 @@ static int loop(struct picker *p, int signal_fd)
 		struct pollfd fds[3] = {
 		    {.fd = signal_fd, .events = POLLIN},
 		    {.fd = p->conn.fd, .events = POLLIN},
-		    {.fd = p->is_ui_open ? p->term.fd : -1, .events = POLLIN},
+		    /* a full input buffer (keys held back) is read when it drains */
+		    {.fd = p->is_ui_open && p->in_len < sizeof(p->in) ? p->term.fd : -1,
+		     .events = POLLIN},
 		};
 		if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
 			ui_close(p);
@@ -796,8 +822,11 @@ static int loop(struct picker *p, int signal_fd)
 		int status = RUNNING, signo;
 		while (status == RUNNING && (signo = term_signal_next()) > 0)
 			status = on_signal(p, signo);
-		if (status == RUNNING && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (status == RUNNING && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			status = on_socket(p);
+			if (status == RUNNING && p->in_len && p->is_ui_open)
+				status = on_input(p, 0); /* keys held back for this answer */
+		}
 		if (status == RUNNING && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t got =
 			    read(p->term.fd, p->in + p->in_len, sizeof(p->in) - p->in_len);
