@@ -12,8 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include "walk.h"
 
 /* Events that change a directory's listing or its own meta. IN_ATTRIB is kept only for
  * the directory itself (its mode and owner matter; its files' do not). */
@@ -22,6 +27,26 @@
 	 IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 /* Bytes read from the inotify descriptor at once: room for hundreds of events. */
 #define WATCH_READ_BYTES (64 * 1024)
+
+/* Filesystem-wide fanotify events on directories: entries created, deleted, moved, and
+ * directories' own attributes. */
+#define FAN_WATCH_MASK \
+	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_ONDIR)
+/* Directory handles resolved to paths, remembered for bursts in one directory. */
+#define FAN_CACHE_SLOTS 64
+
+struct fan_fs {
+	fsid_t fsid;
+	dev_t dev;
+	int mount_fd; /* a directory on it, for open_by_handle_at() */
+};
+
+struct fan_cached {
+	unsigned char handle[sizeof(fsid_t) + sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	size_t handle_len; /* 0: empty */
+	char *path;
+	size_t len;
+};
 
 struct entry {
 	int wd; /* -1: free */
@@ -44,6 +69,13 @@ struct watch {
 	size_t *free_list;
 	size_t n_free;
 	struct watch_stats st;
+
+	int fan_fd; /* -1 without fanotify */
+	struct fan_fs *fss;
+	size_t n_fss;
+	char **roots; /* events outside these are not ours */
+	size_t n_roots;
+	struct fan_cached cache[FAN_CACHE_SLOTS];
 };
 
 #define SLOT_EMPTY   0
@@ -183,8 +215,27 @@ static void table_remove(struct watch *w, size_t i)
 	w->n_live--;
 }
 
+/* Whether the directory at `path` lies on a filesystem fanotify marked. */
+static int is_fan_covered(struct watch *w, const char *path, size_t len)
+{
+	if (w->fan_fd < 0)
+		return 0;
+	if (!w->st.n_fallback_fs)
+		return 1;
+	char *c = strndup(path, len);
+	struct stat st;
+	int is_covered = 0;
+	if (c && lstat(c, &st) == 0)
+		for (size_t k = 0; k < w->n_fss; k++)
+			is_covered |= w->fss[k].dev == st.st_dev;
+	free(c);
+	return is_covered;
+}
+
 int watch_add(struct watch *w, const char *path, size_t len)
 {
+	if (is_fan_covered(w, path, len))
+		return 0;
 	pthread_mutex_lock(&w->lock);
 	int rc = 0;
 	if (find_path(w, path, len))
@@ -331,6 +382,234 @@ static void handle_event(struct watch *w, const struct inotify_event *ev, char *
 	w->cb.dirty(w->cb.ctx, *scratch, len);
 }
 
+/* ---- fanotify ---- */
+
+static int is_under_root(struct watch *w, const char *path, size_t len)
+{
+	for (size_t k = 0; k < w->n_roots; k++) {
+		size_t rl = strlen(w->roots[k]);
+		if (len >= rl && memcmp(path, w->roots[k], rl) == 0 &&
+		    (len == rl || path[rl] == '/' || rl == 1))
+			return 1;
+	}
+	return 0;
+}
+
+static void fan_cache_clear(struct watch *w)
+{
+	for (size_t k = 0; k < FAN_CACHE_SLOTS; k++) {
+		free(w->cache[k].path);
+		w->cache[k].path = NULL;
+		w->cache[k].handle_len = 0;
+	}
+}
+
+/* The path of the directory with handle `fh` on the filesystem `fsid`, into *out (a
+ * reference into the cache, valid until the next call). Returns 0 or -errno. */
+static int fan_resolve(struct watch *w, const fsid_t *fsid, struct file_handle *fh,
+		       const char **out, size_t *out_len)
+{
+	size_t hl = sizeof(*fh) + fh->handle_bytes;
+	unsigned char key[sizeof(w->cache[0].handle)];
+	size_t kl = sizeof(*fsid) + hl;
+	if (kl > sizeof(key))
+		return -EINVAL;
+	memcpy(key, fsid, sizeof(*fsid));
+	memcpy(key + sizeof(*fsid), fh, hl);
+	struct fan_cached *c = &w->cache[hash_bytes((const char *)key, kl) % FAN_CACHE_SLOTS];
+	if (c->handle_len == kl && memcmp(c->handle, key, kl) == 0) {
+		*out = c->path;
+		*out_len = c->len;
+		return 0;
+	}
+	int mount_fd = -1;
+	for (size_t k = 0; k < w->n_fss; k++)
+		if (memcmp(&w->fss[k].fsid, fsid, sizeof(*fsid)) == 0)
+			mount_fd = w->fss[k].mount_fd;
+	if (mount_fd < 0)
+		return -ENOENT;
+	int fd = open_by_handle_at(mount_fd, fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno; /* ESTALE: the directory is gone; its parent says so */
+	char link[64], buf[4096];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 || (size_t)n >= sizeof(buf) || buf[0] != '/')
+		return -ENAMETOOLONG;
+	char *p = malloc((size_t)n + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, buf, (size_t)n);
+	p[n] = '\0';
+	free(c->path);
+	memcpy(c->handle, key, kl);
+	c->handle_len = kl;
+	c->path = p;
+	c->len = (size_t)n;
+	*out = p;
+	*out_len = (size_t)n;
+	return 0;
+}
+
+/* Report the directory one event names, or for a directory's own attributes, that
+ * directory. `scratch` holds a joined path between calls. */
+static void fan_report(struct watch *w, const struct fanotify_event_metadata *m,
+		       const struct fanotify_event_info_fid *fid, char **scratch)
+{
+	struct file_handle *fh = (struct file_handle *)(void *)fid->handle;
+	const char *name = (const char *)fh->f_handle + fh->handle_bytes;
+	const char *dir;
+	size_t dir_len;
+	if (fan_resolve(w, (const fsid_t *)(const void *)&fid->fsid, fh, &dir, &dir_len) < 0)
+		return;
+	size_t name_len = strlen(name);
+	int is_self = name_len == 1 && name[0] == '.';
+	if ((m->mask & FAN_ATTRIB) && !is_self) {
+		if (!(m->mask & FAN_ONDIR))
+			return; /* a file's mode or times: not indexed */
+		/* A directory's own mode and owner are kept in its own entry. */
+		char *joined = realloc(*scratch, dir_len + 1 + name_len);
+		if (!joined)
+			return;
+		*scratch = joined;
+		memcpy(joined, dir, dir_len);
+		size_t k = dir_len;
+		if (dir_len != 1)
+			joined[k++] = '/';
+		memcpy(joined + k, name, name_len);
+		dir = joined;
+		dir_len = k + name_len;
+	}
+	if (is_under_root(w, dir, dir_len))
+		w->cb.dirty(w->cb.ctx, dir, dir_len);
+}
+
+static void fan_handle_events(struct watch *w, char *buf, size_t n)
+{
+	struct fanotify_event_metadata *m = (void *)buf;
+	ssize_t left = (ssize_t)n;
+	char *scratch = NULL;
+	for (; FAN_EVENT_OK(m, left); m = FAN_EVENT_NEXT(m, left)) {
+		if (m->vers != FANOTIFY_METADATA_VERSION)
+			continue;
+		if (m->mask & FAN_Q_OVERFLOW) {
+			pthread_mutex_lock(&w->lock);
+			w->st.n_overflows++;
+			pthread_mutex_unlock(&w->lock);
+			w->cb.overflow(w->cb.ctx);
+			continue;
+		}
+		pthread_mutex_lock(&w->lock);
+		w->st.n_events++;
+		pthread_mutex_unlock(&w->lock);
+		if ((m->mask & FAN_MOVED_FROM) && (m->mask & FAN_ONDIR))
+			fan_cache_clear(w); /* cached paths below it are stale now */
+		char *info = (char *)m + m->metadata_len;
+		char *end = (char *)m + m->event_len;
+		while (info + sizeof(struct fanotify_event_info_header) <= end) {
+			struct fanotify_event_info_header *h = (void *)info;
+			if (h->len == 0 || info + h->len > end)
+				break;
+			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+				fan_report(w, m, (const struct fanotify_event_info_fid *)(void *)h,
+					   &scratch);
+			info += h->len;
+		}
+	}
+	free(scratch);
+}
+
+/* Mark the filesystem of `dir` (once per filesystem). Returns 0 or -errno. */
+static int fan_mark(struct watch *w, const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct statfs sfs;
+	struct stat st;
+	if (fstatfs(fd, &sfs) != 0 || fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	for (size_t k = 0; k < w->n_fss; k++)
+		if (w->fss[k].dev == st.st_dev) {
+			close(fd);
+			return 0;
+		}
+	if (fanotify_mark(w->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_WATCH_MASK, fd,
+			  NULL) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	struct fan_fs *p = realloc(w->fss, (w->n_fss + 1) * sizeof(*p));
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	w->fss = p;
+	w->fss[w->n_fss++] = (struct fan_fs){.fsid = sfs.f_fsid, .dev = st.st_dev, .mount_fd = fd};
+	return 0;
+}
+
+static int is_pseudo_fs(const char *type)
+{
+	for (const char *const *t = walk_default_prune_fs; *t; t++)
+		if (strcmp(*t, type) == 0)
+			return 1;
+	return 0;
+}
+
+/* Mark the roots' filesystems and those mounted below them. A filesystem that refuses
+ * (no file handles, a btrfs subvolume) is counted: its directories get inotify. */
+static void fan_mark_all(struct watch *w)
+{
+	for (size_t k = 0; k < w->n_roots; k++)
+		if (fan_mark(w, w->roots[k]) < 0)
+			w->st.n_fallback_fs++;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mountpoint options... - type source ... */
+		char mp[4096], type[256];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(sep + 3, "%255s", type) != 1 || is_pseudo_fs(type))
+			continue;
+		/* Mount points escape spaces and the like as octal; such names are rare
+		 * enough to leave to inotify. */
+		if (strchr(mp, '\\') || !is_under_root(w, mp, strlen(mp)))
+			continue;
+		if (fan_mark(w, mp) < 0)
+			w->st.n_fallback_fs++;
+	}
+	free(line);
+	fclose(f);
+}
+
+static void release_fan(struct watch *w)
+{
+	if (w->fan_fd >= 0)
+		close(w->fan_fd);
+	w->fan_fd = -1;
+	for (size_t k = 0; k < w->n_fss; k++)
+		close(w->fss[k].mount_fd);
+	free(w->fss);
+	w->fss = NULL;
+	w->n_fss = 0;
+	fan_cache_clear(w);
+	for (size_t k = 0; k < w->n_roots; k++)
+		free(w->roots[k]);
+	free(w->roots);
+	w->roots = NULL;
+	w->n_roots = 0;
+}
+
 static void *watch_main(void *arg)
 {
 	struct watch *w = arg;
@@ -339,16 +618,26 @@ static void *watch_main(void *arg)
 	size_t scratch_cap = 0;
 	if (!buf)
 		return NULL;
-	struct pollfd fds[2] = {{.fd = w->fd, .events = POLLIN},
-				{.fd = w->stop_fd, .events = POLLIN}};
+	struct pollfd fds[3] = {{.fd = w->fd, .events = POLLIN},
+				{.fd = w->stop_fd, .events = POLLIN},
+				{.fd = w->fan_fd, .events = POLLIN}};
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, w->fan_fd >= 0 ? 3 : 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (fds[1].revents)
 			break;
+		if (w->fan_fd >= 0 && fds[2].revents) {
+			ssize_t n = read(w->fan_fd, buf, WATCH_READ_BYTES);
+			if (n > 0)
+				fan_handle_events(w, buf, (size_t)n);
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				w->cb.overflow(w->cb.ctx);
+		}
+		if (!fds[0].revents)
+			continue;
 		ssize_t n = read(w->fd, buf, WATCH_READ_BYTES);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -388,6 +677,7 @@ int watch_start(const struct watch_options *opts, const struct watch_callbacks *
 		return -ENOMEM;
 	w->cb = *cb;
 	w->stop_fd = -1;
+	w->fan_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	int rc;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -403,6 +693,42 @@ int watch_start(const struct watch_options *opts, const struct watch_callbacks *
 	unsigned share = opts->share_percent ? opts->share_percent : WATCH_DEFAULT_SHARE_PERCENT;
 	w->st.backend = WATCH_INOTIFY;
 	w->st.budget = read_max_user_watches() * share / 100;
+	for (const char *const *r = opts->roots; r && *r; r++) {
+		char **p = realloc(w->roots, (w->n_roots + 1) * sizeof(*p));
+		if (!p) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		w->roots = p;
+		if (!(w->roots[w->n_roots] = strdup(*r))) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		w->n_roots++;
+	}
+	if (opts->backend == WATCH_NONE || opts->backend == WATCH_FANOTIFY) {
+		w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+					      FAN_REPORT_DFID_NAME,
+					  O_RDONLY | O_CLOEXEC);
+		if (w->fan_fd < 0 && opts->backend == WATCH_FANOTIFY) {
+			rc = -errno;
+			goto err;
+		}
+		if (w->fan_fd >= 0) {
+			w->st.backend = WATCH_FANOTIFY;
+			fan_mark_all(w);
+			if (!w->n_fss) {
+				/* Not one filesystem took a mark: inotify does it all. */
+				close(w->fan_fd);
+				w->fan_fd = -1;
+				w->st.backend = WATCH_INOTIFY;
+				if (opts->backend == WATCH_FANOTIFY) {
+					rc = -ENOTSUP;
+					goto err;
+				}
+			}
+		}
+	}
 	rc = rehash(w);
 	if (rc < 0)
 		goto err;
@@ -412,6 +738,7 @@ int watch_start(const struct watch_options *opts, const struct watch_callbacks *
 	*out = w;
 	return 0;
 err:
+	release_fan(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->stop_fd >= 0)
@@ -439,6 +766,7 @@ void watch_stop(struct watch *w)
 		pthread_join(w->thread, NULL);
 	else
 		pthread_cancel(w->thread);
+	release_fan(w);
 	close(w->fd);
 	close(w->stop_fd);
 	for (size_t i = 0; i < w->n_entries; i++)
