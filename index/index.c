@@ -1,6 +1,6 @@
-/* index.c: the index's life cycle: building a base, publishing generations, and the
- * writer's operations (add, remove, rebuild) that derive a new generation from the
- * current one. Readers only ever take a reference to a published generation. */
+/* index.c: the index's life cycle: building a base, publishing generations, figures,
+ * and the readers' look-ups by path (directory meta, children). Readers only ever take a
+ * reference to a published generation; the writer's side is apply.c and rebuild.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +14,12 @@ void base_put(struct base *b)
 	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
 		/* Views into a mapping go before the mapping does. */
 		postings_release(&b->postings);
-		if (b->mapping)
+		if (b->mapping) {
 			munmap(b->mapping, b->mapping_len);
-		else
+		} else {
 			store_release(&b->store);
+			dirmeta_release(&b->meta);
+		}
 		free(b);
 	}
 }
@@ -28,8 +30,7 @@ static void generation_free(struct generation *g)
 	// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 	base_put(g->base);
 	bitmap_free(g->tombstones);
-	free(g->delta);
-	free(g->delta_paths);
+	delta_view_release(&g->delta);
 	free(g);
 }
 
@@ -48,8 +49,7 @@ struct generation *generation_get(struct trawl_index *ix)
 	return g;
 }
 
-/* Make `g` current; the index's reference to the old one is dropped. */
-static void publish(struct trawl_index *ix, struct generation *g)
+void index_publish(struct trawl_index *ix, struct generation *g)
 {
 	pthread_mutex_lock(&ix->lock);
 	struct generation *old = ix->current;
@@ -58,18 +58,22 @@ static void publish(struct trawl_index *ix, struct generation *g)
 	generation_put(old);
 }
 
-/* A new generation over `base` (taking a reference) with no changes. */
-static struct generation *generation_new(struct base *base)
+struct generation *generation_new(struct base *base)
 {
 	struct generation *g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
 	atomic_init(&g->refs, 1);
 	g->tombstones = roaring_bitmap_create();
-	if (!g->tombstones) {
+	struct delta_log *log = delta_log_new(base->store.n_entries);
+	if (!g->tombstones || !log) {
+		bitmap_free(g->tombstones);
+		delta_log_put(log);
 		free(g);
 		return NULL;
 	}
+	delta_view_init(&g->delta, log, 0);
+	delta_log_put(log); /* the view holds it */
 	atomic_fetch_add(&base->refs, 1);
 	g->base = base;
 	return g;
@@ -105,6 +109,18 @@ int index_from_base(struct base *base, unsigned threads, struct trawl_index **ou
 	return index_new(base, threads, out);
 }
 
+static void zero_meta(void *ctx, uint32_t id, struct trawl_dir_meta *out)
+{
+	(void)ctx;
+	(void)id;
+	memset(out, 0, sizeof(*out));
+}
+
+int base_meta_zero(struct base *b)
+{
+	return dirmeta_build(&b->meta, &b->store, zero_meta, NULL);
+}
+
 int trawl_index_build_from_list(const char *buf, size_t len, char sep, unsigned threads,
 				struct trawl_index **out, size_t *n_rejected)
 {
@@ -118,6 +134,8 @@ int trawl_index_build_from_list(const char *buf, size_t len, char sep, unsigned 
 	if (rc == 0)
 		rc = postings_build(&b->postings, &b->store, &folded);
 	store_folded_release(&folded);
+	if (rc == 0)
+		rc = base_meta_zero(b);
 	if (rc < 0) {
 		base_put(b);
 		return rc;
@@ -144,235 +162,81 @@ void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->n_base = s->n_entries;
 	st->n_tombstones = roaring_bitmap_get_cardinality(g->tombstones);
-	st->n_delta = g->n_delta;
-	st->n_entries = st->n_base - st->n_tombstones + st->n_delta;
+	st->n_delta = g->delta.n_records;
+	st->n_entries = st->n_base - st->n_tombstones + g->delta.n_live;
 	st->n_names = s->n_names;
-	st->store_bytes = store_memory_bytes(s);
+	st->store_bytes = store_memory_bytes(s) + dirmeta_memory_bytes(&g->base->meta);
 	st->postings_bytes = postings_memory_bytes(&g->base->postings);
 	st->n_trigrams = g->base->postings.n_trigrams;
-	st->delta_bytes = roaring_bitmap_size_in_bytes(g->tombstones) +
-			  g->n_delta * sizeof(*g->delta) + g->delta_paths_len;
+	/* The log is shared with newer generations: this is what it holds now. */
+	st->delta_bytes =
+	    roaring_bitmap_size_in_bytes(g->tombstones) + delta_memory_bytes(g->delta.log);
 	generation_put(g);
 }
 
-/* ---- the writer's side ---- */
-
-/* A copy of `g` to modify before publishing, with `extra` spare delta bytes. */
-static struct generation *generation_copy(const struct generation *g, size_t extra_entries,
-					  size_t extra_bytes)
+int trawl_index_new_empty(unsigned threads, struct trawl_index **out)
 {
-	struct generation *n = calloc(1, sizeof(*n));
-	if (!n)
-		return NULL;
-	atomic_init(&n->refs, 1);
-	n->tombstones = roaring_bitmap_copy(g->tombstones);
-	n->delta = malloc((g->n_delta + extra_entries) * sizeof(*n->delta));
-	n->delta_paths = malloc(g->delta_paths_len + extra_bytes + 1);
-	if (!n->tombstones || !n->delta || !n->delta_paths) {
-		bitmap_free(n->tombstones);
-		free(n->delta);
-		free(n->delta_paths);
-		free(n);
-		return NULL;
-	}
-	if (g->n_delta)
-		memcpy(n->delta, g->delta, g->n_delta * sizeof(*n->delta));
-	if (g->delta_paths_len)
-		memcpy(n->delta_paths, g->delta_paths, g->delta_paths_len);
-	n->n_delta = g->n_delta;
-	n->delta_paths_len = g->delta_paths_len;
-	atomic_fetch_add(&g->base->refs, 1);
-	n->base = g->base;
-	return n;
+	return trawl_index_build_from_list("", 0, '\n', threads, out, NULL);
 }
 
-static size_t delta_find(const struct generation *g, const char *path, size_t len)
-{
-	for (size_t i = 0; i < g->n_delta; i++)
-		if (g->delta[i].path_len == len &&
-		    memcmp(g->delta_paths + g->delta[i].path_offset, path, len) == 0)
-			return i;
-	return SIZE_MAX;
-}
+/* ---- look-ups by path ---- */
 
-/* Whether `path` is a live entry of `g`. */
-static int is_live(const struct generation *g, const char *path, size_t len)
+/* The live node at `path` in a reference to the current generation (*gp, to put). */
+static int resolve_current(struct trawl_index *ix, const char *path, size_t len,
+			   struct generation **gp, uint32_t *node)
 {
-	uint32_t id = store_lookup(&g->base->store, path, len);
-	if (id != STORE_NO_PARENT && generation_base_live(g, id))
-		return 1;
-	return delta_find(g, path, len) != SIZE_MAX;
-}
-
-/* For an ancestor of an added path: when `path` is live, make sure it is a directory
- * (something listed under a file turns it into one, as the list builder does) and
- * return 1; return 0 when it is not live. */
-static int make_directory(struct generation *n, const char *path, size_t len)
-{
-	const struct store *s = &n->base->store;
-	uint32_t id = store_lookup(s, path, len);
-	if (id != STORE_NO_PARENT && generation_base_live(n, id)) {
-		if (s->kind[id] == TRAWL_KIND_DIR)
-			return 1;
-		/* The base is immutable: retire the entry and re-add it to the delta. */
-		roaring_bitmap_add(n->tombstones, id);
-		return 0;
-	}
-	size_t d = delta_find(n, path, len);
-	if (d == SIZE_MAX)
-		return 0;
-	n->delta[d].kind = TRAWL_KIND_DIR;
-	return 1;
-}
-
-static size_t trim_trailing_slash(const char *path, size_t len)
-{
-	while (len > 1 && path[len - 1] == '/')
-		len--;
-	return len;
-}
-
-int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum trawl_kind kind)
-{
-	if (!store_path_is_acceptable(path, len))
-		return -EINVAL;
-	len = trim_trailing_slash(path, len);
-	pthread_mutex_lock(&ix->writer);
-	struct generation *g = ix->current; /* stable: only writers replace it */
-	int rc = 0;
-	if (is_live(g, path, len))
-		goto out;
-	size_t components = 0;
-	for (size_t i = 0; i < len; i++)
-		components += path[i] == '/';
-	/* At most one delta entry per component, each at most `len` bytes. */
-	struct generation *n = generation_copy(g, components, components * len);
-	if (!n) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* Missing ancestors first, as directories, outermost first. */
-	for (size_t i = 1; i <= len; i++) {
-		if (i < len && path[i] != '/')
-			continue;
-		int is_leaf = i == len;
-		if (!is_leaf && make_directory(n, path, i))
-			continue;
-		struct delta_entry *e = &n->delta[n->n_delta++];
-		e->path_offset = n->delta_paths_len;
-		e->path_len = (uint32_t)i;
-		e->kind = is_leaf ? (uint8_t)kind : TRAWL_KIND_DIR;
-		memcpy(n->delta_paths + n->delta_paths_len, path, i);
-		n->delta_paths_len += i;
-	}
-	publish(ix, n);
-out:
-	pthread_mutex_unlock(&ix->writer);
+	struct name_folder nf;
+	name_folder_init(&nf);
+	*gp = generation_get(ix);
+	int rc = generation_resolve(*gp, &nf, path, len, node);
+	name_folder_release(&nf);
 	return rc;
 }
 
-/* Whether delta path `p` is `path` or lies under it. */
-static int is_at_or_under(const char *p, size_t plen, const char *path, size_t len)
+int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
+			 struct trawl_dir_meta *meta)
 {
-	if (plen < len || memcmp(p, path, len) != 0)
-		return 0;
-	return plen == len || p[len] == '/' || (len == 1 && path[0] == '/');
-}
-
-int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len)
-{
-	if (!store_path_is_acceptable(path, len))
-		return -ENOENT;
-	len = trim_trailing_slash(path, len);
-	pthread_mutex_lock(&ix->writer);
-	struct generation *g = ix->current;
-	int rc = -ENOENT;
-	if (!is_live(g, path, len))
-		goto out;
-	struct generation *n = generation_copy(g, 0, 0);
-	if (!n) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	const struct store *s = &g->base->store;
-	uint32_t id = store_lookup(s, path, len);
-	if (id != STORE_NO_PARENT)
-		roaring_bitmap_add_range_closed(n->tombstones, id, s->subtree_end[id] - 1);
-	/* Compact the delta, dropping the entry and what lies under it. */
-	size_t kept = 0, at = 0;
-	for (size_t i = 0; i < n->n_delta; i++) {
-		struct delta_entry e = n->delta[i];
-		const char *p = g->delta_paths + e.path_offset;
-		if (is_at_or_under(p, e.path_len, path, len))
-			continue;
-		memcpy(n->delta_paths + at, p, e.path_len);
-		e.path_offset = at;
-		at += e.path_len;
-		n->delta[kept++] = e;
-	}
-	n->n_delta = kept;
-	n->delta_paths_len = at;
-	publish(ix, n);
-	rc = 0;
-out:
-	pthread_mutex_unlock(&ix->writer);
-	return rc;
-}
-
-int trawl_index_rebuild(struct trawl_index *ix)
-{
-	pthread_mutex_lock(&ix->writer);
-	struct generation *g = ix->current;
-	const struct store *s = &g->base->store;
-	struct store_builder *sb = store_builder_new();
-	char *paths = NULL;
-	size_t cap = 0, used = 0;
-	struct base *b = NULL;
-	int rc = -ENOMEM;
-	if (!sb)
-		goto out;
-	/* The builder keeps pointers into the path arena: size it once, up front. */
-	for (uint32_t id = 1; id < s->n_entries; id++)
-		if (generation_base_live(g, id))
-			cap += store_path(s, id, NULL, 0);
-	cap += g->delta_paths_len + 1;
-	if (!(paths = malloc(cap)))
-		goto out;
-	for (uint32_t id = 1; id < s->n_entries; id++) {
-		if (!generation_base_live(g, id))
-			continue;
-		size_t n = store_path(s, id, paths + used, cap - used);
-		if ((rc = store_builder_add(sb, paths + used, n, s->kind[id])) < 0)
-			goto out;
-		used += n;
-	}
-	for (size_t i = 0; i < g->n_delta; i++) {
-		const struct delta_entry *e = &g->delta[i];
-		if ((rc = store_builder_add(sb, g->delta_paths + e->path_offset, e->path_len,
-					    e->kind)) < 0)
-			goto out;
-	}
-	rc = -ENOMEM;
-	if (!(b = base_new()))
-		goto out;
-	struct store_folded folded = {0};
-	rc = store_builder_finish(sb, &b->store, &folded);
+	struct generation *g;
+	uint32_t node;
+	int rc = resolve_current(ix, path, len, &g, &node);
+	if (rc == 0 && generation_node_kind(g, node) != TRAWL_KIND_DIR)
+		rc = -ENOTDIR;
 	if (rc == 0)
-		rc = postings_build(&b->postings, &b->store, &folded);
-	store_folded_release(&folded);
+		generation_node_meta(g, node, meta);
+	generation_put(g);
+	return rc;
+}
+
+int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
+			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
+			 void *ctx)
+{
+	struct generation *g;
+	uint32_t node;
+	int rc = resolve_current(ix, path, len, &g, &node);
+	if (rc == 0 && generation_node_kind(g, node) != TRAWL_KIND_DIR)
+		rc = -ENOTDIR;
 	if (rc < 0)
 		goto out;
-	struct generation *n = generation_new(b);
-	if (!n) {
-		rc = -ENOMEM;
-		goto out;
+	const struct store *s = &g->base->store;
+	if (node < s->n_entries) {
+		/* Base children follow each other subtree by subtree; a removed child's
+		 * whole subtree is removed with it. */
+		for (uint32_t c = node + 1; c < s->subtree_end[node] && rc == 0;
+		     c = s->subtree_end[c]) {
+			if (!generation_base_live(g, c))
+				continue;
+			size_t n;
+			const char *name = store_name(s, c, &n);
+			rc = fn(ctx, name, n, s->kind[c]);
+		}
 	}
-	publish(ix, n);
-	rc = 0;
+	for (uint32_t r = delta_first_child(&g->delta, node); r != NODE_NONE && rc == 0;
+	     r = delta_next_child(&g->delta, r)) {
+		const struct delta_record *rec = delta_record(g->delta.log, r);
+		rc = fn(ctx, rec->name, rec->name_len, rec->kind);
+	}
 out:
-	base_put(b);
-	store_builder_free(sb);
-	free(paths);
-	pthread_mutex_unlock(&ix->writer);
+	generation_put(g);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* search.c: running a query on a generation: candidates from the postings (an exact
  * superset of the matches), scope and tombstones, verification and scoring by the
- * matcher on worker threads, a bounded top-K per worker, then the delta, then a merge. */
+ * matcher on worker threads, a bounded top-K per worker, the delta's records scanned
+ * beside the base, then a merge. The empty query lists the base level by level. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 /* In a query of several terms, the entries whose name starts with a term are scored
  * first when there are at most this many of them. */
 #define STRONG_MAX_ENTRIES 65536
+/* Loops poll the cancel flag once per this many steps: a step scores at most one path
+ * (microseconds), so a cancel is seen well within a millisecond. */
+#define SEARCH_POLL_STEPS 64
 
 /* ---- candidates ---- */
 
@@ -306,7 +310,10 @@ struct worker {
 	const struct trawl_query *q;
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
+	uint32_t delta_lo, delta_hi; /* the delta records this worker scans */
 	unsigned kinds;
+	const char *under; /* the scope as a path, for delta records; NULL: everywhere */
+	size_t under_len;
 	struct trawl_matcher *m;
 	struct topk top;
 	uint64_t n_matched;
@@ -315,12 +322,35 @@ struct worker {
 	int32_t floor;		    /* `limit` entries are known to score at least this... */
 	size_t floor_slashes;	    /* ...the worst of them with this many '/' */
 	int rc;
+	const _Atomic int *cancel;
+	unsigned poll; /* steps left before the cancel flag is read again */
 	/* The path being built; its first parent_len bytes are the path of parent. */
 	char *path;
 	size_t cap;
 	uint32_t parent;
 	size_t parent_len;
+	/* The same for the delta scan, with the parent's '/' count and whether the parent is
+	 * in the scope (at or under `under`). */
+	uint32_t delta_parent;
+	size_t delta_parent_len, delta_parent_slashes;
+	int is_delta_parent_in_scope;
 };
+
+/* Whether the search was cancelled; reads the flag every SEARCH_POLL_STEPS calls. Sets
+ * w->rc once it is. */
+static int is_cancelled(struct worker *w)
+{
+	if (w->rc < 0)
+		return 1;
+	if (!w->cancel || --w->poll > 0)
+		return 0;
+	w->poll = SEARCH_POLL_STEPS;
+	if (atomic_load_explicit(w->cancel, memory_order_relaxed)) {
+		w->rc = -ECANCELED;
+		return 1;
+	}
+	return 0;
+}
 
 /* Make room for `need` bytes of path; returns the buffer, or NULL when out of memory. */
 static char *reserve(struct worker *w, size_t need)
@@ -430,11 +460,9 @@ static int32_t term_entry_bound(const struct term *t, int32_t align, const char 
 	return align + BONUS_COMPONENT_EXACT - (is_last_in_name ? 0 : PENALTY_NAME_TAIL_MAX);
 }
 
-/* The best score the query can reach on entry `id`, from its name alone. */
-static int32_t entry_bound(const struct worker *w, uint32_t id)
+/* The best score the query can reach on an entry named `name`, from its name alone. */
+static int32_t name_bound(const struct worker *w, const char *name, size_t len)
 {
-	size_t len;
-	const char *name = store_name(&w->g->base->store, id, &len);
 	int is_name_ascii = is_ascii(name, len);
 	int64_t total = 0;
 	size_t at = 0;
@@ -490,25 +518,46 @@ static size_t entry_slashes(const struct store *s, uint32_t id)
 	return in_root + hops;
 }
 
+/* Whether a candidate scoring at most `ub` may still rank: 1 yes, 0 no, -1 only with at
+ * most *max_slashes '/' in its path. `limit` entries known to rank well (the strong
+ * phase's, or this worker's own once it holds `limit`) make a floor: a candidate bounded
+ * below the worst of them cannot rank, nor one bounded at its score with more components
+ * (the first tie-break), since the worst has the most components among those of its
+ * score. */
+static int may_rank(const struct worker *w, int32_t ub, size_t *max_slashes)
+{
+	int has_floor = w->floor > INT32_MIN, has_own = w->top.n == w->top.limit;
+	int32_t own = has_own ? w->top.slots[0].score : INT32_MIN;
+	if ((has_floor && ub < w->floor) || (has_own && ub < own))
+		return 0;
+	size_t most = SIZE_MAX;
+	if (has_floor && ub == w->floor)
+		most = w->floor_slashes;
+	if (has_own && ub == own) {
+		size_t n = path_slashes(w->top.slots[0].path, w->top.slots[0].len);
+		most = n < most ? n : most;
+	}
+	if (most == SIZE_MAX)
+		return 1;
+	*max_slashes = most;
+	return -1;
+}
+
+static int has_floor(const struct worker *w)
+{
+	return w->floor > INT32_MIN || w->top.n == w->top.limit;
+}
+
 static void consider(struct worker *w, uint32_t id)
 {
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return;
-	/* `limit` entries known to rank well (the strong phase's, or this worker's own
-	 * once it holds `limit`) make a floor: a candidate bounded below the worst of them
-	 * cannot rank, nor one bounded at its score with more components (the first
-	 * tie-break), since the worst has the most components among those of its score. */
-	int has_own = w->top.n == w->top.limit;
-	if (w->floor > INT32_MIN || has_own) {
-		int32_t ub = entry_bound(w, id);
-		int32_t own = has_own ? w->top.slots[0].score : INT32_MIN;
-		if ((w->floor > INT32_MIN && ub < w->floor) || (has_own && ub < own) ||
-		    (w->floor > INT32_MIN && ub == w->floor &&
-		     entry_slashes(s, id) > w->floor_slashes) ||
-		    (has_own && ub == own &&
-		     entry_slashes(s, id) >
-			 path_slashes(w->top.slots[0].path, w->top.slots[0].len))) {
+	if (has_floor(w)) {
+		size_t n, most;
+		const char *name = store_name(s, id, &n);
+		int may = may_rank(w, name_bound(w, name, n), &most);
+		if (may == 0 || (may < 0 && entry_slashes(s, id) > most)) {
 			w->n_pruned++;
 			return;
 		}
@@ -524,48 +573,96 @@ static void consider(struct worker *w, uint32_t id)
 		w->rc = rc;
 }
 
+/* Whether a path is `under` or below it (everything is, without a scope). */
+static int is_at_or_under(const char *p, size_t len, const char *under, size_t under_len)
+{
+	if (!under || (under_len == 1 && under[0] == '/'))
+		return 1;
+	return len >= under_len && memcmp(p, under, under_len) == 0 &&
+	       (len == under_len || p[under_len] == '/');
+}
+
+/* Put the path of delta node `parent` at the start of w->path, unless it is there. */
+static int delta_parent_path(struct worker *w, uint32_t parent)
+{
+	if (parent == w->delta_parent)
+		return 0;
+	size_t need = generation_node_path(w->g, parent, w->path, w->cap);
+	if (need > w->cap) {
+		if (!reserve(w, need))
+			return -ENOMEM;
+		generation_node_path(w->g, parent, w->path, w->cap);
+	}
+	w->delta_parent = parent;
+	w->delta_parent_len = need;
+	w->delta_parent_slashes = path_slashes(w->path, need);
+	w->is_delta_parent_in_scope = is_at_or_under(w->path, need, w->under, w->under_len);
+	return 0;
+}
+
+/* Score the live delta records [delta_lo, delta_hi) in scope. Records of one directory
+ * are mostly appended together, so each parent's path is built once for its run. */
+static void scan_delta(struct worker *w)
+{
+	const struct delta_view *v = &w->g->delta;
+	w->delta_parent = NODE_NONE;
+	w->parent = STORE_NO_PARENT; /* w->path is about to hold other paths */
+	if (!w->path && !reserve(w, 1)) {
+		w->rc = -ENOMEM;
+		return;
+	}
+	for (uint32_t r = w->delta_lo; r < w->delta_hi && !is_cancelled(w); r++) {
+		const struct delta_record *rec = delta_record(v->log, r);
+		if (!delta_is_live(v, r) || !(rec->kind & w->kinds))
+			continue;
+		if (delta_parent_path(w, rec->parent) < 0) {
+			w->rc = -ENOMEM;
+			return;
+		}
+		if (!w->is_delta_parent_in_scope)
+			continue;
+		/* Only the root's path ends in '/'. */
+		int has_separator = rec->parent != 0;
+		size_t most;
+		int may =
+		    has_floor(w) ? may_rank(w, name_bound(w, rec->name, rec->name_len), &most) : 1;
+		if (may == 0 || (may < 0 && w->delta_parent_slashes + has_separator > most)) {
+			w->n_pruned++;
+			continue;
+		}
+		size_t at = w->delta_parent_len, len = at + (size_t)has_separator + rec->name_len;
+		if (!reserve(w, len)) {
+			w->rc = -ENOMEM;
+			return;
+		}
+		if (has_separator)
+			w->path[at++] = '/';
+		memcpy(w->path + at, rec->name, rec->name_len);
+		int rc = offer(w, w->path, len, rec->kind);
+		if (rc < 0)
+			w->rc = rc;
+	}
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
+	w->parent = STORE_NO_PARENT;
 	if (w->candidates) {
 		roaring_uint32_iterator_t it;
 		roaring_init_iterator(w->candidates, &it);
 		if (roaring_move_uint32_iterator_equalorlarger(&it, w->lo))
-			for (; it.has_value && it.current_value < w->hi && w->rc == 0;
+			for (; it.has_value && it.current_value < w->hi && !is_cancelled(w);
 			     roaring_advance_uint32_iterator(&it))
 				consider(w, it.current_value);
 	} else {
-		for (uint32_t id = w->lo; id < w->hi && w->rc == 0; id++)
+		for (uint32_t id = w->lo; id < w->hi && !is_cancelled(w); id++)
 			if (generation_base_live(w->g, id))
 				consider(w, id);
 	}
+	if (w->delta_lo < w->delta_hi && w->rc == 0)
+		scan_delta(w);
 	return NULL;
-}
-
-/* Delta entries live under `under`, when given: the path starts with it and a '/'. */
-static int delta_in_scope(const char *p, size_t len, const char *under, size_t under_len)
-{
-	if (!under)
-		return 1;
-	if (under_len == 1 && under[0] == '/')
-		return len > 1;
-	return len > under_len && memcmp(p, under, under_len) == 0 && p[under_len] == '/';
-}
-
-static void search_delta(struct worker *w, const char *under, size_t under_len)
-{
-	const struct generation *g = w->g;
-	/* Every worker is set up with the generation before any search phase runs. */
-	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
-	for (size_t i = 0; i < g->n_delta && w->rc == 0; i++) {
-		const struct delta_entry *e = &g->delta[i];
-		const char *p = g->delta_paths + e->path_offset;
-		if (!(e->kind & w->kinds) || !delta_in_scope(p, e->path_len, under, under_len))
-			continue;
-		int rc = offer(w, p, e->path_len, e->kind);
-		if (rc < 0)
-			w->rc = rc;
-	}
 }
 
 struct bound_key {
@@ -621,6 +718,8 @@ static int strong_name(struct worker *w, struct strong *st, uint32_t k)
 {
 	const struct store *s = st->s;
 	for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1]; i++) {
+		if (is_cancelled(w))
+			return w->rc;
 		int rc = strong_entry(w, st, s->name_entries[i]);
 		if (rc < 0)
 			return rc;
@@ -649,6 +748,10 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 		goto out;
 	uint32_t n_matching = 0;
 	for (uint32_t k = lo; k < hi; k++) {
+		if (is_cancelled(w)) {
+			rc = w->rc;
+			goto out;
+		}
 		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
 		if (!reserve(w, nl + 1))
 			goto out;
@@ -824,6 +927,162 @@ static int make_scan_set(roaring_bitmap_t **cand, const struct strong *st,
 	return 0;
 }
 
+/* ---- the empty query ----
+ *
+ * Every entry matches it with score 0, so the best are those with the fewest '/' (then
+ * the shortest, then byte order). Entries one level below the scope have as many '/' as
+ * each other: the base is listed level by level, a level's directories found among the
+ * previous level's children, and the walk ends after the first level that leaves the top
+ * full. The count is the size of the scope, less its tombstones.
+ */
+
+/* A directory of the current level and the length of its path. */
+struct level_dir {
+	uint32_t id;
+	uint32_t path_len;
+};
+
+struct levels {
+	struct level_dir *dirs, *next;
+	size_t n, n_next, cap;
+};
+
+static int levels_push(struct levels *l, uint32_t id, size_t path_len)
+{
+	if (l->n_next == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct level_dir *dirs = realloc(l->dirs, cap * sizeof(*dirs));
+		if (dirs)
+			l->dirs = dirs;
+		struct level_dir *next = realloc(l->next, cap * sizeof(*next));
+		if (next)
+			l->next = next;
+		if (!dirs || !next)
+			return -ENOMEM;
+		l->cap = cap;
+	}
+	l->next[l->n_next++] = (struct level_dir){id, (uint32_t)path_len};
+	return 0;
+}
+
+/* Offer base entry `id` of `len` path bytes and `slashes` '/', unless the full top
+ * already holds better: the first two tie-breaks are known without building the path. */
+static int offer_listed(struct worker *w, uint32_t id, size_t len, size_t slashes)
+{
+	const struct store *s = &w->g->base->store;
+	if (w->top.n == w->top.limit) {
+		const struct slot *worst = &w->top.slots[0];
+		size_t worst_slashes = path_slashes(worst->path, worst->len);
+		if (slashes > worst_slashes || (slashes == worst_slashes && len > worst->len))
+			return 0;
+	}
+	if (!reserve(w, len))
+		return -ENOMEM;
+	store_path(s, id, w->path, w->cap);
+	w->parent = STORE_NO_PARENT;
+	return offer(w, w->path, len, s->kind[id]);
+}
+
+/* List the base below `top_id` into w's top, and `top_id` itself (the root) when
+ * `is_top_listed`. */
+static int list_levels(struct worker *w, uint32_t top_id, int is_top_listed)
+{
+	const struct store *s = &w->g->base->store;
+	struct levels l = {0};
+	size_t top_len = store_path(s, top_id, NULL, 0);
+	if (!reserve(w, top_len))
+		return -ENOMEM;
+	store_path(s, top_id, w->path, w->cap);
+	/* The root's children have one '/', as the root itself; a scope's, one more than
+	 * the scope. */
+	size_t slashes = top_id == 0 ? 1 : path_slashes(w->path, top_len) + 1;
+	int rc = levels_push(&l, top_id, top_len);
+	if (rc == 0 && is_top_listed && (s->kind[top_id] & w->kinds))
+		rc = offer_listed(w, top_id, top_len, 1);
+	while (rc == 0 && l.n_next) {
+		struct level_dir *swap = l.dirs;
+		l.dirs = l.next;
+		l.next = swap;
+		l.n = l.n_next;
+		l.n_next = 0;
+		for (size_t i = 0; i < l.n && rc == 0; i++) {
+			uint32_t d = l.dirs[i].id;
+			/* Only the root's path ends in '/'. */
+			size_t prefix = l.dirs[i].path_len + (d != 0);
+			for (uint32_t c = d + 1; c < s->subtree_end[d] && rc == 0;
+			     c = s->subtree_end[c]) {
+				if (is_cancelled(w)) {
+					rc = w->rc;
+					break;
+				}
+				if (!generation_base_live(w->g, c))
+					continue;
+				size_t n;
+				store_name(s, c, &n);
+				if (s->kind[c] & w->kinds)
+					rc = offer_listed(w, c, prefix + n, slashes);
+				if (rc == 0 && s->subtree_end[c] > c + 1)
+					rc = levels_push(&l, c, prefix + n);
+			}
+		}
+		/* Deeper levels have more '/' than everything the top holds. */
+		if (w->top.n == w->top.limit)
+			break;
+		slashes++;
+	}
+	free(l.dirs);
+	free(l.next);
+	return rc;
+}
+
+/* Live base entries of the kinds in [lo, hi). */
+static uint64_t count_live(const struct generation *g, uint32_t lo, uint32_t hi, unsigned kinds)
+{
+	const struct store *s = &g->base->store;
+	if (lo >= hi)
+		return 0;
+	uint64_t dead = roaring_bitmap_range_cardinality(g->tombstones, lo, hi);
+	if ((kinds & TRAWL_KIND_ANY) == TRAWL_KIND_ANY)
+		return hi - lo - dead;
+	uint64_t n = 0;
+	for (uint32_t id = lo; id < hi; id++)
+		n += (s->kind[id] & kinds) != 0;
+	if (dead) {
+		roaring_uint32_iterator_t it;
+		roaring_init_iterator(g->tombstones, &it);
+		if (roaring_move_uint32_iterator_equalorlarger(&it, lo))
+			for (; it.has_value && it.current_value < hi;
+			     roaring_advance_uint32_iterator(&it))
+				n -= (s->kind[it.current_value] & kinds) != 0;
+	}
+	return n;
+}
+
+/* ---- the search ---- */
+
+/* The scope: the base range [*lo, *hi) strictly under `under` (empty when it is a delta
+ * directory) and its node, or -ENOENT when it is not a live directory. */
+static int resolve_scope(const struct generation *g, const char *under, size_t under_len,
+			 uint32_t *lo, uint32_t *hi, uint32_t *node)
+{
+	const struct store *s = &g->base->store;
+	struct name_folder nf;
+	name_folder_init(&nf);
+	int rc = generation_resolve(g, &nf, under, under_len, node);
+	name_folder_release(&nf);
+	if (rc < 0)
+		return rc;
+	if (generation_node_kind(g, *node) != TRAWL_KIND_DIR)
+		return -ENOENT;
+	if (*node < s->n_entries) {
+		*lo = *node + 1;
+		*hi = s->subtree_end[*node];
+	} else {
+		*lo = *hi = 0;
+	}
+	return 0;
+}
+
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		       const struct trawl_search_options *opts, struct trawl_results *out)
 {
@@ -842,37 +1101,18 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	roaring_bitmap_t *cand = NULL;
 	int32_t *align_bound = NULL;
 	size_t n_workers = 0;
+	int is_everything = q->n_groups == 0;
+	struct strong st = {s, NULL, 0, 0, NULL};
 	int rc = 0;
 
 	/* Scope: the base range of `under`, and a prefix test for the delta. */
-	uint32_t lo = 0, hi = s->n_entries;
+	uint32_t lo = 0, hi = s->n_entries, top_id = 0;
 	const char *under = opts->under;
-	size_t under_len = opts->under_len;
-	if (under) {
-		while (under_len > 1 && under[under_len - 1] == '/')
-			under_len--;
-		uint32_t id = store_lookup(s, under, under_len);
-		int is_base_dir = id != STORE_NO_PARENT && generation_base_live(g, id) &&
-				  (s->kind[id] & TRAWL_KIND_DIR);
-		if (is_base_dir) {
-			lo = id + 1;
-			hi = s->subtree_end[id];
-		} else {
-			size_t d = SIZE_MAX;
-			for (size_t i = 0; i < g->n_delta && d == SIZE_MAX; i++)
-				if (g->delta[i].path_len == under_len &&
-				    memcmp(g->delta_paths + g->delta[i].path_offset, under,
-					   under_len) == 0)
-					d = i;
-			if (d == SIZE_MAX || !(g->delta[d].kind & TRAWL_KIND_DIR)) {
-				rc = -ENOENT;
-				goto out;
-			}
-			lo = hi = 0;
-		}
-	}
+	size_t under_len = under ? path_trim(under, opts->under_len) : 0;
+	if (under && (rc = resolve_scope(g, under, under_len, &lo, &hi, &top_id)) < 0)
+		goto out;
 
-	if ((rc = query_candidates(&g->base->postings, q, &cand)) < 0)
+	if (!is_everything && (rc = query_candidates(&g->base->postings, q, &cand)) < 0)
 		goto out;
 	if (cand) {
 		if (lo > 0)
@@ -902,6 +1142,10 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		w->align_bound = align_bound;
 		w->floor = INT32_MIN;
 		w->kinds = kinds;
+		w->under = under;
+		w->under_len = under_len;
+		w->cancel = opts->cancel;
+		w->poll = 1; /* the first poll reads the flag */
 		w->parent = STORE_NO_PARENT;
 		w->top.limit = limit;
 		if (!(w->m = trawl_matcher_new())) {
@@ -910,36 +1154,58 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		}
 	}
 
-	/* Strong candidates and the delta first: they set the score to beat. */
-	struct strong st = {s, cand, lo, hi, roaring_bitmap_create()};
-	int32_t ub_rest = INT32_MAX;
-	if (!st.done) {
-		rc = -ENOMEM;
-		goto out;
+	/* A small delta is scanned first, by one worker: its results set the score to beat.
+	 * A large one is shared among the workers with the base scan. */
+	uint32_t n_records = g->delta.n_records;
+	int is_delta_shared = n_records >= SEARCH_PARALLEL_MIN_CANDIDATES;
+	uint64_t n_cand = 0;
+	int is_scan_skipped = 0;
+	if (is_everything) {
+		if (!under || top_id < s->n_entries)
+			rc = list_levels(&ws[0], under ? top_id : 0, !under);
+		ws[0].n_matched = count_live(g, under ? lo : 0, hi, kinds);
+		is_scan_skipped = 1;
+	} else {
+		/* Strong candidates first: they set the score to beat. */
+		int32_t ub_rest = INT32_MAX;
+		st.cand = cand;
+		st.lo = lo;
+		st.hi = hi;
+		if (!(st.done = roaring_bitmap_create())) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = strong_phase(&ws[0], &st, q, &ub_rest);
+		if (rc == 0 && !is_delta_shared) {
+			ws[0].delta_hi = n_records;
+			scan_delta(&ws[0]);
+			ws[0].delta_hi = 0;
+		}
+		if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, g, lo, hi)) < 0)
+			goto done;
+		n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
+		is_scan_skipped = beats(&ws[0].top, ub_rest);
+		out->is_matched_estimate = is_scan_skipped;
+		if (is_scan_skipped) {
+			/* Nothing left can enter the top: skip the scan. What it would have
+			 * verified is counted as if it matched, an upper bound. */
+			ws[0].n_matched += n_cand;
+		}
 	}
-	rc = strong_phase(&ws[0], &st, q, &ub_rest);
-	if (rc == 0)
-		search_delta(&ws[0], under, under_len);
-	if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, g, lo, hi)) < 0)
+	if (rc < 0 || ws[0].rc < 0)
 		goto done;
-	uint64_t n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
-	out->is_matched_estimate = beats(&ws[0].top, ub_rest);
-	if (out->is_matched_estimate) {
-		/* Nothing left can enter the top: skip the scan. What it would have
-		 * verified is counted as if it matched, an upper bound. */
-		ws[0].n_matched += n_cand;
-		goto done;
-	}
 
 	/* The scan: the remaining candidates in equal shares of ids, every worker pruning
-	 * below what the strong phase already holds. */
+	 * below what the first phase already holds. */
 	if (ws[0].top.n == ws[0].top.limit)
 		for (size_t i = 0; i < n_workers; i++) {
 			ws[i].floor = ws[0].top.slots[0].score;
 			ws[i].floor_slashes =
 			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
 		}
-	size_t n_scan = n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
+	size_t n_scan = is_scan_skipped				  ? 0
+			: n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1
+								  : n_workers;
 	uint32_t start = lo;
 	for (size_t i = 0; i < n_scan; i++) {
 		struct worker *w = &ws[i];
@@ -956,28 +1222,39 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		w->hi = end;
 		start = end;
 	}
+	size_t n_run = n_scan;
+	if (is_delta_shared || (is_everything && n_records)) {
+		n_run = is_delta_shared ? n_workers : 1;
+		for (size_t i = 0; i < n_run; i++) {
+			ws[i].delta_lo = (uint32_t)((uint64_t)n_records * i / n_run);
+			ws[i].delta_hi = (uint32_t)((uint64_t)n_records * (i + 1) / n_run);
+		}
+	}
 	pthread_t tids[SEARCH_MAX_THREADS];
 	int started[SEARCH_MAX_THREADS] = {0};
-	for (size_t i = 1; i < n_scan; i++)
+	for (size_t i = 1; i < n_run; i++)
 		started[i] = pthread_create(&tids[i], NULL, work, &ws[i]) == 0;
-	work(&ws[0]);
-	for (size_t i = 1; i < n_scan; i++) {
+	if (n_run)
+		work(&ws[0]);
+	for (size_t i = 1; i < n_run; i++) {
 		if (started[i])
 			pthread_join(tids[i], NULL);
 		else
 			work(&ws[i]);
 	}
 done:
-	bitmap_free(st.done);
 	out->n_matched = 0;
 	for (size_t i = 0; i < n_workers; i++) {
 		if (ws[i].rc < 0)
 			rc = ws[i].rc;
 		/* Pruned candidates were not verified: count them as matches, a bound. */
 		out->n_matched += ws[i].n_matched + ws[i].n_pruned;
-		if (ws[i].n_pruned)
+		if (ws[i].n_pruned && !is_everything)
 			out->is_matched_estimate = 1;
 	}
+	/* Every entry matches the empty query: what was pruned did match. */
+	if (is_everything)
+		out->is_matched_estimate = 0;
 	if (rc == 0)
 		rc = collect(ws, n_workers, limit, out);
 out:
@@ -986,6 +1263,7 @@ out:
 		topk_release(&ws[i].top);
 		free(ws[i].path);
 	}
+	bitmap_free(st.done);
 	bitmap_free(cand);
 	free(align_bound);
 	generation_put(g);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "dirmeta.h"
 #include "fold.h"
 #include "generation.h"
 #include "trawl_index.h"
@@ -20,7 +21,7 @@
 /* Bump on any change to the layout, and on any change to what the arrays or postings
  * mean (the store's order, the loose fold, the posting rules of postings.c): an old
  * snapshot must be rejected and rebuilt, never read with new meanings. */
-#define SNAPSHOT_FORMAT_VERSION 1
+#define SNAPSHOT_FORMAT_VERSION 2
 /* Written natively; a host of the other byte order reads 0x04030201. */
 #define SNAPSHOT_BYTE_ORDER_MARK 0x01020304u
 /* Sections start at multiples of this: a cache line, and a multiple of what frozen
@@ -45,7 +46,13 @@ enum section_id {
 	SECTION_TRIGRAM_KEYS,
 	SECTION_TRIGRAM_POSTING_INDEX,
 	SECTION_TRIGRAM_POSTINGS,
-	N_SECTIONS = SECTION_TRIGRAM_POSTINGS,
+	SECTION_DIR_BITS,
+	SECTION_DIR_RANK,
+	SECTION_DIR_MTIME,
+	SECTION_DIR_CTIME,
+	SECTION_DIR_ATTR_ID,
+	SECTION_DIR_ATTRS,
+	N_SECTIONS = SECTION_DIR_ATTRS,
 };
 
 /* One row of the section table. */
@@ -78,14 +85,16 @@ struct snapshot_header {
 	uint32_t n_sections;
 	uint32_t roaring_version; /* major << 16 | minor << 8 | revision */
 	uint32_t fold_probe_crc32c;
-	uint32_t reserved; /* zero */
+	uint32_t n_dirs;
 	char utf8proc_version[16];
+	uint32_t n_dir_attrs;
+	uint32_t dir_attr_id_bytes; /* 2 or 4 */
 };
 
 #define SNAPSHOT_HEADER_BYTES \
 	(sizeof(struct snapshot_header) + N_SECTIONS * sizeof(struct snapshot_section))
 
-_Static_assert(sizeof(struct snapshot_header) == 96, "the header has no padding");
+_Static_assert(sizeof(struct snapshot_header) == 104, "the header has no padding");
 _Static_assert(sizeof(struct snapshot_section) == 32, "a section row has no padding");
 _Static_assert(sizeof(struct snapshot_posting) == 16, "a posting row has no padding");
 
@@ -498,6 +507,26 @@ static int write_store(struct writer *w, const struct store *s)
 	return rc;
 }
 
+static int write_meta(struct writer *w, const struct dirmeta *m)
+{
+	size_t dirs = m->n_dirs;
+	int rc = write_section(w, SECTION_DIR_BITS, m->dir_bits,
+			       dirmeta_words(m->n_entries) * sizeof(uint64_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_RANK, m->dir_rank,
+				   dirmeta_blocks(m->n_entries) * sizeof(uint32_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_MTIME, m->mtime_ns, dirs * sizeof(int64_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_CTIME, m->ctime_ns, dirs * sizeof(int64_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_ATTR_ID, m->attr_ids, dirs * m->attr_id_bytes);
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_ATTRS, m->attrs,
+				   (size_t)m->n_attrs * 3 * sizeof(uint32_t));
+	return rc;
+}
+
 static int write_snapshot(int fd, const struct base *b)
 {
 	const struct store *s = &b->store;
@@ -522,7 +551,7 @@ static int write_snapshot(int fd, const struct base *b)
 		0 ||
 	    (rc = write_postings(&w, SECTION_TRIGRAM_POSTING_INDEX, SECTION_TRIGRAM_POSTINGS,
 				 p->maps, p->keys, p->n_slots)) < 0 ||
-	    (rc = writer_flush(&w)) < 0)
+	    (rc = write_meta(&w, &b->meta)) < 0 || (rc = writer_flush(&w)) < 0)
 		goto out;
 
 	memcpy(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic));
@@ -536,6 +565,9 @@ static int write_snapshot(int fd, const struct base *b)
 	h.n_trigram_slots = p->n_slots;
 	h.n_trigrams = n_trigrams;
 	h.n_sections = N_SECTIONS;
+	h.n_dirs = b->meta.n_dirs;
+	h.n_dir_attrs = b->meta.n_attrs;
+	h.dir_attr_id_bytes = b->meta.attr_id_bytes;
 	h.roaring_version = roaring_version();
 	utf8proc_version_field(h.utf8proc_version);
 	memcpy(head, &h, sizeof(h));
@@ -599,7 +631,7 @@ int trawl_index_save(struct trawl_index *ix, const char *path)
 {
 	crc32c_ready();
 	struct generation *g = generation_get(ix);
-	if (g->n_delta || !roaring_bitmap_is_empty(g->tombstones)) {
+	if (g->delta.n_records || g->delta.n_metas || !roaring_bitmap_is_empty(g->tombstones)) {
 		generation_put(g);
 		int rc = trawl_index_rebuild(ix);
 		if (rc < 0)
@@ -731,7 +763,7 @@ static int check_header(struct loader *l)
 	    h->format_version != SNAPSHOT_FORMAT_VERSION)
 		return -EINVAL;
 	if (h->header_bytes != SNAPSHOT_HEADER_BYTES || h->n_sections != N_SECTIONS ||
-	    l->size < SNAPSHOT_HEADER_BYTES || h->file_bytes != l->size || h->reserved)
+	    l->size < SNAPSHOT_HEADER_BYTES || h->file_bytes != l->size)
 		return -EINVAL;
 	unsigned char head[SNAPSHOT_HEADER_BYTES];
 	memcpy(head, l->map, sizeof(head));
@@ -758,6 +790,10 @@ static int check_header(struct loader *l)
 	if (h->n_entries == 0 || h->n_entries == UINT32_MAX || h->n_names > h->n_entries ||
 	    h->name_bytes_length_bytes > UINT32_MAX)
 		return -EINVAL;
+	/* Directory meta: attribute indices as narrow as dirmeta_build() makes them. */
+	if (h->n_dirs > h->n_entries || h->n_dir_attrs > h->n_dirs ||
+	    h->dir_attr_id_bytes != (h->n_dir_attrs <= DIRMETA_SHORT_ATTRS ? 2u : 4u))
+		return -EINVAL;
 	if (!has_items(l, SECTION_ENTRY_PARENT, n, 4) ||
 	    !has_items(l, SECTION_ENTRY_NAME_ID, n, 4) ||
 	    !has_items(l, SECTION_ENTRY_SUBTREE_END, n, 4) ||
@@ -769,7 +805,13 @@ static int check_header(struct loader *l)
 	    !has_items(l, SECTION_CHAR_POSTING_INDEX, 256, sizeof(struct snapshot_posting)) ||
 	    !has_items(l, SECTION_TRIGRAM_KEYS, h->n_trigram_slots, 4) ||
 	    !has_items(l, SECTION_TRIGRAM_POSTING_INDEX, h->n_trigrams,
-		       sizeof(struct snapshot_posting)))
+		       sizeof(struct snapshot_posting)) ||
+	    !has_items(l, SECTION_DIR_BITS, dirmeta_words(h->n_entries), 8) ||
+	    !has_items(l, SECTION_DIR_RANK, dirmeta_blocks(h->n_entries), 4) ||
+	    !has_items(l, SECTION_DIR_MTIME, h->n_dirs, 8) ||
+	    !has_items(l, SECTION_DIR_CTIME, h->n_dirs, 8) ||
+	    !has_items(l, SECTION_DIR_ATTR_ID, h->n_dirs, h->dir_attr_id_bytes) ||
+	    !has_items(l, SECTION_DIR_ATTRS, h->n_dir_attrs, 12))
 		return -EINVAL;
 	/* The trigram table is open addressing over a power of two: a probe ends at an
 	 * empty slot, so there must be one. */
@@ -843,6 +885,38 @@ static void use_store(struct store *s, const struct loader *l)
 	s->name_entries = (uint32_t *)section_bytes(l, SECTION_NAME_ENTRIES);
 }
 
+static void use_meta(struct dirmeta *m, const struct loader *l)
+{
+	m->n_entries = l->h.n_entries;
+	m->n_dirs = l->h.n_dirs;
+	m->dir_bits = (uint64_t *)section_bytes(l, SECTION_DIR_BITS);
+	m->dir_rank = (uint32_t *)section_bytes(l, SECTION_DIR_RANK);
+	m->mtime_ns = (int64_t *)section_bytes(l, SECTION_DIR_MTIME);
+	m->ctime_ns = (int64_t *)section_bytes(l, SECTION_DIR_CTIME);
+	m->attr_ids = (void *)section_bytes(l, SECTION_DIR_ATTR_ID);
+	m->attr_id_bytes = l->h.dir_attr_id_bytes;
+	m->n_attrs = l->h.n_dir_attrs;
+	m->attrs = (uint32_t *)section_bytes(l, SECTION_DIR_ATTRS);
+}
+
+/* The directory counts: each block's count is the directories before it, they add up to
+ * n_dirs, and no bit is set past the last entry (check_store_part() ties each bit to its
+ * entry's kind). So a directory's rank indexes the meta arrays. */
+static int check_meta_ranks(const struct dirmeta *m)
+{
+	uint32_t n = 0;
+	size_t words = dirmeta_words(m->n_entries);
+	for (size_t w = 0; w < words; w++) {
+		if (w % (DIRMETA_BLOCK_ENTRIES / 64) == 0 &&
+		    m->dir_rank[w / (DIRMETA_BLOCK_ENTRIES / 64)] != n)
+			return -EINVAL;
+		n += (uint32_t)__builtin_popcountll(m->dir_bits[w]);
+	}
+	if (m->n_entries % 64 && m->dir_bits[words - 1] >> (m->n_entries % 64))
+		return -EINVAL;
+	return n == m->n_dirs ? 0 : -EINVAL;
+}
+
 /* What the search, the lookups and the writer rely on to stay inside the arrays and to
  * terminate: one root at id 0 and every parent before its child (no cycles), subtrees
  * inside the store, name ids and entry ids in range, name offsets ascending within their
@@ -858,13 +932,14 @@ static int check_store_ends(const struct store *s)
 
 /* Whether entry `id` breaks one of the invariants above. Branch-free: one pass
  * over the arrays, no misprediction. */
-static inline uint32_t entry_is_bad(const struct store *s, uint32_t id)
+static inline uint32_t entry_is_bad(const struct store *s, const struct dirmeta *m, uint32_t id)
 {
 	uint32_t n = s->n_entries, kind = s->kind[id];
 	return ((s->parent[id] >= id) & (id != 0)) | (s->subtree_end[id] <= id) |
 	       (s->subtree_end[id] > n) | (s->name_id[id] >= s->n_names) |
 	       (s->name_entries[id] >= n) |
-	       ((kind != TRAWL_KIND_FILE) & (kind != TRAWL_KIND_DIR) & (kind != TRAWL_KIND_LINK));
+	       ((kind != TRAWL_KIND_FILE) & (kind != TRAWL_KIND_DIR) & (kind != TRAWL_KIND_LINK)) |
+	       ((uint32_t)dirmeta_is_dir(m, id) != (kind == TRAWL_KIND_DIR));
 }
 
 static inline uint32_t name_is_bad(const struct store *s, uint32_t k)
@@ -873,12 +948,23 @@ static inline uint32_t name_is_bad(const struct store *s, uint32_t k)
 	       (s->name_entries_offset[k] > s->name_entries_offset[k + 1]);
 }
 
-static int check_store_part(const struct store *s, uint32_t lo, uint32_t hi, uint32_t name_lo,
-			    uint32_t name_hi)
+/* Directory meta points into the table of triples. */
+static inline uint32_t dir_is_bad(const struct dirmeta *m, uint32_t r)
+{
+	uint32_t a = m->attr_id_bytes == 2 ? ((const uint16_t *)m->attr_ids)[r]
+					   : ((const uint32_t *)m->attr_ids)[r];
+	return a >= m->n_attrs;
+}
+
+static int check_store_part(const struct store *s, const struct dirmeta *m, uint32_t lo,
+			    uint32_t hi, uint32_t name_lo, uint32_t name_hi, uint32_t dir_lo,
+			    uint32_t dir_hi)
 {
 	uint32_t bad = 0;
 	for (uint32_t id = lo; id < hi; id++)
-		bad |= entry_is_bad(s, id);
+		bad |= entry_is_bad(s, m, id);
+	for (uint32_t r = dir_lo; r < dir_hi; r++)
+		bad |= dir_is_bad(m, r);
 	for (uint32_t k = name_lo; k < name_hi; k++)
 		bad |= name_is_bad(s, k);
 	return bad ? -EINVAL : 0;
@@ -949,10 +1035,13 @@ static void check_part(struct loader *l, unsigned i)
 {
 	const struct store *s = &l->b->store;
 	struct postings *p = &l->b->postings;
-	int rc = check_store_part(s, (uint32_t)share(s->n_entries, i, l->n_parts),
+	const struct dirmeta *m = &l->b->meta;
+	int rc = check_store_part(s, m, (uint32_t)share(s->n_entries, i, l->n_parts),
 				  (uint32_t)share(s->n_entries, i + 1, l->n_parts),
 				  (uint32_t)share(s->n_names, i, l->n_parts),
-				  (uint32_t)share(s->n_names, i + 1, l->n_parts));
+				  (uint32_t)share(s->n_names, i + 1, l->n_parts),
+				  (uint32_t)share(m->n_dirs, i, l->n_parts),
+				  (uint32_t)share(m->n_dirs, i + 1, l->n_parts));
 	const unsigned char *rows = section_bytes(l, SECTION_TRIGRAM_POSTING_INDEX);
 	size_t row = l->first_row[i];
 	for (size_t slot = l->first_slot[i]; slot < l->first_slot[i + 1] && rc == 0; slot++)
@@ -989,7 +1078,9 @@ static int load_base(struct base *b, unsigned threads)
 	if (rc < 0)
 		return rc;
 	use_store(&b->store, &l);
-	if ((rc = check_store_ends(&b->store)) < 0 || (rc = use_postings(&b->postings, &l)) < 0)
+	use_meta(&b->meta, &l);
+	if ((rc = check_store_ends(&b->store)) < 0 || (rc = check_meta_ranks(&b->meta)) < 0 ||
+	    (rc = use_postings(&b->postings, &l)) < 0)
 		return rc;
 	run_parts(&l, LOAD_CHECKS);
 	for (unsigned i = 0; i < l.n_parts; i++)

@@ -109,22 +109,10 @@ static uint32_t builder_find(const struct builder *b, uint32_t parent, const cha
 	return NIL;
 }
 
-/* Find the child `name` of `parent`, creating it; its index goes to *out. */
-static int builder_child(struct builder *b, uint32_t parent, const char *name, size_t len,
-			 uint8_t kind, uint32_t *out)
+/* A new node `name` under `parent` (NIL for the root), first in its parent's list. */
+static int builder_new_node(struct builder *b, uint32_t parent, const char *name, size_t len,
+			    uint8_t kind, uint32_t *out)
 {
-	/* The table is kept under half full: ready before any lookup needs it. */
-	if ((size_t)b->n_nodes * 2 >= b->n_slots && builder_grow_slots(b) < 0)
-		return -ENOMEM;
-	uint32_t found = builder_find(b, parent, name, len);
-	if (found != NIL) {
-		/* A path listed as a file that turns out to have children is a directory;
-		 * an explicit directory stays one. */
-		if (kind == TRAWL_KIND_DIR)
-			b->nodes[found].kind = TRAWL_KIND_DIR;
-		*out = found;
-		return 0;
-	}
 	if (b->n_nodes == b->cap_nodes) {
 		if (b->cap_nodes >= UINT32_MAX / 2)
 			return -EOVERFLOW;
@@ -141,9 +129,37 @@ static int builder_child(struct builder *b, uint32_t parent, const char *name, s
 		struct tnode *p = &b->nodes[parent];
 		b->nodes[i].next_sibling = p->first_child;
 		p->first_child = i;
+		p->n_children++;
+	}
+	*out = i;
+	return 0;
+}
+
+/* Find the child `name` of `parent`, creating it; its index goes to *out. */
+static int builder_child(struct builder *b, uint32_t parent, const char *name, size_t len,
+			 uint8_t kind, uint32_t *out)
+{
+	/* The table is kept under half full: ready before any lookup needs it. */
+	if ((size_t)b->n_nodes * 2 >= b->n_slots && builder_grow_slots(b) < 0)
+		return -ENOMEM;
+	uint32_t found = builder_find(b, parent, name, len);
+	if (found != NIL) {
+		/* A path listed as a file that turns out to have children is a directory;
+		 * an explicit directory stays one. */
+		if (kind == TRAWL_KIND_DIR)
+			b->nodes[found].kind = TRAWL_KIND_DIR;
+		*out = found;
+		return 0;
+	}
+	uint32_t i;
+	int rc = builder_new_node(b, parent, name, len, kind, &i);
+	if (rc < 0)
+		return rc;
+	if (parent != NIL) {
 		/* At the threshold the directory's children move to the table; past it
 		 * each new one goes there. */
-		if (++p->n_children == BUILDER_SCAN_CHILDREN) {
+		const struct tnode *p = &b->nodes[parent];
+		if (p->n_children == BUILDER_SCAN_CHILDREN) {
 			for (uint32_t k = p->first_child; k != NIL; k = b->nodes[k].next_sibling)
 				builder_hash_insert(b, k);
 		} else if (p->n_children > BUILDER_SCAN_CHILDREN) {
@@ -307,11 +323,12 @@ struct name_ref {
 	const uint32_t *folded_offset; /* n + 1 */
 };
 
+/* Byte order, shorter first on a common prefix: -1, 0 or 1. */
 static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
 {
 	int c = memcmp(a, b, na < nb ? na : nb);
 	if (c)
-		return c;
+		return c < 0 ? -1 : 1;
 	return (na > nb) - (na < nb);
 }
 
@@ -521,7 +538,21 @@ int store_builder_add(struct store_builder *sb, const char *path, size_t len, un
 	return insert_path(&sb->b, &sb->c, sb->b.root, path, len, (uint8_t)kind);
 }
 
-int store_builder_finish(struct store_builder *sb, struct store *s, struct store_folded *folded)
+int store_builder_append(struct store_builder *sb, uint32_t parent, const char *name, size_t len,
+			 unsigned kind, uint32_t *out)
+{
+	if (parent >= sb->b.n_nodes || len > UINT32_MAX)
+		return -EINVAL;
+	return builder_new_node(&sb->b, parent, name, len, (uint8_t)kind, out);
+}
+
+uint32_t store_builder_count(const struct store_builder *sb)
+{
+	return sb->b.n_nodes;
+}
+
+int store_builder_finish(struct store_builder *sb, struct store *s, struct store_folded *folded,
+			 uint32_t *node_of_id)
 {
 	struct builder *b = &sb->b;
 	memset(s, 0, sizeof(*s));
@@ -542,6 +573,8 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 		goto out;
 	for (uint32_t id = 0; id < s->n_entries; id++)
 		s->kind[id] = b->nodes[order[id]].kind;
+	if (node_of_id)
+		memcpy(node_of_id, order, (size_t)b->n_nodes * sizeof(*order));
 	if ((rc = intern_names(s, b, order, folded)) < 0)
 		goto out;
 	rc = index_name_entries(s);
@@ -575,7 +608,7 @@ int store_build_from_list(struct store *s, const char *buf, size_t len, char sep
 		i += n + 1;
 	}
 	if (rc >= 0)
-		rc = store_builder_finish(sb, s, folded);
+		rc = store_builder_finish(sb, s, folded, NULL);
 	store_builder_free(sb);
 	return rc;
 }
@@ -633,30 +666,39 @@ static int name_cmp(const struct store *s, struct name_folder *nf, uint32_t k, c
 			     s->name_offset[k + 1] - s->name_offset[k], name, len);
 }
 
-/* The id of name `name`, or UINT32_MAX. */
-static uint32_t find_name(const struct store *s, struct name_folder *nf, const char *name,
-			  size_t len)
+/* The id of name `name` into *out, UINT32_MAX when there is none. Returns 0 or -ENOMEM. */
+static int find_name(const struct store *s, struct name_folder *nf, const char *name, size_t len,
+		     uint32_t *out)
 {
 	/* The key's fold is kept apart: nf's buffer is reused for every name compared. */
 	struct name_folder kf;
 	name_folder_init(&kf);
 	size_t key_len;
 	const char *key = name_folder_fold(&kf, name, len, &key_len);
-	uint32_t found = UINT32_MAX;
-	if (key) {
-		uint32_t lo = 0, hi = s->n_names;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (name_cmp(s, nf, mid, key, key_len, name, len) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+	int rc = key ? 0 : -ENOMEM;
+	uint32_t lo = 0, hi = s->n_names;
+	while (key && lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = name_cmp(s, nf, mid, key, key_len, name, len);
+		if (c == -2) {
+			rc = -ENOMEM;
+			break;
 		}
-		if (lo < s->n_names && name_cmp(s, nf, lo, key, key_len, name, len) == 0)
-			found = lo;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*out = UINT32_MAX;
+	if (rc == 0 && lo < s->n_names) {
+		int c = name_cmp(s, nf, lo, key, key_len, name, len);
+		if (c == -2)
+			rc = -ENOMEM;
+		else if (c == 0)
+			*out = lo;
 	}
 	name_folder_release(&kf);
-	return found;
+	return rc;
 }
 
 void store_prefix_range(const struct store *s, struct name_folder *nf, const char *prefix,
@@ -689,28 +731,48 @@ void store_prefix_range(const struct store *s, struct name_folder *nf, const cha
 	*hi_out = a;
 }
 
-/* The entry named `name` whose parent is `parent`, or STORE_NO_PARENT. */
-static uint32_t child_named(const struct store *s, struct name_folder *nf, uint32_t parent,
-			    const char *name, size_t len)
+/* Children compared directly before the name order is searched: most directories have
+ * fewer, and comparing bytes costs less than folding names for a binary search. */
+#define STORE_CHILD_SCAN 32
+
+int store_child(const struct store *s, struct name_folder *nf, uint32_t parent, const char *name,
+		size_t len, uint32_t *out)
 {
-	uint32_t lo = find_name(s, nf, name, len);
-	if (lo == UINT32_MAX)
-		return STORE_NO_PARENT;
+	*out = STORE_NO_PARENT;
+	/* Children follow each other subtree by subtree, in byte order of their names. */
+	uint32_t end = s->subtree_end[parent], c = parent + 1;
+	for (int k = 0; c < end && k < STORE_CHILD_SCAN; k++, c = s->subtree_end[c]) {
+		size_t n;
+		const char *child = store_name(s, c, &n);
+		int cmp = cmp_bytes(child, n, name, len);
+		if (cmp == 0)
+			*out = c;
+		if (cmp >= 0)
+			return 0;
+	}
+	if (c >= end)
+		return 0;
+	uint32_t k;
+	int rc = find_name(s, nf, name, len, &k);
+	if (rc < 0 || k == UINT32_MAX)
+		return rc;
 	/* Entries of this name are in id order; the child lies in the parent's range. */
-	const uint32_t *e = s->name_entries + s->name_entries_offset[lo];
-	uint32_t n = s->name_entries_offset[lo + 1] - s->name_entries_offset[lo];
+	const uint32_t *e = s->name_entries + s->name_entries_offset[k];
+	uint32_t n = s->name_entries_offset[k + 1] - s->name_entries_offset[k];
 	uint32_t a = 0, b = n;
 	while (a < b) {
 		uint32_t mid = a + (b - a) / 2;
-		if (e[mid] <= parent)
+		if (e[mid] < c)
 			a = mid + 1;
 		else
 			b = mid;
 	}
-	for (; a < n && e[a] < s->subtree_end[parent]; a++)
-		if (s->parent[e[a]] == parent)
-			return e[a];
-	return STORE_NO_PARENT;
+	for (; a < n && e[a] < end; a++)
+		if (s->parent[e[a]] == parent) {
+			*out = e[a];
+			break;
+		}
+	return 0;
 }
 
 uint32_t store_lookup(const struct store *s, const char *path, size_t len)
@@ -723,7 +785,8 @@ uint32_t store_lookup(const struct store *s, const char *path, size_t len)
 	for (size_t i = 1; i < len && id != STORE_NO_PARENT;) {
 		const char *slash = memchr(path + i, '/', len - i);
 		size_t end = slash ? (size_t)(slash - path) : len;
-		id = child_named(s, &nf, id, path + i, end - i);
+		if (store_child(s, &nf, id, path + i, end - i, &id) < 0)
+			id = STORE_NO_PARENT;
 		i = end + 1;
 	}
 	name_folder_release(&nf);

@@ -65,9 +65,30 @@ void store_builder_free(struct store_builder *b);
  */
 int store_builder_add(struct store_builder *b, const char *path, size_t len, unsigned kind);
 
-/** Number the entries depth-first and fill `s`, and `folded` with the names' folds.
- * The builder can then only be freed. */
-int store_builder_finish(struct store_builder *b, struct store *s, struct store_folded *folded);
+/** The builder node of the root, "/", which every builder starts with. */
+#define STORE_BUILDER_ROOT 0
+
+/**
+ * Append a child named `name` of `kind` under builder node `parent` (a node this call
+ * returned, or STORE_BUILDER_ROOT), without looking for an existing child of that name:
+ * for rebuilding from entries that are unique by construction, which is much cheaper
+ * than adding paths. A builder filled this way must not also be given paths with
+ * store_builder_add(). The name must stay valid until store_builder_finish() returns.
+ * *out gets the new node. Returns 0, -ENOMEM, -EOVERFLOW.
+ */
+int store_builder_append(struct store_builder *b, uint32_t parent, const char *name, size_t len,
+			 unsigned kind, uint32_t *out);
+
+/** Nodes in the builder so far, the root included: the store's n_entries once finished. */
+uint32_t store_builder_count(const struct store_builder *b);
+
+/**
+ * Number the entries depth-first and fill `s`, and `folded` with the names' folds. When
+ * `node_of_id` is not NULL it receives, for each entry id, the builder node it came from
+ * (store_builder_count() items). The builder can then only be freed.
+ */
+int store_builder_finish(struct store_builder *b, struct store *s, struct store_folded *folded,
+			 uint32_t *node_of_id);
 
 /** Whether a path can be indexed: absolute, no empty, "." or ".." components (one
  * trailing '/' is allowed). */
@@ -105,6 +126,15 @@ const char *name_folder_fold(struct name_folder *nf, const char *name, size_t le
  */
 void store_prefix_range(const struct store *s, struct name_folder *nf, const char *prefix,
 			size_t len, uint32_t *lo, uint32_t *hi);
+
+/**
+ * The child of entry `parent` named `name` (exact bytes) into *out, STORE_NO_PARENT when
+ * there is none. `nf` is scratch. Returns 0, or -ENOMEM when a name could not be folded
+ * (then *out says nothing). A directory's first children are compared directly; past
+ * those the name order is searched.
+ */
+int store_child(const struct store *s, struct name_folder *nf, uint32_t parent, const char *name,
+		size_t len, uint32_t *out);
 
 /** Free the contents of a store (not the struct). */
 void store_release(struct store *s);

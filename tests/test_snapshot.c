@@ -22,9 +22,10 @@
 
 /* ---- the format, as docs/INDEX_FORMAT.md describes it ---- */
 
-#define HEADER_BYTES	     512
-#define N_SECTIONS	     13
-#define SECTION_TABLE_OFFSET 96
+#define FORMAT_VERSION	     2
+#define HEADER_BYTES	     712
+#define N_SECTIONS	     19
+#define SECTION_TABLE_OFFSET 104
 
 enum {
 	AT_FORMAT_VERSION = 8,
@@ -35,7 +36,10 @@ enum {
 	AT_N_TRIGRAMS = 56,
 	AT_ROARING_VERSION = 68,
 	AT_FOLD_PROBE_CRC32C = 72,
+	AT_N_DIRS = 76,
 	AT_UTF8PROC_VERSION = 80,
+	AT_N_DIR_ATTRS = 96,
+	AT_DIR_ATTR_ID_BYTES = 100,
 };
 
 enum {
@@ -52,6 +56,12 @@ enum {
 	TRIGRAM_KEYS,
 	TRIGRAM_POSTING_INDEX,
 	TRIGRAM_POSTINGS,
+	DIR_BITS,
+	DIR_RANK,
+	DIR_MTIME,
+	DIR_CTIME,
+	DIR_ATTR_ID,
+	DIR_ATTRS,
 };
 
 struct section_row {
@@ -437,7 +447,7 @@ static void should_agree_with_the_documented_checksums(void **state)
 	size_t len;
 	unsigned char *buf = file_read(f->path, &len);
 	assert_memory_equal(buf, "TRAWLIDX", 8);
-	assert_int_equal(get32(buf, AT_FORMAT_VERSION), 1);
+	assert_int_equal(get32(buf, AT_FORMAT_VERSION), FORMAT_VERSION);
 	assert_int_equal(get32(buf, AT_BYTE_ORDER_MARK), 0x01020304u);
 	uint64_t file_bytes;
 	memcpy(&file_bytes, buf + AT_FILE_BYTES, sizeof(file_bytes));
@@ -550,7 +560,7 @@ static void should_reject_a_future_version(void **state)
 	save_sample(f->path);
 	size_t len;
 	unsigned char *buf = file_read(f->path, &len);
-	put32(buf, AT_FORMAT_VERSION, 2);
+	put32(buf, AT_FORMAT_VERSION, FORMAT_VERSION + 1);
 	fix_checksums(buf); /* the version alone must be enough to refuse it */
 	file_write(f->path, buf, len);
 	assert_refused(f->path, -EINVAL);

@@ -1,0 +1,393 @@
+/* apply.c: the writer's batches of changes. Every path is first resolved against the
+ * base (the one step that can fail part-way, so it comes before anything changes), room
+ * is made in the delta log for the worst case, and only then are the changes made, to a
+ * new generation that is published once with all of them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generation.h"
+#include "trawl_index.h"
+
+/* The base entries at every prefix of every path of a batch. */
+struct plan {
+	size_t *len;	   /* each path without trailing '/'; 0 for a change that is ignored */
+	size_t *first;	   /* n + 1: the change's prefixes are base_id[first[c] .. first[c + 1]) */
+	uint32_t *base_id; /* the base entry at that prefix, live or not, or STORE_NO_PARENT */
+	size_t n_records;  /* at most this many records appended */
+	size_t name_bytes; /* ... with at most this many bytes of names */
+};
+
+static void plan_release(struct plan *p)
+{
+	free(p->len);
+	free(p->first);
+	free(p->base_id);
+}
+
+static size_t count_components(const char *path, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += path[i] == '/';
+	return len > 1 ? n : 0; /* "/" has none */
+}
+
+/* Components the two paths (trimmed) share from the start. */
+static size_t shared_components(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t i = 1, n = 0;
+	while (i < na && i < nb && a[i] == b[i]) {
+		n += a[i] == '/';
+		i++;
+	}
+	int is_a_end = i == na || a[i] == '/', is_b_end = i == nb || b[i] == '/';
+	return n + (is_a_end && is_b_end && i > 1);
+}
+
+static int is_valid(const struct trawl_change *c)
+{
+	if (!c->path || !store_path_is_acceptable(c->path, c->len))
+		return 0;
+	switch (c->op) {
+	case TRAWL_CHANGE_ADD:
+		return c->kind == TRAWL_KIND_FILE || c->kind == TRAWL_KIND_DIR ||
+		       c->kind == TRAWL_KIND_LINK;
+	case TRAWL_CHANGE_REMOVE:
+	case TRAWL_CHANGE_META:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Resolve every prefix of every valid path in the base. Consecutive paths usually share
+ * their directories: what the previous path resolved is reused. */
+static int plan_make(struct plan *p, const struct store *s, const struct trawl_change *changes,
+		     size_t n)
+{
+	memset(p, 0, sizeof(*p));
+	p->len = calloc(n ? n : 1, sizeof(*p->len));
+	p->first = calloc(n + 1, sizeof(*p->first));
+	if (!p->len || !p->first)
+		return -ENOMEM;
+	size_t total = 0;
+	for (size_t c = 0; c < n; c++) {
+		p->first[c] = total;
+		if (!is_valid(&changes[c]))
+			continue;
+		p->len[c] = path_trim(changes[c].path, changes[c].len);
+		size_t k = count_components(changes[c].path, p->len[c]);
+		total += k;
+		if (changes[c].op == TRAWL_CHANGE_ADD) {
+			p->n_records += k;
+			p->name_bytes += p->len[c];
+		}
+	}
+	p->first[n] = total;
+	if (!(p->base_id = malloc((total ? total : 1) * sizeof(*p->base_id))))
+		return -ENOMEM;
+	struct name_folder nf;
+	name_folder_init(&nf);
+	int rc = 0;
+	size_t prev = SIZE_MAX;
+	for (size_t c = 0; c < n && rc == 0; c++) {
+		if (!p->len[c])
+			continue;
+		const char *path = changes[c].path;
+		uint32_t *ids = p->base_id + p->first[c];
+		size_t k = p->first[c + 1] - p->first[c], i = 0;
+		if (prev != SIZE_MAX) {
+			i = shared_components(path, p->len[c], changes[prev].path, p->len[prev]);
+			if (i > k)
+				i = k;
+			memcpy(ids, p->base_id + p->first[prev], i * sizeof(*ids));
+		}
+		uint32_t at = i ? ids[i - 1] : 0;
+		size_t pos = 1;
+		/* Each shared component but the path's last is followed by a '/'. */
+		for (size_t skip = 0; skip < i && i < k; skip++)
+			pos = (size_t)((const char *)memchr(path + pos, '/', p->len[c] - pos) -
+				       path) +
+			      1;
+		for (; i < k; i++) {
+			const char *slash = memchr(path + pos, '/', p->len[c] - pos);
+			size_t end = slash ? (size_t)(slash - path) : p->len[c];
+			if (at != STORE_NO_PARENT &&
+			    (rc = store_child(s, &nf, at, path + pos, end - pos, &at)) < 0)
+				break;
+			ids[i] = at;
+			pos = end + 1;
+		}
+		prev = c;
+	}
+	name_folder_release(&nf);
+	return rc;
+}
+
+/* The writer's state while applying one batch to generation `g`, the one being built. */
+struct applier {
+	struct generation *g;
+	const struct store *s;
+	uint32_t n_base;
+	int is_add_if_missing; /* trawl_index_add(): leave a live path alone */
+};
+
+/* The live node named `name` under live directory `at`, given the base entry `base_id`
+ * at that path, or NODE_NONE. A live base entry's parent is live, so when `at` is a
+ * delta record the base entry is not live and the delta alone is asked. */
+static uint32_t find_live(const struct applier *a, uint32_t at, uint32_t base_id, const char *name,
+			  size_t len)
+{
+	if (base_id != STORE_NO_PARENT && generation_base_live(a->g, base_id))
+		return base_id;
+	uint32_t r = delta_child(&a->g->delta, at, name, len);
+	return r == NODE_NONE ? NODE_NONE : a->n_base + r;
+}
+
+/* Kill live record `r` and every live record under it, without a stack: down through
+ * the newest live child, across to older siblings, up through parents. */
+static void kill_records(struct applier *a, uint32_t r)
+{
+	struct delta_view *v = &a->g->delta;
+	uint32_t x = r;
+	for (;;) {
+		delta_kill(v, x);
+		uint32_t child = delta_first_child(v, a->n_base + x);
+		if (child != NODE_NONE) {
+			x = child;
+			continue;
+		}
+		for (;;) {
+			if (x == r)
+				return;
+			uint32_t sibling = delta_next_child(v, x);
+			if (sibling != NODE_NONE) {
+				x = sibling;
+				break;
+			}
+			x = delta_record(v->log, x)->parent - a->n_base;
+		}
+	}
+}
+
+/* Kill the live records directly under `node`, and their subtrees. */
+static void kill_children(struct applier *a, uint32_t node)
+{
+	uint32_t next;
+	for (uint32_t r = delta_first_child(&a->g->delta, node); r != NODE_NONE; r = next) {
+		next = delta_next_child(&a->g->delta, r); /* siblings outlive r's subtree */
+		kill_records(a, r);
+	}
+}
+
+static void kill_children_cb(void *ctx, uint32_t node)
+{
+	kill_children(ctx, node);
+}
+
+/* Remove live node `node` and everything under it. The root stays: every index has it. */
+static void kill(struct applier *a, uint32_t node)
+{
+	if (node >= a->n_base) {
+		kill_records(a, node - a->n_base);
+		return;
+	}
+	uint32_t lo = node == 0 ? 1 : node, hi = a->s->subtree_end[node];
+	if (lo < hi)
+		roaring_bitmap_add_range_closed(a->g->tombstones, lo, hi - 1);
+	if (node == 0)
+		kill_children(a, 0);
+	/* Records hang from base directories of the range: found from whichever side is
+	 * smaller, the range or the nodes records were appended under. */
+	if (delta_n_parents(&a->g->delta) < hi - lo) {
+		delta_parents_in(&a->g->delta, lo, hi, kill_children_cb, a);
+	} else {
+		for (uint32_t id = lo; id < hi; id++)
+			if (a->s->kind[id] == TRAWL_KIND_DIR)
+				kill_children(a, id);
+	}
+}
+
+static int is_same_meta(const struct trawl_dir_meta *x, const struct trawl_dir_meta *y)
+{
+	return x->mtime_ns == y->mtime_ns && x->ctime_ns == y->ctime_ns && x->mode == y->mode &&
+	       x->uid == y->uid && x->gid == y->gid;
+}
+
+static void set_meta(struct applier *a, uint32_t node, const struct trawl_dir_meta *meta)
+{
+	struct trawl_dir_meta now;
+	generation_node_meta(a->g, node, &now);
+	if (!is_same_meta(&now, meta))
+		delta_set_meta(&a->g->delta, node, meta);
+}
+
+static uint32_t append(struct applier *a, uint32_t parent, const char *name, size_t len,
+		       unsigned kind)
+{
+	return a->n_base + delta_append(&a->g->delta, parent, name, len, (uint8_t)kind);
+}
+
+/* Apply one valid change whose prefixes resolve to `base_id` in the base. Returns 1 when
+ * it was applied, 0 when it is ignored. */
+static int apply_one(struct applier *a, const struct trawl_change *c, size_t len,
+		     const uint32_t *base_id)
+{
+	unsigned op = c->op;
+	int is_if_missing = a->is_add_if_missing;
+	const char *path = c->path;
+	uint32_t at = 0; /* the root */
+	size_t pos = 1, i = 0, k = count_components(path, len);
+	for (; i < k; i++) {
+		const char *slash = memchr(path + pos, '/', len - pos);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		const char *name = path + pos;
+		size_t n = end - pos;
+		pos = end + 1;
+		uint32_t x = find_live(a, at, base_id[i], name, n);
+		if (i + 1 == k) {
+			/* The last component: `x` is the entry the change is about. */
+			if (op != TRAWL_CHANGE_ADD) {
+				if (x == NODE_NONE)
+					return 0;
+				at = x;
+				break;
+			}
+			if (x != NODE_NONE) {
+				if (is_if_missing)
+					return 1;
+				if (generation_node_kind(a->g, x) == c->kind) {
+					if (c->kind == TRAWL_KIND_DIR)
+						set_meta(a, x, &c->meta);
+					return 1;
+				}
+				kill(a, x);
+			}
+			x = append(a, at, name, n, c->kind);
+			if (c->kind == TRAWL_KIND_DIR)
+				set_meta(a, x, &c->meta);
+			return 1;
+		}
+		if (x != NODE_NONE && generation_node_kind(a->g, x) == TRAWL_KIND_DIR) {
+			at = x;
+			continue;
+		}
+		if (op != TRAWL_CHANGE_ADD)
+			return 0;
+		/* A missing directory is created; a file or link where a directory must be
+		 * becomes one, as the list builder does. */
+		if (x != NODE_NONE)
+			kill(a, x);
+		at = append(a, at, name, n, TRAWL_KIND_DIR);
+	}
+	/* `at` is the entry: the root when the path is "/". */
+	switch (op) {
+	case TRAWL_CHANGE_REMOVE:
+		kill(a, at);
+		return 1;
+	case TRAWL_CHANGE_META:
+		if (generation_node_kind(a->g, at) != TRAWL_KIND_DIR)
+			return 0;
+		set_meta(a, at, &c->meta);
+		return 1;
+	default: /* ADD of "/": the root is a directory */
+		if (c->kind != TRAWL_KIND_DIR)
+			return 0;
+		if (!is_if_missing)
+			set_meta(a, at, &c->meta);
+		return 1;
+	}
+}
+
+/* The generation after `g`: the same base and log, its own copy of the tombstones, the
+ * next epoch. */
+static struct generation *generation_next(struct generation *g)
+{
+	struct generation *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	if (!(n->tombstones = roaring_bitmap_copy(g->tombstones))) {
+		free(n);
+		return NULL;
+	}
+	atomic_init(&n->refs, 1);
+	atomic_fetch_add(&g->base->refs, 1);
+	n->base = g->base;
+	delta_view_copy(&n->delta, &g->delta);
+	n->delta.epoch = g->delta.epoch + 1;
+	return n;
+}
+
+static int index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
+		       size_t *n_ignored, int is_add_if_missing)
+{
+	pthread_mutex_lock(&ix->writer);
+	struct plan p;
+	struct generation *ng = NULL;
+	int rc = 0;
+	/* Epochs are 32 bits and every log starts at 0: a rebuild starts a new log. */
+	if (ix->current->delta.epoch >= DELTA_ALIVE - 2 && (rc = index_rebuild_locked(ix)) < 0)
+		goto out_no_plan;
+	struct generation *g = ix->current; /* stable: only writers replace it */
+	if ((rc = plan_make(&p, &g->base->store, changes, n)) < 0)
+		goto out;
+	rc = -ENOMEM;
+	if (!(ng = generation_next(g)))
+		goto out;
+	/* Every change may set one meta version. */
+	rc = delta_reserve(ng->delta.log, p.n_records, p.name_bytes, n);
+	if (rc == -EOVERFLOW && ng->delta.n_live + p.n_records < g->delta.n_records) {
+		/* Removed records fill the log: a rebuild empties it. */
+		generation_put(ng);
+		ng = NULL;
+		plan_release(&p);
+		if ((rc = index_rebuild_locked(ix)) < 0)
+			goto out_no_plan;
+		pthread_mutex_unlock(&ix->writer);
+		return index_apply(ix, changes, n, n_ignored, is_add_if_missing);
+	}
+	if (rc < 0)
+		goto out;
+	delta_view_adopt_tables(&ng->delta);
+	/* Nothing below fails: the changes go in, all of them. */
+	struct applier a = {ng, &g->base->store, g->base->store.n_entries, is_add_if_missing};
+	size_t ignored = 0;
+	for (size_t c = 0; c < n; c++)
+		ignored +=
+		    !p.len[c] || !apply_one(&a, &changes[c], p.len[c], p.base_id + p.first[c]);
+	if (n_ignored)
+		*n_ignored = ignored;
+	index_publish(ix, ng);
+	ng = NULL;
+	rc = 0;
+out:
+	plan_release(&p);
+out_no_plan:
+	generation_put(ng);
+	pthread_mutex_unlock(&ix->writer);
+	return rc;
+}
+
+int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
+		      size_t *n_ignored)
+{
+	return index_apply(ix, changes, n, n_ignored, 0);
+}
+
+int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum trawl_kind kind)
+{
+	if (!store_path_is_acceptable(path, len))
+		return -EINVAL;
+	struct trawl_change c = {
+	    .path = path, .len = len, .op = TRAWL_CHANGE_ADD, .kind = (uint8_t)kind};
+	return index_apply(ix, &c, 1, NULL, 1);
+}
+
+int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len)
+{
+	struct trawl_change c = {.path = path, .len = len, .op = TRAWL_CHANGE_REMOVE};
+	size_t ignored = 0;
+	int rc = index_apply(ix, &c, 1, &ignored, 0);
+	return rc < 0 ? rc : ignored ? -ENOENT : 0;
+}

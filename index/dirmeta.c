@@ -1,0 +1,174 @@
+/* dirmeta.c: building the compact directory meta of a base, and reading it back by
+ * entry id. */
+#include "dirmeta.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t dirmeta_rank(const struct dirmeta *m, uint32_t id)
+{
+	size_t block = id / DIRMETA_BLOCK_ENTRIES, word = id / 64;
+	uint32_t rank = m->dir_rank[block];
+	for (size_t w = block * (DIRMETA_BLOCK_ENTRIES / 64); w < word; w++)
+		rank += (uint32_t)__builtin_popcountll(m->dir_bits[w]);
+	uint64_t below = (1ull << (id % 64)) - 1;
+	return rank + (uint32_t)__builtin_popcountll(m->dir_bits[word] & below);
+}
+
+void dirmeta_get(const struct dirmeta *m, uint32_t id, struct trawl_dir_meta *out)
+{
+	uint32_t r = dirmeta_rank(m, id);
+	uint32_t a = m->attr_id_bytes == 2 ? ((const uint16_t *)m->attr_ids)[r]
+					   : ((const uint32_t *)m->attr_ids)[r];
+	out->mtime_ns = m->mtime_ns[r];
+	out->ctime_ns = m->ctime_ns[r];
+	out->mode = m->attrs[3 * (size_t)a];
+	out->uid = m->attrs[3 * (size_t)a + 1];
+	out->gid = m->attrs[3 * (size_t)a + 2];
+}
+
+/* The distinct (mode, uid, gid) triples while building: open addressing over indices
+ * into the growing triple array. */
+struct attr_table {
+	uint32_t *slots; /* index + 1, 0 for empty */
+	size_t n_slots;	 /* a power of two, kept over twice the triples */
+	uint32_t *attrs;
+	uint32_t n, cap;
+};
+
+static size_t attr_hash(const uint32_t *t)
+{
+	uint64_t h = ((uint64_t)t[0] << 32 | t[1]) * 0x9e3779b97f4a7c15ull;
+	h ^= (h >> 29) + (uint64_t)t[2] * 0xbf58476d1ce4e5b9ull;
+	return (size_t)(h ^ (h >> 32));
+}
+
+static void attr_insert_slot(struct attr_table *t, uint32_t i)
+{
+	size_t mask = t->n_slots - 1, k = attr_hash(t->attrs + 3 * (size_t)i) & mask;
+	while (t->slots[k])
+		k = (k + 1) & mask;
+	t->slots[k] = i + 1;
+}
+
+static int attr_grow(struct attr_table *t)
+{
+	size_t n_slots = t->n_slots ? t->n_slots * 2 : 64;
+	uint32_t *slots = calloc(n_slots, sizeof(*slots));
+	uint32_t cap = t->cap ? t->cap * 2 : 32;
+	uint32_t *attrs = realloc(t->attrs, 3 * (size_t)cap * sizeof(*attrs));
+	if (attrs) {
+		t->attrs = attrs;
+		t->cap = cap;
+	}
+	if (!slots || !attrs) {
+		free(slots);
+		return -ENOMEM;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->n_slots = n_slots;
+	for (uint32_t i = 0; i < t->n; i++)
+		attr_insert_slot(t, i);
+	return 0;
+}
+
+/* The index of triple `a`, added when new; -ENOMEM. */
+static int64_t attr_intern(struct attr_table *t, const uint32_t a[3])
+{
+	if (t->n_slots) {
+		size_t mask = t->n_slots - 1;
+		for (size_t k = attr_hash(a) & mask; t->slots[k]; k = (k + 1) & mask)
+			if (memcmp(t->attrs + 3 * (size_t)(t->slots[k] - 1), a, 3 * sizeof(*a)) ==
+			    0)
+				return t->slots[k] - 1;
+	}
+	if ((t->n + 1) * 2 > t->n_slots && attr_grow(t) < 0)
+		return -ENOMEM;
+	memcpy(t->attrs + 3 * (size_t)t->n, a, 3 * sizeof(*a));
+	attr_insert_slot(t, t->n);
+	return t->n++;
+}
+
+int dirmeta_build(struct dirmeta *m, const struct store *s,
+		  void (*meta_of)(void *ctx, uint32_t id, struct trawl_dir_meta *out), void *ctx)
+{
+	memset(m, 0, sizeof(*m));
+	uint32_t n = s->n_entries, n_dirs = 0;
+	for (uint32_t id = 0; id < n; id++)
+		n_dirs += s->kind[id] == TRAWL_KIND_DIR;
+	m->n_entries = n;
+	m->n_dirs = n_dirs;
+	m->dir_bits = calloc(dirmeta_words(n) ? dirmeta_words(n) : 1, sizeof(*m->dir_bits));
+	m->dir_rank = malloc((dirmeta_blocks(n) ? dirmeta_blocks(n) : 1) * sizeof(*m->dir_rank));
+	m->mtime_ns = malloc((n_dirs ? n_dirs : 1) * sizeof(*m->mtime_ns));
+	m->ctime_ns = malloc((n_dirs ? n_dirs : 1) * sizeof(*m->ctime_ns));
+	uint32_t *ids = malloc((n_dirs ? n_dirs : 1) * sizeof(*ids));
+	struct attr_table t = {0};
+	int rc = -ENOMEM;
+	if (!m->dir_bits || !m->dir_rank || !m->mtime_ns || !m->ctime_ns || !ids)
+		goto out;
+	uint32_t r = 0;
+	for (uint32_t id = 0; id < n; id++) {
+		if (id % DIRMETA_BLOCK_ENTRIES == 0)
+			m->dir_rank[id / DIRMETA_BLOCK_ENTRIES] = r;
+		if (s->kind[id] != TRAWL_KIND_DIR)
+			continue;
+		m->dir_bits[id / 64] |= 1ull << (id % 64);
+		struct trawl_dir_meta meta;
+		meta_of(ctx, id, &meta);
+		m->mtime_ns[r] = meta.mtime_ns;
+		m->ctime_ns[r] = meta.ctime_ns;
+		const uint32_t a[3] = {meta.mode, meta.uid, meta.gid};
+		int64_t k = attr_intern(&t, a);
+		if (k < 0)
+			goto out;
+		ids[r++] = (uint32_t)k;
+	}
+	m->n_attrs = t.n;
+	m->attrs = t.n ? realloc(t.attrs, 3 * (size_t)t.n * sizeof(*t.attrs)) : t.attrs;
+	if (!m->attrs)
+		m->attrs = t.attrs; /* shrinking failed: keep the larger array */
+	t.attrs = NULL;
+	if (m->n_attrs <= DIRMETA_SHORT_ATTRS) {
+		uint16_t *narrow = malloc((n_dirs ? n_dirs : 1) * sizeof(*narrow));
+		if (!narrow)
+			goto out;
+		for (uint32_t i = 0; i < n_dirs; i++)
+			narrow[i] = (uint16_t)ids[i];
+		m->attr_ids = narrow;
+		m->attr_id_bytes = 2;
+	} else {
+		m->attr_ids = ids;
+		m->attr_id_bytes = 4;
+		ids = NULL;
+	}
+	rc = 0;
+out:
+	free(ids);
+	free(t.slots);
+	free(t.attrs);
+	if (rc < 0)
+		dirmeta_release(m);
+	return rc;
+}
+
+void dirmeta_release(struct dirmeta *m)
+{
+	free(m->dir_bits);
+	free(m->dir_rank);
+	free(m->mtime_ns);
+	free(m->ctime_ns);
+	free(m->attr_ids);
+	free(m->attrs);
+	memset(m, 0, sizeof(*m));
+}
+
+size_t dirmeta_memory_bytes(const struct dirmeta *m)
+{
+	return dirmeta_words(m->n_entries) * sizeof(uint64_t) +
+	       dirmeta_blocks(m->n_entries) * sizeof(uint32_t) +
+	       (size_t)m->n_dirs * (2 * sizeof(int64_t) + m->attr_id_bytes) +
+	       (size_t)m->n_attrs * 3 * sizeof(uint32_t);
+}
