@@ -22,7 +22,17 @@ void dirmeta_get(const struct dirmeta *m, uint32_t id, struct trawl_dir_meta *ou
 	uint32_t a = m->attr_id_bytes == 2 ? ((const uint16_t *)m->attr_ids)[r]
 					   : ((const uint32_t *)m->attr_ids)[r];
 	out->mtime_ns = m->mtime_ns[r];
-	out->ctime_ns = m->ctime_ns[r];
+	out->ctime_ns = m->mtime_ns[r];
+	uint32_t lo = 0, hi = m->n_ctimes;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (m->ctime_rank[mid] < r)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->n_ctimes && m->ctime_rank[lo] == r)
+		out->ctime_ns = m->ctime_ns[lo];
 	out->mode = m->attrs[3 * (size_t)a];
 	out->uid = m->attrs[3 * (size_t)a + 1];
 	out->gid = m->attrs[3 * (size_t)a + 2];
@@ -74,6 +84,32 @@ static int attr_grow(struct attr_table *t)
 	return 0;
 }
 
+/* The directories whose ctime differs from their mtime, while building. */
+struct ctime_list {
+	uint32_t *rank;
+	int64_t *ns;
+	uint32_t n, cap;
+};
+
+static int ctime_push(struct ctime_list *c, uint32_t rank, int64_t ns)
+{
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 64;
+		uint32_t *r = realloc(c->rank, (size_t)cap * sizeof(*r));
+		if (r)
+			c->rank = r;
+		int64_t *t = realloc(c->ns, (size_t)cap * sizeof(*t));
+		if (t)
+			c->ns = t;
+		if (!r || !t)
+			return -ENOMEM;
+		c->cap = cap;
+	}
+	c->rank[c->n] = rank;
+	c->ns[c->n++] = ns;
+	return 0;
+}
+
 /* The index of triple `a`, added when new; -ENOMEM. */
 static int64_t attr_intern(struct attr_table *t, const uint32_t a[3])
 {
@@ -103,11 +139,11 @@ int dirmeta_build(struct dirmeta *m, const struct store *s,
 	m->dir_bits = calloc(dirmeta_words(n) ? dirmeta_words(n) : 1, sizeof(*m->dir_bits));
 	m->dir_rank = malloc((dirmeta_blocks(n) ? dirmeta_blocks(n) : 1) * sizeof(*m->dir_rank));
 	m->mtime_ns = malloc((n_dirs ? n_dirs : 1) * sizeof(*m->mtime_ns));
-	m->ctime_ns = malloc((n_dirs ? n_dirs : 1) * sizeof(*m->ctime_ns));
 	uint32_t *ids = malloc((n_dirs ? n_dirs : 1) * sizeof(*ids));
 	struct attr_table t = {0};
+	struct ctime_list c = {0};
 	int rc = -ENOMEM;
-	if (!m->dir_bits || !m->dir_rank || !m->mtime_ns || !m->ctime_ns || !ids)
+	if (!m->dir_bits || !m->dir_rank || !m->mtime_ns || !ids)
 		goto out;
 	uint32_t r = 0;
 	for (uint32_t id = 0; id < n; id++) {
@@ -119,29 +155,34 @@ int dirmeta_build(struct dirmeta *m, const struct store *s,
 		struct trawl_dir_meta meta;
 		meta_of(ctx, id, &meta);
 		m->mtime_ns[r] = meta.mtime_ns;
-		m->ctime_ns[r] = meta.ctime_ns;
+		if (meta.ctime_ns != meta.mtime_ns && ctime_push(&c, r, meta.ctime_ns) < 0)
+			goto out;
 		const uint32_t a[3] = {meta.mode, meta.uid, meta.gid};
 		int64_t k = attr_intern(&t, a);
 		if (k < 0)
 			goto out;
 		ids[r++] = (uint32_t)k;
 	}
+	m->n_ctimes = c.n;
+	m->ctime_rank = c.rank;
+	m->ctime_ns = c.ns;
+	c.rank = NULL;
+	c.ns = NULL;
 	m->n_attrs = t.n;
 	m->attrs = t.n ? realloc(t.attrs, 3 * (size_t)t.n * sizeof(*t.attrs)) : t.attrs;
 	if (!m->attrs)
 		m->attrs = t.attrs; /* shrinking failed: keep the larger array */
 	t.attrs = NULL;
-	if (m->n_attrs <= DIRMETA_SHORT_ATTRS) {
+	m->attr_id_bytes = dirmeta_attr_id_bytes(m->n_attrs);
+	if (m->attr_id_bytes == 2) {
 		uint16_t *narrow = malloc((n_dirs ? n_dirs : 1) * sizeof(*narrow));
 		if (!narrow)
 			goto out;
 		for (uint32_t i = 0; i < n_dirs; i++)
 			narrow[i] = (uint16_t)ids[i];
 		m->attr_ids = narrow;
-		m->attr_id_bytes = 2;
 	} else {
 		m->attr_ids = ids;
-		m->attr_id_bytes = 4;
 		ids = NULL;
 	}
 	rc = 0;
@@ -149,6 +190,8 @@ out:
 	free(ids);
 	free(t.slots);
 	free(t.attrs);
+	free(c.rank);
+	free(c.ns);
 	if (rc < 0)
 		dirmeta_release(m);
 	return rc;
@@ -159,9 +202,10 @@ void dirmeta_release(struct dirmeta *m)
 	free(m->dir_bits);
 	free(m->dir_rank);
 	free(m->mtime_ns);
-	free(m->ctime_ns);
 	free(m->attr_ids);
 	free(m->attrs);
+	free(m->ctime_rank);
+	free(m->ctime_ns);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -169,6 +213,7 @@ size_t dirmeta_memory_bytes(const struct dirmeta *m)
 {
 	return dirmeta_words(m->n_entries) * sizeof(uint64_t) +
 	       dirmeta_blocks(m->n_entries) * sizeof(uint32_t) +
-	       (size_t)m->n_dirs * (2 * sizeof(int64_t) + m->attr_id_bytes) +
-	       (size_t)m->n_attrs * 3 * sizeof(uint32_t);
+	       (size_t)m->n_dirs * (sizeof(int64_t) + m->attr_id_bytes) +
+	       (size_t)m->n_attrs * 3 * sizeof(uint32_t) +
+	       (size_t)m->n_ctimes * (sizeof(uint32_t) + sizeof(int64_t));
 }

@@ -1,7 +1,8 @@
 /* dirmeta.h: the directory meta of one base generation, compact: a bitmap of which
  * entries are directories (with counts per block, so a directory's rank is a few
- * popcounts), and by rank its two times and an index into the table of distinct
- * (mode, uid, gid) triples. Other entries cost one bit; a directory 18 bytes. */
+ * popcounts), and by rank its mtime and an index into the table of distinct
+ * (mode, uid, gid) triples. A directory's ctime is almost always its mtime: only the
+ * others are listed. Other entries cost one bit; a directory about 10 bytes. */
 #ifndef TRAWL_DIRMETA_H
 #define TRAWL_DIRMETA_H
 
@@ -19,17 +20,25 @@
  * (every system we know of), else four. */
 #define DIRMETA_SHORT_ATTRS 65536
 
+static inline uint32_t dirmeta_attr_id_bytes(uint32_t n_attrs)
+{
+	return n_attrs <= DIRMETA_SHORT_ATTRS ? 2 : 4;
+}
+
 struct dirmeta {
 	uint32_t n_entries;
 	uint32_t n_dirs;
 	uint64_t *dir_bits;	/* bit `id`: entry id is a directory; dirmeta_words() words */
 	uint32_t *dir_rank;	/* directories before each block; dirmeta_blocks() items */
 	int64_t *mtime_ns;	/* by rank */
-	int64_t *ctime_ns;	/* by rank */
 	void *attr_ids;		/* by rank: uint16_t or uint32_t index into attrs */
-	uint32_t attr_id_bytes; /* 2 or 4 */
+	uint32_t attr_id_bytes; /* dirmeta_attr_id_bytes(n_attrs) */
 	uint32_t n_attrs;
 	uint32_t *attrs; /* n_attrs triples: mode, uid, gid */
+	/* The directories whose ctime is not their mtime: ranks ascending, and ctimes. */
+	uint32_t n_ctimes;
+	uint32_t *ctime_rank;
+	int64_t *ctime_ns;
 };
 
 static inline size_t dirmeta_words(uint32_t n_entries)

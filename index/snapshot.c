@@ -49,10 +49,11 @@ enum section_id {
 	SECTION_DIR_BITS,
 	SECTION_DIR_RANK,
 	SECTION_DIR_MTIME,
-	SECTION_DIR_CTIME,
 	SECTION_DIR_ATTR_ID,
 	SECTION_DIR_ATTRS,
-	N_SECTIONS = SECTION_DIR_ATTRS,
+	SECTION_DIR_CTIME_RANK,
+	SECTION_DIR_CTIME,
+	N_SECTIONS = SECTION_DIR_CTIME,
 };
 
 /* One row of the section table. */
@@ -88,7 +89,7 @@ struct snapshot_header {
 	uint32_t n_dirs;
 	char utf8proc_version[16];
 	uint32_t n_dir_attrs;
-	uint32_t dir_attr_id_bytes; /* 2 or 4 */
+	uint32_t n_dir_ctimes;
 };
 
 #define SNAPSHOT_HEADER_BYTES \
@@ -518,12 +519,16 @@ static int write_meta(struct writer *w, const struct dirmeta *m)
 	if (rc == 0)
 		rc = write_section(w, SECTION_DIR_MTIME, m->mtime_ns, dirs * sizeof(int64_t));
 	if (rc == 0)
-		rc = write_section(w, SECTION_DIR_CTIME, m->ctime_ns, dirs * sizeof(int64_t));
-	if (rc == 0)
 		rc = write_section(w, SECTION_DIR_ATTR_ID, m->attr_ids, dirs * m->attr_id_bytes);
 	if (rc == 0)
 		rc = write_section(w, SECTION_DIR_ATTRS, m->attrs,
 				   (size_t)m->n_attrs * 3 * sizeof(uint32_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_CTIME_RANK, m->ctime_rank,
+				   (size_t)m->n_ctimes * sizeof(uint32_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_DIR_CTIME, m->ctime_ns,
+				   (size_t)m->n_ctimes * sizeof(int64_t));
 	return rc;
 }
 
@@ -567,7 +572,7 @@ static int write_snapshot(int fd, const struct base *b)
 	h.n_sections = N_SECTIONS;
 	h.n_dirs = b->meta.n_dirs;
 	h.n_dir_attrs = b->meta.n_attrs;
-	h.dir_attr_id_bytes = b->meta.attr_id_bytes;
+	h.n_dir_ctimes = b->meta.n_ctimes;
 	h.roaring_version = roaring_version();
 	utf8proc_version_field(h.utf8proc_version);
 	memcpy(head, &h, sizeof(h));
@@ -790,9 +795,7 @@ static int check_header(struct loader *l)
 	if (h->n_entries == 0 || h->n_entries == UINT32_MAX || h->n_names > h->n_entries ||
 	    h->name_bytes_length_bytes > UINT32_MAX)
 		return -EINVAL;
-	/* Directory meta: attribute indices as narrow as dirmeta_build() makes them. */
-	if (h->n_dirs > h->n_entries || h->n_dir_attrs > h->n_dirs ||
-	    h->dir_attr_id_bytes != (h->n_dir_attrs <= DIRMETA_SHORT_ATTRS ? 2u : 4u))
+	if (h->n_dirs > h->n_entries || h->n_dir_attrs > h->n_dirs || h->n_dir_ctimes > h->n_dirs)
 		return -EINVAL;
 	if (!has_items(l, SECTION_ENTRY_PARENT, n, 4) ||
 	    !has_items(l, SECTION_ENTRY_NAME_ID, n, 4) ||
@@ -809,9 +812,10 @@ static int check_header(struct loader *l)
 	    !has_items(l, SECTION_DIR_BITS, dirmeta_words(h->n_entries), 8) ||
 	    !has_items(l, SECTION_DIR_RANK, dirmeta_blocks(h->n_entries), 4) ||
 	    !has_items(l, SECTION_DIR_MTIME, h->n_dirs, 8) ||
-	    !has_items(l, SECTION_DIR_CTIME, h->n_dirs, 8) ||
-	    !has_items(l, SECTION_DIR_ATTR_ID, h->n_dirs, h->dir_attr_id_bytes) ||
-	    !has_items(l, SECTION_DIR_ATTRS, h->n_dir_attrs, 12))
+	    !has_items(l, SECTION_DIR_ATTR_ID, h->n_dirs, dirmeta_attr_id_bytes(h->n_dir_attrs)) ||
+	    !has_items(l, SECTION_DIR_ATTRS, h->n_dir_attrs, 12) ||
+	    !has_items(l, SECTION_DIR_CTIME_RANK, h->n_dir_ctimes, 4) ||
+	    !has_items(l, SECTION_DIR_CTIME, h->n_dir_ctimes, 8))
 		return -EINVAL;
 	/* The trigram table is open addressing over a power of two: a probe ends at an
 	 * empty slot, so there must be one. */
@@ -892,16 +896,18 @@ static void use_meta(struct dirmeta *m, const struct loader *l)
 	m->dir_bits = (uint64_t *)section_bytes(l, SECTION_DIR_BITS);
 	m->dir_rank = (uint32_t *)section_bytes(l, SECTION_DIR_RANK);
 	m->mtime_ns = (int64_t *)section_bytes(l, SECTION_DIR_MTIME);
-	m->ctime_ns = (int64_t *)section_bytes(l, SECTION_DIR_CTIME);
 	m->attr_ids = (void *)section_bytes(l, SECTION_DIR_ATTR_ID);
-	m->attr_id_bytes = l->h.dir_attr_id_bytes;
+	m->attr_id_bytes = dirmeta_attr_id_bytes(l->h.n_dir_attrs);
 	m->n_attrs = l->h.n_dir_attrs;
 	m->attrs = (uint32_t *)section_bytes(l, SECTION_DIR_ATTRS);
+	m->n_ctimes = l->h.n_dir_ctimes;
+	m->ctime_rank = (uint32_t *)section_bytes(l, SECTION_DIR_CTIME_RANK);
+	m->ctime_ns = (int64_t *)section_bytes(l, SECTION_DIR_CTIME);
 }
 
 /* The directory counts: each block's count is the directories before it, they add up to
  * n_dirs, and no bit is set past the last entry (check_store_part() ties each bit to its
- * entry's kind). So a directory's rank indexes the meta arrays. */
+ * entry's kind). So a directory's rank indexes the meta arrays. And the ctime list. */
 static int check_meta_ranks(const struct dirmeta *m)
 {
 	uint32_t n = 0;
@@ -914,7 +920,14 @@ static int check_meta_ranks(const struct dirmeta *m)
 	}
 	if (m->n_entries % 64 && m->dir_bits[words - 1] >> (m->n_entries % 64))
 		return -EINVAL;
-	return n == m->n_dirs ? 0 : -EINVAL;
+	if (n != m->n_dirs)
+		return -EINVAL;
+	/* The ctime list is binary-searched: ranks strictly ascending, of directories. */
+	for (uint32_t i = 0; i < m->n_ctimes; i++)
+		if (m->ctime_rank[i] >= m->n_dirs ||
+		    (i && m->ctime_rank[i] <= m->ctime_rank[i - 1]))
+			return -EINVAL;
+	return 0;
 }
 
 /* What the search, the lookups and the writer rely on to stay inside the arrays and to

@@ -23,8 +23,8 @@
 /* ---- the format, as docs/INDEX_FORMAT.md describes it ---- */
 
 #define FORMAT_VERSION	     2
-#define HEADER_BYTES	     712
-#define N_SECTIONS	     19
+#define HEADER_BYTES	     744
+#define N_SECTIONS	     20
 #define SECTION_TABLE_OFFSET 104
 
 enum {
@@ -39,7 +39,7 @@ enum {
 	AT_N_DIRS = 76,
 	AT_UTF8PROC_VERSION = 80,
 	AT_N_DIR_ATTRS = 96,
-	AT_DIR_ATTR_ID_BYTES = 100,
+	AT_N_DIR_CTIMES = 100,
 };
 
 enum {
@@ -59,9 +59,10 @@ enum {
 	DIR_BITS,
 	DIR_RANK,
 	DIR_MTIME,
-	DIR_CTIME,
 	DIR_ATTR_ID,
 	DIR_ATTRS,
+	DIR_CTIME_RANK,
+	DIR_CTIME,
 };
 
 struct section_row {
@@ -231,9 +232,114 @@ static struct trawl_index *build(const char *list, size_t len)
 	return ix;
 }
 
+/* ---- directory meta ---- */
+
+/* Every live directory of an index, found through trawl_index_children(). */
+struct dirs {
+	char **paths;
+	size_t n, cap;
+	const char *parent; /* while listing one directory */
+};
+
+static int collect_dir(void *ctx, const char *name, size_t len, unsigned kind)
+{
+	struct dirs *d = ctx;
+	if (kind != TRAWL_KIND_DIR)
+		return 0;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->paths = realloc(d->paths, d->cap * sizeof(*d->paths));
+		assert_non_null(d->paths);
+	}
+	size_t n = strlen(d->parent);
+	char *p = malloc(n + len + 2);
+	assert_non_null(p);
+	memcpy(p, d->parent, n);
+	if (n > 1)
+		p[n++] = '/';
+	memcpy(p + n, name, len);
+	p[n + len] = '\0';
+	d->paths[d->n++] = p;
+	return 0;
+}
+
+static void dirs_collect(struct trawl_index *ix, struct dirs *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->parent = "";
+	collect_dir(d, "/", 1, TRAWL_KIND_DIR);
+	for (size_t i = 0; i < d->n; i++) {
+		d->parent = d->paths[i];
+		assert_int_equal(
+		    trawl_index_children(ix, d->parent, strlen(d->parent), collect_dir, d), 0);
+	}
+}
+
+static void dirs_release(struct dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->paths[i]);
+	free(d->paths);
+}
+
+/* Meta made up from a path: times, owners and modes differ from one directory to the
+ * next, and some ctimes differ from the mtime. */
+static struct trawl_dir_meta meta_for(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	struct trawl_dir_meta m = {0};
+	m.mtime_ns = 1700000000000000000ll + (int64_t)(h % 1000000000000ull);
+	m.ctime_ns = h % 3 == 0 ? m.mtime_ns + (int64_t)(h % 7) * 1000000000 + 1 : m.mtime_ns;
+	m.mode = 040000 | (h & 8 ? 0755 : 0700);
+	m.uid = 1000 + (uint32_t)(h % 3);
+	m.gid = 100 + (uint32_t)(h % 2);
+	return m;
+}
+
+/* Give every directory of `ix` its meta_for(), then fold it into the base. */
+static void add_meta(struct trawl_index *ix)
+{
+	struct dirs d;
+	dirs_collect(ix, &d);
+	struct trawl_change *c = calloc(d.n, sizeof(*c));
+	assert_non_null(c);
+	for (size_t i = 0; i < d.n; i++)
+		c[i] = (struct trawl_change){d.paths[i], strlen(d.paths[i]), TRAWL_CHANGE_META, 0,
+					     meta_for(d.paths[i])};
+	size_t ignored = 1;
+	assert_int_equal(trawl_index_apply(ix, c, d.n, &ignored), 0);
+	assert_int_equal(ignored, 0);
+	assert_int_equal(trawl_index_rebuild(ix), 0);
+	free(c);
+	dirs_release(&d);
+}
+
+/* Every directory of `ix` has the meta meta_for() gives it. */
+static void assert_meta(struct trawl_index *ix)
+{
+	struct dirs d;
+	dirs_collect(ix, &d);
+	assert_true(d.n > 10);
+	for (size_t i = 0; i < d.n; i++) {
+		struct trawl_dir_meta got, want = meta_for(d.paths[i]);
+		assert_int_equal(trawl_index_dir_meta(ix, d.paths[i], strlen(d.paths[i]), &got), 0);
+		assert_int_equal(got.mtime_ns, want.mtime_ns);
+		assert_int_equal(got.ctime_ns, want.ctime_ns);
+		assert_int_equal(got.mode, want.mode);
+		assert_int_equal(got.uid, want.uid);
+		assert_int_equal(got.gid, want.gid);
+	}
+	dirs_release(&d);
+}
+
+/* The sample, with meta on every directory (so every section of its snapshot has bytes). */
 static struct trawl_index *build_sample(void)
 {
-	return build(sample_list, sizeof(sample_list) - 1);
+	struct trawl_index *ix = build(sample_list, sizeof(sample_list) - 1);
+	add_meta(ix);
+	return ix;
 }
 
 static const char *const queries[] = {
@@ -487,6 +593,73 @@ static void should_fold_changes_into_the_snapshot(void **state)
 	trawl_index_free(loaded);
 }
 
+static void should_keep_directory_meta_through_a_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct trawl_index *built = build_sample(), *loaded = NULL;
+	assert_meta(built);
+	assert_int_equal(trawl_index_save(built, f->path), 0);
+	assert_int_equal(trawl_index_load(f->path, 2, &loaded), 0);
+	assert_meta(loaded);
+	/* Changed after loading, and folded again. */
+	struct trawl_dir_meta m = {
+	    .mtime_ns = 5, .ctime_ns = 6, .mode = 040711, .uid = 7, .gid = 8};
+	const struct trawl_change c = {"/etc/nginx", 10, TRAWL_CHANGE_META, 0, m};
+	assert_int_equal(trawl_index_apply(loaded, &c, 1, NULL), 0);
+	assert_int_equal(trawl_index_save(loaded, f->scratch), 0);
+	struct trawl_index *again = NULL;
+	assert_int_equal(trawl_index_load(f->scratch, 1, &again), 0);
+	struct trawl_dir_meta got;
+	assert_int_equal(trawl_index_dir_meta(again, "/etc/nginx", 10, &got), 0);
+	assert_int_equal(got.mtime_ns, 5);
+	assert_int_equal(got.ctime_ns, 6);
+	assert_int_equal(got.mode, 040711);
+	assert_int_equal(got.uid, 7);
+	assert_int_equal(got.gid, 8);
+	trawl_index_free(again);
+	trawl_index_free(built);
+	trawl_index_free(loaded);
+}
+
+static void should_keep_many_distinct_owners_through_a_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	/* More distinct (mode, uid, gid) triples than two-byte indices can tell apart. */
+	enum { N = 70000 };
+	size_t cap = (size_t)N * 24, len = 0;
+	char *list = malloc(cap);
+	assert_non_null(list);
+	for (unsigned i = 0; i < N; i++)
+		len += (size_t)snprintf(list + len, cap - len, "/h/u%u/\n", i);
+	struct trawl_index *ix = build(list, len);
+	struct trawl_change *c = calloc(N, sizeof(*c));
+	char *paths = malloc(cap);
+	assert_non_null(c);
+	assert_non_null(paths);
+	size_t at = 0;
+	for (unsigned i = 0; i < N; i++) {
+		int n = snprintf(paths + at, cap - at, "/h/u%u", i);
+		struct trawl_dir_meta m = {i, i, 040700, 1000 + i, 1000 + i};
+		c[i] = (struct trawl_change){paths + at, (size_t)n, TRAWL_CHANGE_META, 0, m};
+		at += (size_t)n + 1;
+	}
+	assert_int_equal(trawl_index_apply(ix, c, N, NULL), 0);
+	assert_int_equal(trawl_index_save(ix, f->path), 0);
+	struct trawl_index *loaded = NULL;
+	assert_int_equal(trawl_index_load(f->path, 2, &loaded), 0);
+	for (unsigned i = 0; i < N; i += 997) {
+		struct trawl_dir_meta got;
+		assert_int_equal(trawl_index_dir_meta(loaded, c[i].path, c[i].len, &got), 0);
+		assert_int_equal(got.mtime_ns, i);
+		assert_int_equal(got.uid, 1000 + i);
+	}
+	trawl_index_free(loaded);
+	trawl_index_free(ix);
+	free(c);
+	free(paths);
+	free(list);
+}
+
 static void should_let_a_loaded_index_change_and_rebuild(void **state)
 {
 	struct fixture *f = *state;
@@ -562,6 +735,19 @@ static void should_reject_a_future_version(void **state)
 	unsigned char *buf = file_read(f->path, &len);
 	put32(buf, AT_FORMAT_VERSION, FORMAT_VERSION + 1);
 	fix_checksums(buf); /* the version alone must be enough to refuse it */
+	file_write(f->path, buf, len);
+	assert_refused(f->path, -EINVAL);
+	free(buf);
+}
+
+static void should_reject_the_previous_version(void **state)
+{
+	struct fixture *f = *state;
+	save_sample(f->path);
+	size_t len;
+	unsigned char *buf = file_read(f->path, &len);
+	put32(buf, AT_FORMAT_VERSION, FORMAT_VERSION - 1);
+	fix_checksums(buf);
 	file_write(f->path, buf, len);
 	assert_refused(f->path, -EINVAL);
 	free(buf);
@@ -744,6 +930,73 @@ static void should_reject_structural_damage_even_with_valid_checksums(void **sta
 	free(good);
 }
 
+/* One edit of the directory meta, checksums fixed: `at` is a byte offset in section
+ * `section`, `bytes` wide. */
+struct meta_damage {
+	const char *what;
+	int section;
+	size_t at;
+	unsigned bytes;
+	uint64_t value;
+};
+
+static uint64_t get_n(const unsigned char *buf, size_t at, unsigned bytes)
+{
+	uint64_t v = 0;
+	memcpy(&v, buf + at, bytes);
+	return v;
+}
+
+static void should_reject_damaged_directory_meta_even_with_valid_checksums(void **state)
+{
+	struct fixture *f = *state;
+	save_sample(f->path);
+	size_t len;
+	unsigned char *good = file_read(f->path, &len);
+	uint32_t n_entries = get32(good, AT_N_ENTRIES), n_dirs = get32(good, AT_N_DIRS);
+	uint32_t n_attrs = get32(good, AT_N_DIR_ATTRS), n_ctimes = get32(good, AT_N_DIR_CTIMES);
+	assert_true(n_entries < 512 && n_dirs > 3 && n_attrs > 1 && n_ctimes > 1);
+	/* A file's bit set and a directory's cleared: the counts still add up, only the
+	 * kinds tell. Entry 0 is the root, a directory; find a file. */
+	struct section_row kinds = section_of(good, ENTRY_KIND);
+	size_t file = 0;
+	while (good[kinds.offset_bytes + file] != TRAWL_KIND_FILE)
+		file++;
+	size_t bits = (size_t)section_of(good, DIR_BITS).offset_bytes;
+	size_t last = 8 * ((n_entries - 1) / 64);
+	uint64_t word0 = get_n(good, bits, 8), word_last = get_n(good, bits + last, 8);
+	assert_true(file < 64 && n_entries % 64 != 0);
+	uint64_t swapped = (word0 | 1ull << file) & ~1ull;
+	uint32_t rank1 = get32(good, (size_t)section_of(good, DIR_CTIME_RANK).offset_bytes + 4);
+	const struct meta_damage damages[] = {
+	    {"a file marked as a directory", DIR_BITS, 0, 8, swapped},
+	    {"a bit past the last entry", DIR_BITS, last, 8, word_last | 1ull << 63},
+	    {"a count of directories that is off", DIR_RANK, 0, 4, 1},
+	    {"an owner past the table", DIR_ATTR_ID, 0, 2, n_attrs},
+	    {"ctimes out of order", DIR_CTIME_RANK, 0, 4, rank1},
+	    {"a ctime of no directory", DIR_CTIME_RANK, 4 * ((size_t)n_ctimes - 1), 4, n_dirs},
+	};
+	for (size_t i = 0; i < sizeof(damages) / sizeof(damages[0]); i++) {
+		const struct meta_damage *d = &damages[i];
+		unsigned char *buf = malloc(len);
+		assert_non_null(buf);
+		memcpy(buf, good, len);
+		struct section_row row = section_of(buf, d->section);
+		assert_true(d->at + d->bytes <= row.length_bytes);
+		memcpy(buf + row.offset_bytes + d->at, &d->value, d->bytes);
+		fix_checksums(buf);
+		file_write(f->scratch, buf, len);
+		struct trawl_index *ix = NULL;
+		int rc = trawl_index_load(f->scratch, 1, &ix);
+		if (rc != -EINVAL)
+			print_error("accepted %s\n", d->what);
+		assert_int_equal(rc, -EINVAL);
+		assert_null(ix);
+		free(buf);
+	}
+	free(good);
+}
+
 /* ---- saving ---- */
 
 static void should_replace_an_existing_snapshot_atomically(void **state)
@@ -836,6 +1089,8 @@ int main(void)
 	    TEST(should_write_the_same_bytes_when_a_loaded_index_is_saved_again),
 	    TEST(should_agree_with_the_documented_checksums),
 	    TEST(should_fold_changes_into_the_snapshot),
+	    TEST(should_keep_directory_meta_through_a_snapshot),
+	    TEST(should_keep_many_distinct_owners_through_a_snapshot),
 	    TEST(should_let_a_loaded_index_change_and_rebuild),
 	    TEST(should_reject_a_missing_file),
 	    TEST(should_reject_an_empty_file),
@@ -844,6 +1099,7 @@ int main(void)
 	    TEST(should_reject_a_file_that_is_not_a_snapshot),
 	    TEST(should_reject_a_wrong_magic),
 	    TEST(should_reject_a_future_version),
+	    TEST(should_reject_the_previous_version),
 	    TEST(should_reject_the_other_byte_order),
 	    TEST(should_reject_a_snapshot_made_with_other_libraries_or_folding),
 	    TEST(should_reject_a_truncated_file),
@@ -851,6 +1107,7 @@ int main(void)
 	    TEST(should_reject_a_flipped_byte_in_each_section),
 	    TEST(should_reject_a_flipped_byte_anywhere),
 	    TEST(should_reject_structural_damage_even_with_valid_checksums),
+	    TEST(should_reject_damaged_directory_meta_even_with_valid_checksums),
 	    TEST(should_replace_an_existing_snapshot_atomically),
 	    TEST(should_leave_nothing_behind_when_saving_fails),
 	    TEST(should_report_a_full_disk_and_keep_the_old_snapshot),
