@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 	};
 	const char *limit_arg = NULL, *under_arg = NULL, *shell = NULL;
 	struct picker_options picker = {0};
+	size_t min_height;
 	const char *daemon_opt = NULL; /* the first option that needs the daemon */
 	int n_actions = 0, c, opt_index = 0;
 	while ((c = getopt_long(argc, argv, "f:n:0hq:m1", longopts, &opt_index)) != -1) {
@@ -263,13 +264,12 @@ int main(int argc, char **argv)
 		case OPT_HEIGHT:
 			picker.height = optarg;
 			break;
-		case OPT_MIN_HEIGHT: {
-			size_t n;
-			if (parse_size(optarg, &n) < 0 || n < 1 || n > 10000)
+		case OPT_MIN_HEIGHT:
+			if (parse_size(optarg, &min_height) < 0 || min_height < 1 ||
+			    min_height > 10000)
 				return bad_usage("--min-height: not a line count: '%s'", optarg);
-			picker.min_height = (int)n;
+			picker.min_height = (int)min_height;
 			break;
-		}
 		case OPT_REVERSE:
 			picker.is_reverse = 1;
 			break;
