@@ -1094,6 +1094,9 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	unsigned threads = opts->threads ? opts->threads : ix->threads;
 	if (threads > SEARCH_MAX_THREADS)
 		threads = SEARCH_MAX_THREADS;
+	/* A search cancelled before it starts does nothing, whatever the query. */
+	if (opts->cancel && atomic_load_explicit(opts->cancel, memory_order_relaxed))
+		return -ECANCELED;
 	struct generation *g = generation_get(ix);
 	const struct store *s = &g->base->store;
 	struct worker ws[SEARCH_MAX_THREADS];

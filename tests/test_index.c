@@ -1,8 +1,12 @@
 /* test_index.c: the index never changes the answer. Random trees (deep, wide, Unicode,
  * NFC and NFD, invalid UTF-8, look-alike names), random additions and removals, random
- * queries with every operator, scopes and kinds: every search must equal a brute-force
- * scan of the live paths with the matcher, same set and same order. */
+ * batches of changes with directory meta, random queries with every operator, scopes and
+ * kinds: every search must equal a brute-force scan of the live paths with the matcher,
+ * same set and same order; every directory listing and every directory's meta must equal
+ * the model's. Then the change API at scale: batches against lists, large deltas,
+ * cancelled searches, readers beside a writer. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -21,6 +26,7 @@ struct ref_entry {
 	char *path;
 	size_t len;
 	unsigned kind;
+	struct trawl_dir_meta meta; /* directories only; zero when never given */
 };
 
 struct model {
@@ -55,6 +61,7 @@ static void model_put(struct model *m, const char *p, size_t len, unsigned kind)
 	memcpy(m->e[m->n].path, p, len);
 	m->e[m->n].len = len;
 	m->e[m->n].kind = kind;
+	memset(&m->e[m->n].meta, 0, sizeof(m->e[m->n].meta));
 	m->n++;
 }
 
@@ -68,6 +75,7 @@ static void model_add(struct model *m, const char *p, size_t len, unsigned kind)
 	model_put(m, p, len, kind);
 }
 
+/* Remove an entry and its subtree; the root stays, as in the index. */
 static void model_remove(struct model *m, const char *p, size_t len)
 {
 	size_t kept = 0;
@@ -75,6 +83,8 @@ static void model_remove(struct model *m, const char *p, size_t len)
 		struct ref_entry *e = &m->e[i];
 		int under = e->len >= len && memcmp(e->path, p, len) == 0 &&
 			    (e->len == len || e->path[len] == '/' || len == 1);
+		if (under && e->len == 1) /* "/" */
+			under = 0;
 		if (under)
 			free(e->path);
 		else
@@ -89,6 +99,85 @@ static void model_release(struct model *m)
 		free(m->e[i].path);
 	free(m->e);
 	memset(m, 0, sizeof(*m));
+}
+
+/* What the index accepts as a path (the list builder's rule): absolute, no empty, "."
+ * or ".." components, one trailing '/' allowed. */
+static int is_acceptable(const char *p, size_t len)
+{
+	if (len == 0 || p[0] != '/')
+		return 0;
+	for (size_t i = 1; i < len;) {
+		size_t end = i;
+		while (end < len && p[end] != '/')
+			end++;
+		size_t n = end - i;
+		if (n == 0 || (n == 1 && p[i] == '.') || (n == 2 && p[i] == '.' && p[i + 1] == '.'))
+			return 0;
+		i = end + 1;
+	}
+	return 1;
+}
+
+/* The documented effect of one change on the model: 1 when applied, 0 when ignored. */
+static int model_apply(struct model *m, const struct trawl_change *c)
+{
+	static const struct trawl_dir_meta zero;
+	if (!c->path || !is_acceptable(c->path, c->len))
+		return 0;
+	size_t len = c->len;
+	while (len > 1 && c->path[len - 1] == '/')
+		len--;
+	const char *p = c->path;
+	size_t at = model_find(m, p, len);
+	switch (c->op) {
+	case TRAWL_CHANGE_REMOVE:
+		if (at == SIZE_MAX)
+			return 0;
+		model_remove(m, p, len);
+		return 1;
+	case TRAWL_CHANGE_META:
+		if (at == SIZE_MAX || m->e[at].kind != TRAWL_KIND_DIR)
+			return 0;
+		m->e[at].meta = c->meta;
+		return 1;
+	case TRAWL_CHANGE_ADD:
+		break;
+	default:
+		return 0;
+	}
+	if (c->kind != TRAWL_KIND_FILE && c->kind != TRAWL_KIND_DIR && c->kind != TRAWL_KIND_LINK)
+		return 0;
+	if (len == 1) { /* the root is a directory */
+		if (c->kind != TRAWL_KIND_DIR)
+			return 0;
+		m->e[at].meta = c->meta;
+		return 1;
+	}
+	/* Ancestors: missing ones are created, files and links in the way become
+	 * directories (new ones, without meta). */
+	for (size_t i = 1; i < len; i++) {
+		if (p[i] != '/')
+			continue;
+		size_t k = model_find(m, p, i);
+		if (k != SIZE_MAX && m->e[k].kind == TRAWL_KIND_DIR)
+			continue;
+		if (k != SIZE_MAX)
+			model_remove(m, p, i);
+		model_put(m, p, i, TRAWL_KIND_DIR);
+	}
+	at = model_find(m, p, len);
+	if (at != SIZE_MAX && m->e[at].kind == c->kind) {
+		if (c->kind == TRAWL_KIND_DIR)
+			m->e[at].meta = c->meta;
+		return 1;
+	}
+	if (at != SIZE_MAX)
+		model_remove(m, p, len);
+	model_put(m, p, len, c->kind);
+	at = model_find(m, p, len);
+	m->e[at].meta = c->kind == TRAWL_KIND_DIR ? c->meta : zero;
+	return 1;
 }
 
 /* ---- random inputs ---- */
@@ -193,6 +282,52 @@ static size_t random_query(char *out)
 	return n;
 }
 
+static struct trawl_dir_meta random_meta(void)
+{
+	struct trawl_dir_meta m;
+	m.mtime_ns = (int64_t)rnd(1000) * 1000000007ll - 5;
+	m.ctime_ns = rnd(3) ? m.mtime_ns : m.mtime_ns + (int64_t)rnd(100000);
+	m.mode = 040000 | (rnd(2) ? 0755 : 0700);
+	m.uid = rnd(3);
+	m.gid = rnd(2);
+	return m;
+}
+
+/* A batch of random changes; paths are written into `buf` (kept until applied). */
+static size_t random_batch(struct trawl_change *c, size_t max, char *buf, const struct model *m)
+{
+	size_t n = 1 + rnd((uint32_t)max), used = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *p = buf + used;
+		size_t len;
+		const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
+		if (rnd(2)) {
+			memcpy(p, e->path, e->len);
+			len = e->len;
+		} else {
+			len = random_path(p, m);
+		}
+		if (rnd(20) == 0) /* a trailing '/', accepted */
+			p[len++] = '/';
+		if (rnd(40) == 0) { /* an empty component: ignored */
+			memcpy(p + len, "//x", 3);
+			len += 3;
+		}
+		static const unsigned kinds[] = {TRAWL_KIND_FILE, TRAWL_KIND_DIR, TRAWL_KIND_DIR,
+						 TRAWL_KIND_LINK};
+		uint8_t op = rnd(5) < 2 ? TRAWL_CHANGE_ADD
+			     : rnd(2)	? TRAWL_CHANGE_REMOVE
+					: TRAWL_CHANGE_META;
+		if (op == TRAWL_CHANGE_REMOVE && len == 1 && rnd(8))
+			op = TRAWL_CHANGE_META; /* removing everything: rarely */
+		uint8_t kind = (uint8_t)kinds[rnd(4)];
+		struct trawl_dir_meta meta = random_meta();
+		c[i] = (struct trawl_change){p, len, op, kind, meta};
+		used += len;
+	}
+	return n;
+}
+
 /* ---- comparison ---- */
 
 /* How many searches skipped their scan (proving the rest could not rank) and how
@@ -292,8 +427,142 @@ static void check_many(struct trawl_index *ix, const struct model *m, struct tra
 		size_t limit = rnd(2) ? 1 + rnd(10) : 100000;
 		check_search(ix, m, mt, qtext, limit, under, kind_choices[rnd(4)]);
 	}
-	/* The empty query lists every live entry. */
+	/* The empty query lists every live entry; with a small limit, the shortest. */
 	check_search(ix, m, mt, "", 100000, NULL, 0);
+	const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
+	static const unsigned kind_choices[] = {0, TRAWL_KIND_FILE, TRAWL_KIND_DIR};
+	check_search(ix, m, mt, "", 1 + rnd(8), e->kind == TRAWL_KIND_DIR ? e : NULL,
+		     kind_choices[rnd(3)]);
+}
+
+/* ---- listings and meta ---- */
+
+struct listing {
+	char (*names)[256];
+	unsigned *kinds;
+	size_t n, cap;
+};
+
+static int collect_child(void *ctx, const char *name, size_t len, unsigned kind)
+{
+	struct listing *l = ctx;
+	assert_true(len < 256);
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->names = realloc(l->names, l->cap * sizeof(*l->names));
+		l->kinds = realloc(l->kinds, l->cap * sizeof(*l->kinds));
+		assert_non_null(l->names);
+		assert_non_null(l->kinds);
+	}
+	memcpy(l->names[l->n], name, len);
+	l->names[l->n][len] = '\0';
+	l->kinds[l->n++] = kind;
+	return 0;
+}
+
+static void listing_sort(struct listing *l)
+{
+	/* Insertion sort of names with their kinds: listings are short. */
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
+			char tmp[256];
+			memcpy(tmp, l->names[j], sizeof(tmp));
+			memcpy(l->names[j], l->names[j - 1], sizeof(tmp));
+			memcpy(l->names[j - 1], tmp, sizeof(tmp));
+			unsigned k = l->kinds[j];
+			l->kinds[j] = l->kinds[j - 1];
+			l->kinds[j - 1] = k;
+		}
+}
+
+/* The children of directory `e` in the index equal the model's, each once. Names in
+ * these trees have no NUL, so they compare as strings. */
+static void check_children(struct trawl_index *ix, const struct model *m, const struct ref_entry *e)
+{
+	struct listing got = {0}, want = {0};
+	int rc = trawl_index_children(ix, e->path, e->len, collect_child, &got);
+	if (e->kind != TRAWL_KIND_DIR) {
+		assert_int_equal(rc, -ENOTDIR);
+		assert_int_equal(got.n, 0);
+		return;
+	}
+	assert_int_equal(rc, 0);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *c = &m->e[i];
+		if (!is_under(c, e->path, e->len))
+			continue;
+		size_t start = e->len == 1 ? 1 : e->len + 1;
+		if (memchr(c->path + start, '/', c->len - start))
+			continue;
+		collect_child(&want, c->path + start, c->len - start, c->kind);
+	}
+	listing_sort(&got);
+	listing_sort(&want);
+	if (got.n != want.n)
+		fail_msg("'%.*s': %zu children, expected %zu", (int)e->len, e->path, got.n, want.n);
+	for (size_t i = 0; i < got.n; i++) {
+		assert_string_equal(got.names[i], want.names[i]);
+		assert_int_equal(got.kinds[i], want.kinds[i]);
+	}
+	free(got.names);
+	free(got.kinds);
+	free(want.names);
+	free(want.kinds);
+}
+
+static void assert_same_meta(const struct trawl_dir_meta *got, const struct trawl_dir_meta *want)
+{
+	assert_int_equal(got->mtime_ns, want->mtime_ns);
+	assert_int_equal(got->ctime_ns, want->ctime_ns);
+	assert_int_equal(got->mode, want->mode);
+	assert_int_equal(got->uid, want->uid);
+	assert_int_equal(got->gid, want->gid);
+}
+
+/* Every directory's meta, a few listings, and the count of entries, as the model has
+ * them; paths not in the model are not in the index. */
+static void check_tree(struct trawl_index *ix, const struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *e = &m->e[i];
+		struct trawl_dir_meta got;
+		int rc = trawl_index_dir_meta(ix, e->path, e->len, &got);
+		assert_int_equal(rc, e->kind == TRAWL_KIND_DIR ? 0 : -ENOTDIR);
+		if (rc == 0)
+			assert_same_meta(&got, &e->meta);
+	}
+	check_children(ix, m, &m->e[0]);
+	for (int k = 0; k < 4; k++)
+		check_children(ix, m, &m->e[rnd((uint32_t)m->n)]);
+	char missing[1024];
+	size_t len = random_path(missing, m);
+	if (model_find(m, missing, len) == SIZE_MAX) {
+		struct trawl_dir_meta meta;
+		assert_int_equal(trawl_index_dir_meta(ix, missing, len, &meta), -ENOENT);
+		assert_int_equal(trawl_index_children(ix, missing, len, collect_child, NULL),
+				 -ENOENT);
+	}
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	assert_int_equal(st.n_entries, m->n);
+}
+
+/* Apply a few random batches to the index and the model alike. */
+static void apply_random_batches(struct trawl_index *ix, struct model *m, int n_batches)
+{
+	enum { MAX_BATCH = 24 };
+	struct trawl_change c[MAX_BATCH];
+	char *buf = malloc((size_t)MAX_BATCH * 1024);
+	assert_non_null(buf);
+	for (int b = 0; b < n_batches; b++) {
+		size_t n = random_batch(c, MAX_BATCH, buf, m);
+		size_t want_ignored = 0, ignored = SIZE_MAX;
+		for (size_t i = 0; i < n; i++)
+			want_ignored += !model_apply(m, &c[i]);
+		assert_int_equal(trawl_index_apply(ix, c, n, &ignored), 0);
+		assert_int_equal(ignored, want_ignored);
+	}
+	free(buf);
 }
 
 static void should_equal_brute_force_on_random_trees(void **state)
@@ -352,6 +621,12 @@ static void should_equal_brute_force_on_random_trees(void **state)
 			}
 		}
 		check_many(ix, &m, mt, 6);
+		/* Batches of changes with meta; a rebuild keeps the meta. */
+		if (c % 2 == 0) {
+			apply_random_batches(ix, &m, 1 + (int)rnd(4));
+			check_many(ix, &m, mt, 3);
+			check_tree(ix, &m);
+		}
 		if (rnd(2)) {
 			assert_int_equal(trawl_index_rebuild(ix), 0);
 			struct trawl_index_stats st;
@@ -360,6 +635,12 @@ static void should_equal_brute_force_on_random_trees(void **state)
 			assert_int_equal(st.n_tombstones, 0);
 			assert_int_equal(st.n_entries, m.n);
 			check_many(ix, &m, mt, 6);
+			if (c % 2 == 0) {
+				check_tree(ix, &m);
+				apply_random_batches(ix, &m, 1 + (int)rnd(3));
+				check_many(ix, &m, mt, 3);
+				check_tree(ix, &m);
+			}
 		}
 		trawl_index_free(ix);
 		model_release(&m);
