@@ -12,6 +12,30 @@
 #include "picker_text.h"
 #include "term.h"
 
+/* Tunables of the picker. */
+
+/* Results asked for first: a screenful with room to scroll. Scrolling near the end asks
+ * again for PICKER_LIMIT_GROWTH times as many, up to the protocol's PICKER_LIMIT_MAX. */
+#define PICKER_FIRST_LIMIT  200
+#define PICKER_LIMIT_GROWTH 4
+#define PICKER_LIMIT_MAX    10000
+/* How often to ask the daemon's status: often while the first walk runs (the count and
+ * the results grow), rarely after (only the total changes). */
+#define PICKER_STATUS_WALKING_MS 250
+#define PICKER_STATUS_READY_MS	 2000
+/* A lone escape byte is the escape key when nothing follows it this soon; terminals send
+ * a key's sequence in one write, so this only needs to cover a slow link. */
+#define PICKER_ESC_TIMEOUT_MS 50
+/* How long to wait for the terminal's cursor position report (inline mode only). */
+#define PICKER_CPR_TIMEOUT_MS 500
+/* How long to wait for the daemon to confirm the picks before exiting anyway. */
+#define PICKER_PICK_TIMEOUT_MS 1000
+/* Lines of the terminal used when --min-height is not given, as fzf. */
+#define PICKER_MIN_HEIGHT 10
+
+/* What the picker's steps return to go on; otherwise they return the exit status. */
+enum { RUNNING = -1 };
+
 /* One result of a query, as the daemon sent it. */
 struct picker_result {
 	char *path; /* the raw bytes, NUL-terminated (a name may hold any byte but NUL) */
@@ -87,6 +111,61 @@ struct picker {
 	int is_paste;
 	uint64_t esc_deadline_ms; /* decide a lone escape at this time (0: none pending) */
 };
+
+/* picker.c */
+
+/** Milliseconds on the monotonic clock. */
+uint64_t picker_now_ms(void);
+
+/* picker_daemon.c. The functions that send record a failed request in p->io_error, which
+ * the loop reports. */
+
+/** Ask the daemon's status (ready, entries). Returns 0 or -errno. */
+int picker_daemon_status(struct picker *p);
+
+/** Ask for a first page of results for the query line. Returns 0 or -errno. */
+int picker_daemon_query(struct picker *p);
+
+/** The user changed the query line: ask again; -1 and -0 no longer apply. */
+int picker_daemon_query_changed(struct picker *p);
+
+/** Read every answer line that has come. Returns RUNNING or an exit status (then the
+ * screen is closed and the reason reported). */
+int picker_daemon_read(struct picker *p);
+
+/** Ask again when the shown results are stale (the index grew) or run out while
+ * scrolling. Returns 0 or -errno. */
+int picker_daemon_refresh(struct picker *p);
+
+/** Mark or unmark the current result. Returns 0 or -ENOMEM. */
+int picker_daemon_mark(struct picker *p);
+
+/** Close the screen, print the marked paths (else the current one), tell the daemon they
+ * were picked. Returns the exit status: 0, 1 when there is nothing to pick, 2. */
+int picker_daemon_accept(struct picker *p);
+
+/** Free the results and marks. */
+void picker_daemon_release(struct picker *p);
+
+/* picker_keys.c */
+
+/** Decode and act on the keys in p->in. `is_final`: nothing more is coming now, so a
+ * lone escape is the escape key. Returns RUNNING or an exit status. */
+int picker_keys_on_input(struct picker *p, int is_final);
+
+/* picker_screen.c */
+
+/** Put the terminal in raw mode and make room for the picker. Returns 0 or -errno. */
+int picker_screen_open(struct picker *p);
+
+/** picker_screen_open(), or close again and report why not. Returns RUNNING or 2. */
+int picker_screen_open_or_fail(struct picker *p);
+
+/** Erase the picker and put the terminal back as it was. A no-op when not open. */
+void picker_screen_close(struct picker *p);
+
+/** Fit the picker to the terminal's new size. Returns 0 or -errno. */
+int picker_screen_resize(struct picker *p);
 
 /* picker_draw.c */
 
