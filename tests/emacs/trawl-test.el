@@ -110,6 +110,26 @@ returned as a list."
                           (encode-coding-string trawl-test-latin1 'utf-8-unix)
                           t))))))
 
+;; The filter is given chunks cut anywhere; it must see whole lines only.
+(ert-deftest trawl-test-should-join-lines-split-across-reads ()
+  (let ((proc (make-pipe-process :name "trawl-test-pipe" :noquery t))
+        (trawl--handlers (make-hash-table))
+        (dropped trawl--dropped-lines)
+        got)
+    (unwind-protect
+        (progn
+          (puthash 41 (lambda (msg) (push msg got) (plist-get msg :done))
+                   trawl--handlers)
+          (dolist (chunk '("{\"id\":41,\"pa" "th\":\"/a/é\",\"type\":\"f\"}\n{\"id\""
+                           ":41,\"done\":true}\n{\"id\":41,\"path\":\"/late\"}\n" "{\"id\":"))
+            (trawl--filter proc chunk))
+          (should (equal (nreverse got)
+                         '((:id 41 :path "/a/é" :type "f") (:id 41 :done t))))
+          ;; The line after the done line has no handler left: dropped.
+          (should (= trawl--dropped-lines (1+ dropped)))
+          (should (equal (process-get proc 'trawl-partial) "{\"id\":")))
+      (delete-process proc))))
+
 ;;;; The completion table
 
 (ert-deftest trawl-test-should-offer-the-daemons-results-as-files ()
