@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -712,6 +713,341 @@ static void should_accept_nul_separated_lists_with_newlines_in_names(void **stat
 	trawl_index_free(ix);
 }
 
+/* ---- the change API at scale ---- */
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* `n` generated paths, newline-separated, in a tree of projects, modules and files. */
+static char *generated_list(unsigned n, size_t *len)
+{
+	static const char *const words[] = {"src",   "lib",	 "doc",	   "test", "conf",
+					    "nginx", "Makefile", "README", "core", "util"};
+	size_t cap = (size_t)n * 64, at = 0;
+	char *list = malloc(cap);
+	assert_non_null(list);
+	for (unsigned i = 0; i < n; i++)
+		at += (size_t)snprintf(list + at, cap - at, "/srv/p%u/%s%u/m%u/%s_%u.c\n", i % 17,
+				       words[i % 10], i % 7, i % 101, words[(i / 10) % 10], i);
+	*len = at;
+	return list;
+}
+
+/* Add every path of a list as a file, in batches of `batch`, as a walker would. */
+static void apply_list(struct trawl_index *ix, const char *list, size_t len, size_t batch)
+{
+	struct trawl_change *c = calloc(batch, sizeof(*c));
+	assert_non_null(c);
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		const char *end = memchr(list + i, '\n', len - i);
+		size_t k = (size_t)(end - (list + i));
+		c[n++] = (struct trawl_change){
+		    .path = list + i, .len = k, .op = TRAWL_CHANGE_ADD, .kind = TRAWL_KIND_FILE};
+		i += k + 1;
+		if (n == batch || i >= len) {
+			size_t ignored = 1;
+			assert_int_equal(trawl_index_apply(ix, c, n, &ignored), 0);
+			assert_int_equal(ignored, 0);
+			n = 0;
+		}
+	}
+	free(c);
+}
+
+static int run_search(struct trawl_index *ix, const char *text, const char *under, unsigned kinds,
+		      size_t limit, const _Atomic int *cancel, struct trawl_results *r)
+{
+	struct trawl_query *q = NULL;
+	assert_int_equal(trawl_query_parse(text, strlen(text), &q, NULL), 0);
+	struct trawl_search_options opts = {.limit = limit,
+					    .under = under,
+					    .under_len = under ? strlen(under) : 0,
+					    .kinds = kinds,
+					    .cancel = cancel};
+	int rc = trawl_index_search(ix, q, &opts, r);
+	trawl_query_free(q);
+	return rc;
+}
+
+/* The same results from both indexes, in every scope; counts too when both are exact. */
+static void assert_same_answers(struct trawl_index *x, struct trawl_index *y)
+{
+	static const char *const texts[] = {"",	   "c",	      "src",	 "nginx conf",
+					    "m17", "^readme", "'util_1", "core !lib",
+					    ".c$", "p3 doc",  "zzz",	 "test | make"};
+	static const char *const unders[] = {NULL, "/", "/srv/p3", "/srv/p5/conf5"};
+	static const unsigned kinds[] = {0, TRAWL_KIND_DIR, TRAWL_KIND_FILE};
+	struct trawl_results a = {0}, b = {0};
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+		for (size_t u = 0; u < sizeof(unders) / sizeof(unders[0]); u++) {
+			unsigned k = kinds[(t + u) % 3];
+			size_t limit = t % 2 ? 20 : 200;
+			assert_int_equal(run_search(x, texts[t], unders[u], k, limit, NULL, &a), 0);
+			assert_int_equal(run_search(y, texts[t], unders[u], k, limit, NULL, &b), 0);
+			if (!a.is_matched_estimate && !b.is_matched_estimate)
+				assert_int_equal(a.n_matched, b.n_matched);
+			assert_int_equal(a.n_items, b.n_items);
+			for (size_t i = 0; i < a.n_items; i++) {
+				if (strcmp(a.items[i].path, b.items[i].path) != 0)
+					fail_msg("'%s' under %s: '%s' and '%s'", texts[t],
+						 unders[u] ? unders[u] : "-", a.items[i].path,
+						 b.items[i].path);
+				assert_int_equal(a.items[i].score, b.items[i].score);
+				assert_int_equal(a.items[i].kind, b.items[i].kind);
+			}
+		}
+	trawl_results_release(&a);
+	trawl_results_release(&b);
+}
+
+static void should_build_from_batches_the_index_a_list_builds(void **state)
+{
+	(void)state;
+	size_t len;
+	char *list = generated_list(30000, &len);
+	struct trawl_index *from_list = NULL, *from_batches = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &from_list, NULL), 0);
+	assert_int_equal(trawl_index_new_empty(2, &from_batches), 0);
+	double t0 = now_ms();
+	apply_list(from_batches, list, len, 5000);
+	double t1 = now_ms();
+	struct trawl_index_stats a, b;
+	trawl_index_stats(from_list, &a);
+	trawl_index_stats(from_batches, &b);
+	assert_int_equal(a.n_entries, b.n_entries);
+	assert_int_equal(b.n_base, 1); /* the root: everything else is in the delta */
+	assert_int_equal(b.n_delta, b.n_entries - 1);
+	/* Searching a delta of every entry answers as the base does. */
+	assert_same_answers(from_list, from_batches);
+	double t2 = now_ms();
+	assert_int_equal(trawl_index_rebuild(from_batches), 0);
+	double t3 = now_ms();
+	assert_same_answers(from_list, from_batches);
+	print_message("%llu entries: applied in %.0f ms, rebuilt in %.0f ms\n",
+		      (unsigned long long)b.n_entries, t1 - t0, t3 - t2);
+	trawl_index_free(from_list);
+	trawl_index_free(from_batches);
+	free(list);
+}
+
+static void should_replace_an_entry_added_with_another_kind(void **state)
+{
+	(void)state;
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_new_empty(1, &ix), 0);
+	struct trawl_dir_meta m = {.mtime_ns = 1, .ctime_ns = 2, .mode = 040755};
+	const struct trawl_change first[] = {
+	    {"/a/b/c", 6, TRAWL_CHANGE_ADD, TRAWL_KIND_FILE, {0}},
+	    {"/a/b", 4, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, m},	   /* same kind: meta only */
+	    {"/a/b", 4, TRAWL_CHANGE_ADD, TRAWL_KIND_LINK, {0}},   /* a link: c goes */
+	    {"/a/b/d", 6, TRAWL_CHANGE_ADD, TRAWL_KIND_FILE, {0}}, /* the link is a dir again */
+	    {"/a/x", 4, TRAWL_CHANGE_META, 0, m},		   /* no such path */
+	    {"/a/b/d", 6, TRAWL_CHANGE_META, 0, m},		   /* not a directory */
+	    {"a/b", 3, TRAWL_CHANGE_ADD, TRAWL_KIND_FILE, {0}},	   /* not absolute */
+	    {"/a/b", 4, 9, TRAWL_KIND_FILE, {0}},		   /* no such operation */
+	};
+	size_t ignored = 0;
+	assert_int_equal(trawl_index_apply(ix, first, 8, &ignored), 0);
+	assert_int_equal(ignored, 4);
+	struct listing l = {0};
+	assert_int_equal(trawl_index_children(ix, "/a/b", 4, collect_child, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "d");
+	struct trawl_dir_meta got;
+	assert_int_equal(trawl_index_dir_meta(ix, "/a/b", 4, &got), 0);
+	assert_int_equal(got.mtime_ns, 0); /* a new directory: the old meta went with it */
+	assert_int_equal(trawl_index_dir_meta(ix, "/a/b/d", 6, &got), -ENOTDIR);
+	/* The old contract of trawl_index_add(): a live path is left alone. */
+	assert_int_equal(trawl_index_add(ix, "/a/b", 4, TRAWL_KIND_FILE), 0);
+	assert_int_equal(trawl_index_dir_meta(ix, "/a/b", 4, &got), 0);
+	free(l.names);
+	free(l.kinds);
+	trawl_index_free(ix);
+}
+
+static void should_keep_the_root_when_everything_is_removed(void **state)
+{
+	(void)state;
+	const char list[] = "/a/b\n/c/\n";
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL),
+			 0);
+	assert_int_equal(trawl_index_add(ix, "/d/e", 4, TRAWL_KIND_FILE), 0);
+	assert_int_equal(trawl_index_remove(ix, "/", 1), 0);
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	assert_int_equal(st.n_entries, 1);
+	struct listing l = {0};
+	assert_int_equal(trawl_index_children(ix, "/", 1, collect_child, &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(trawl_index_add(ix, "/a/z", 4, TRAWL_KIND_FILE), 0);
+	assert_int_equal(trawl_index_children(ix, "/a", 2, collect_child, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "z");
+	free(l.names);
+	free(l.kinds);
+	trawl_index_free(ix);
+}
+
+struct canceller {
+	_Atomic int flag;
+	double delay_ms, set_at_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *c = arg;
+	struct timespec t = {0, (long)(c->delay_ms * 1e6)};
+	nanosleep(&t, NULL);
+	c->set_at_ms = now_ms();
+	atomic_store(&c->flag, 1);
+	return NULL;
+}
+
+/* A search that takes long enough is stopped soon after its flag is set. */
+static void assert_stops_promptly(struct trawl_index *ix, const char *text)
+{
+	struct trawl_results r = {0};
+	double t0 = now_ms();
+	assert_int_equal(run_search(ix, text, NULL, 0, 50, NULL, &r), 0);
+	double full_ms = now_ms() - t0;
+	if (full_ms < 30) {
+		print_message("'%s' takes %.1f ms: too quick to cancel half-way\n", text, full_ms);
+		trawl_results_release(&r);
+		return;
+	}
+	struct canceller c = {.delay_ms = full_ms / 4};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+	int rc = run_search(ix, text, NULL, 0, 50, &c.flag, &r);
+	double end = now_ms();
+	pthread_join(t, NULL);
+	assert_int_equal(rc, -ECANCELED);
+	/* About a millisecond in the library; sanitizers and a busy machine add to it. */
+	if (end - c.set_at_ms > 50)
+		fail_msg("'%s' stopped %.1f ms after its cancel (full search %.1f ms)", text,
+			 end - c.set_at_ms, full_ms);
+	trawl_results_release(&r);
+}
+
+static void should_stop_a_cancelled_search(void **state)
+{
+	(void)state;
+	size_t len;
+	char *list = generated_list(60000, &len);
+	struct trawl_index *base = NULL, *delta = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &base, NULL), 0);
+	assert_int_equal(trawl_index_new_empty(2, &delta), 0);
+	apply_list(delta, list, len, 20000);
+	static const char *const texts[] = {"", "c", "!zzz", "src m1", "'nginx", "p3 doc"};
+	_Atomic int cancelled = 1;
+	struct trawl_results r = {0};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		assert_int_equal(run_search(base, texts[i], NULL, 0, 50, &cancelled, &r),
+				 -ECANCELED);
+		assert_int_equal(run_search(delta, texts[i], "/srv", 0, 50, &cancelled, &r),
+				 -ECANCELED);
+	}
+	/* Half-way: in the scan of the base, and of the delta. */
+	assert_stops_promptly(base, "p m c");
+	assert_stops_promptly(delta, "p m c");
+	trawl_results_release(&r);
+	trawl_index_free(base);
+	trawl_index_free(delta);
+	free(list);
+}
+
+/* ---- readers beside the writer ---- */
+
+struct race {
+	struct trawl_index *ix;
+	_Atomic int is_done;
+	_Atomic unsigned n_reads;
+};
+
+/* Meta whose fields agree with each other: a torn read would not. */
+static struct trawl_dir_meta race_meta(unsigned i)
+{
+	return (struct trawl_dir_meta){i, (int64_t)i * 3, 040000 | (i % 512), i * 7, i * 11};
+}
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	enum { BATCHES = 120, PER_BATCH = 60 };
+	char(*paths)[64] = malloc(sizeof(*paths) * PER_BATCH);
+	assert_non_null(paths);
+	struct trawl_change c[PER_BATCH + 1];
+	for (unsigned b = 0; b < BATCHES; b++) {
+		for (unsigned i = 0; i < PER_BATCH; i++) {
+			/* Add this batch's files, remove those of two batches ago. */
+			unsigned batch = i % 2 ? b : b - 2;
+			int n = snprintf(paths[i], sizeof(paths[i]), "/tmp/w%u/f%u", batch, i);
+			uint8_t op = i % 2 || b < 2 ? TRAWL_CHANGE_ADD : TRAWL_CHANGE_REMOVE;
+			c[i] = (struct trawl_change){paths[i], (size_t)n, op, TRAWL_KIND_FILE, {0}};
+		}
+		c[PER_BATCH] =
+		    (struct trawl_change){"/stable", 7, TRAWL_CHANGE_META, 0, race_meta(b + 1)};
+		assert_int_equal(trawl_index_apply(r->ix, c, PER_BATCH + 1, NULL), 0);
+		if (b % 25 == 24)
+			assert_int_equal(trawl_index_rebuild(r->ix), 0);
+	}
+	free(paths);
+	atomic_store(&r->is_done, 1);
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	struct trawl_results res = {0};
+	while (!atomic_load(&r->is_done)) {
+		assert_int_equal(run_search(r->ix, "keep", NULL, 0, 10, NULL, &res), 0);
+		assert_true(res.n_items >= 1);
+		assert_string_equal(res.items[0].path, "/stable/keep");
+		assert_int_equal(run_search(r->ix, "f1", "/tmp", 0, 10, NULL, &res), 0);
+		struct trawl_dir_meta m;
+		assert_int_equal(trawl_index_dir_meta(r->ix, "/stable", 7, &m), 0);
+		unsigned i = (unsigned)m.mtime_ns;
+		struct trawl_dir_meta want = i ? race_meta(i) : (struct trawl_dir_meta){0};
+		assert_same_meta(&m, &want);
+		struct listing l = {0};
+		assert_int_equal(trawl_index_children(r->ix, "/stable", 7, collect_child, &l), 0);
+		assert_int_equal(l.n, 1);
+		free(l.names);
+		free(l.kinds);
+		atomic_fetch_add(&r->n_reads, 1);
+	}
+	trawl_results_release(&res);
+	return NULL;
+}
+
+static void should_answer_readers_while_a_writer_applies_and_rebuilds(void **state)
+{
+	(void)state;
+	const char list[] = "/stable/keep\n/tmp/\n";
+	struct race r = {0};
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 2, &r.ix, NULL),
+			 0);
+	pthread_t w, readers[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&readers[i], NULL, race_reader, &r), 0);
+	assert_int_equal(pthread_create(&w, NULL, race_writer, &r), 0);
+	pthread_join(w, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(readers[i], NULL);
+	assert_true(atomic_load(&r.n_reads) > 0);
+	struct trawl_dir_meta m;
+	assert_int_equal(trawl_index_dir_meta(r.ix, "/stable", 7, &m), 0);
+	assert_int_equal(m.mtime_ns, 120);
+	trawl_index_free(r.ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +1055,11 @@ int main(void)
 	    cmocka_unit_test(should_reject_paths_it_cannot_index),
 	    cmocka_unit_test(should_report_an_unknown_scope),
 	    cmocka_unit_test(should_accept_nul_separated_lists_with_newlines_in_names),
+	    cmocka_unit_test(should_build_from_batches_the_index_a_list_builds),
+	    cmocka_unit_test(should_replace_an_entry_added_with_another_kind),
+	    cmocka_unit_test(should_keep_the_root_when_everything_is_removed),
+	    cmocka_unit_test(should_stop_a_cancelled_search),
+	    cmocka_unit_test(should_answer_readers_while_a_writer_applies_and_rebuilds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
