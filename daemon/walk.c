@@ -541,7 +541,8 @@ static int send_listing(struct worker *wk, const struct item *it, int is_unchang
 	char *path = (char *)(children + n);
 	char *names = path + path_len + 1;
 	memcpy(path, item_path(wk, it), path_len + 1);
-	memcpy(names, wk->names, names_len);
+	if (names_len)
+		memcpy(names, wk->names, names_len);
 	size_t k = 0;
 	for (size_t i = 0; i < wk->n_kids && !is_unchanged; i++) {
 		const struct kid *c = &wk->kids[i];
@@ -675,7 +676,8 @@ static void check_stat(struct worker *wk, struct item *it)
 {
 	struct walk *w = wk->w;
 	if (!S_ISDIR(it->stx.stx_mode)) {
-		it->err = S_ISLNK(it->stx.stx_mode) ? -ELOOP : -ENOTDIR;
+		/* What open(O_DIRECTORY | O_NOFOLLOW) says of a file or a symlink. */
+		it->err = -ENOTDIR;
 		return;
 	}
 	uint64_t dev = makedev(it->stx.stx_dev_major, it->stx.stx_dev_minor);

@@ -117,7 +117,8 @@ struct walk_stats {
 
 /**
  * Walk the roots. Blocks until the walk is complete. Each root that is missing or not a
- * directory is counted in `stats` (vanished; a symlink root in errors) and skipped.
+ * directory (a symlink, even to a directory, is not one) is counted in `stats.vanished`
+ * and skipped.
  * Never follows symlinks below a root: a symlink is a TRAWL_KIND_LINK child and never
  * entered. Directories that vanish (ENOENT, ENOTDIR) or deny access (EACCES, EPERM)
  * are counted and skipped; other failures count in `errors`; none stops the walk.

@@ -121,7 +121,16 @@ void walk_io_run(struct walk_io *io, struct walk_io_req *reqs, size_t n)
 	while (io->is_uring && (next < n || inflight > 0)) {
 		/* Keep at most one ring's worth in flight so the completion queue (twice
 		 * the size) can never overflow. */
-		while (next < n && inflight < WALK_URING_ENTRIES) {
+		/* A stat of an open fd never waits for the disk, and io_uring always hands
+		 * STATX to a kernel worker thread: run it here (measured on /: the ring's
+		 * round trip made the walk 40% slower). Stats by path may wait for the disk:
+		 * those go through the ring, where they run in parallel. */
+		while (next < n && reqs[next].op == WALK_IO_STAT && !reqs[next].path[0])
+			run_plain(&reqs[next++]);
+		if (next == n && inflight == 0)
+			break;
+		while (next < n && inflight < WALK_URING_ENTRIES &&
+		       !(reqs[next].op == WALK_IO_STAT && !reqs[next].path[0])) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
 			if (!sqe)
 				break;
