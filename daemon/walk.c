@@ -21,6 +21,8 @@ struct node {
 	struct node *parent;   /* NULL for a root */
 	_Atomic uint32_t refs; /* 1 until it has been handled, plus 1 per live child node */
 	int anchor_fd;	       /* >= 0: this directory, held open for its descendants' opens */
+	char *anchor_path;     /* an anchor's absolute path, so that paths below are built
+				  from it instead of from every ancestor's name */
 	uint32_t root;	       /* index of its root in the options */
 	uint32_t path_len;     /* bytes of its absolute path */
 	uint32_t name_len;
@@ -166,6 +168,7 @@ static struct node *node_new(struct node *parent, uint32_t root, const char *nam
 	n->parent = parent;
 	atomic_init(&n->refs, 1);
 	n->anchor_fd = -1;
+	n->anchor_path = NULL;
 	n->root = root;
 	n->name_len = (uint32_t)len;
 	memcpy(n->name, name, len);
@@ -189,6 +192,7 @@ static void node_put(struct walk *w, struct node *n)
 			close(n->anchor_fd);
 			atomic_fetch_sub(&w->n_anchors, 1);
 		}
+		free(n->anchor_path);
 		free(n);
 		n = parent;
 	}
@@ -336,10 +340,12 @@ static int build_path(struct worker *wk, struct item *it)
 	unsigned depth = 0; /* components below the anchor */
 	size_t pos = n->path_len;
 	for (struct node *c = n; c; c = c->parent) {
-		if (!anchor && c != n && c->anchor_fd >= 0)
+		if (c != n && c->anchor_fd >= 0) {
 			anchor = c;
-		if (!anchor)
-			depth++;
+			memcpy(p, c->anchor_path ? c->anchor_path : c->name, c->path_len);
+			break;
+		}
+		depth++;
 		if (!c->parent) {
 			memcpy(p, c->name, c->name_len);
 			break;
@@ -620,9 +626,10 @@ static void keep_or_close(struct worker *wk, struct item *it)
 	struct walk *w = wk->w;
 	if (it->fd < 0)
 		return;
-	if (it->is_anchor_due &&
-	    (!it->node->parent || atomic_load(&w->n_anchors) < w->max_anchors)) {
-		it->node->anchor_fd = it->fd;
+	struct node *n = it->node;
+	if (it->is_anchor_due && (!n->parent || atomic_load(&w->n_anchors) < w->max_anchors) &&
+	    (!n->parent || (n->anchor_path = strdup(item_path(wk, it))))) {
+		n->anchor_fd = it->fd;
 		atomic_fetch_add(&w->n_anchors, 1);
 	} else {
 		wk->closes[wk->n_closes++] = it->fd;

@@ -26,14 +26,19 @@
  * Temporary trees
  */
 
-static char *make_root(void)
+static char *make_root_in(const char *tmp)
 {
-	const char *tmp = getenv("TMPDIR");
 	char tmpl[PATH_MAX];
-	snprintf(tmpl, sizeof(tmpl), "%s/trawl-walk-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(tmpl, sizeof(tmpl), "%s/trawl-walk-XXXXXX", tmp);
 	char *root = mkdtemp(tmpl);
 	assert_non_null(root);
 	return strdup(root);
+}
+
+static char *make_root(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	return make_root_in(tmp && *tmp ? tmp : "/tmp");
 }
 
 static void mk_dir(const char *root, const char *rel)
@@ -612,7 +617,8 @@ static void should_walk_ten_thousand_levels_with_bounded_fds(void **state)
 {
 	(void)state;
 	enum { DEPTH = 10000 };
-	char *root = make_root();
+	/* 10,000 mkdirs take a second on a journaled disk, a tenth of that in memory. */
+	char *root = access("/dev/shm", W_OK) == 0 ? make_root_in("/dev/shm") : make_root();
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int i = 0; i < DEPTH; i++) {
 		assert_int_equal(mkdirat(dfd, "d", 0755), 0);
