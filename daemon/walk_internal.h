@@ -25,7 +25,7 @@
 
 /* getdents64 buffer per worker. glibc's readdir uses 32 KiB; a larger buffer halves the
  * syscalls on huge directories (~3000 entries a call here). */
-#define WALK_GETDENTS_BYTES (128 * 1024)
+#define WALK_GETDENTS_BYTES ((size_t)128 * 1024)
 
 /* Listings waiting for the consumer, in bytes. Workers block past this (backpressure),
  * so a slow consumer bounds the walk's memory instead of the tree's size. */
