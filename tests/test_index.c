@@ -311,8 +311,9 @@ static size_t random_batch(struct trawl_change *c, size_t max, char *buf, const 
 		if (rnd(20) == 0) /* a trailing '/', accepted */
 			p[len++] = '/';
 		if (rnd(40) == 0) { /* an empty component: ignored */
-			memcpy(p + len, "//x", 3);
-			len += 3;
+			p[len++] = '/';
+			p[len++] = '/';
+			p[len++] = 'x';
 		}
 		static const unsigned kinds[] = {TRAWL_KIND_FILE, TRAWL_KIND_DIR, TRAWL_KIND_DIR,
 						 TRAWL_KIND_LINK};

@@ -963,7 +963,7 @@ static void should_reject_damaged_directory_meta_even_with_valid_checksums(void 
 	while (good[kinds.offset_bytes + file] != TRAWL_KIND_FILE)
 		file++;
 	size_t bits = (size_t)section_of(good, DIR_BITS).offset_bytes;
-	size_t last = 8 * ((n_entries - 1) / 64);
+	size_t last = (size_t)8 * ((n_entries - 1) / 64);
 	uint64_t word0 = get_n(good, bits, 8), word_last = get_n(good, bits + last, 8);
 	assert_true(file < 64 && n_entries % 64 != 0);
 	uint64_t swapped = (word0 | 1ull << file) & ~1ull;
