@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -559,6 +561,79 @@ static void should_count_unreadable_directories_and_go_on(void **state)
 	remove_root(root);
 }
 
+/* In a child with its own mount namespace: a tmpfs on root/mnt, root/a bound on
+ * root/bind. Returns the child's exit code: 0 when every check passed, 77 to skip. */
+static int mounts_child(const char *root)
+{
+	char *mnt = path_of(root, "mnt"), *a = path_of(root, "a"), *bind = path_of(root, "bind");
+	int code = 77;
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0 ||
+	    mount(a, bind, NULL, MS_BIND, NULL) != 0)
+		goto out;
+	static const char *const tmpfs[] = {"tmpfs", NULL};
+	static const struct {
+		int is_cross_fs, is_tmpfs_pruned, is_bind_pruned;
+		int is_mnt_entered, is_bind_entered;
+	} cases[] = {
+	    {0, 0, 0, 0, 1}, /* another filesystem: not entered; a bind of this one is */
+	    {1, 0, 0, 1, 1}, /* across filesystems */
+	    {1, 1, 0, 0, 1}, /* ...but not into a pruned type */
+	    {0, 0, 1, 0, 0}, /* bind mounts pruned */
+	};
+	code = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases) && !code; i++) {
+		struct walk_options opts = {
+		    .is_cross_fs = cases[i].is_cross_fs,
+		    .prune = {.fs_types = cases[i].is_tmpfs_pruned ? tmpfs : NULL,
+			      .is_bind_mounts_pruned = cases[i].is_bind_pruned},
+		};
+		struct seen s = {0};
+		struct walk_stats st;
+		uint64_t pruned = (uint64_t)!cases[i].is_mnt_entered + !cases[i].is_bind_entered;
+		if (walk_one(root, &opts, &s, &st) != 0)
+			code = 21;
+		else if (seen_has_dir(&s, mnt) != cases[i].is_mnt_entered)
+			code = 22;
+		else if (seen_has_dir(&s, bind) != cases[i].is_bind_entered)
+			code = 23;
+		else if (st.pruned != pruned)
+			code = 24;
+		if (code)
+			fprintf(stderr, "mount case %zu failed with %d\n", i, code);
+		seen_release(&s);
+	}
+	umount2(bind, MNT_DETACH);
+	umount2(mnt, MNT_DETACH);
+out:
+	free(mnt);
+	free(a);
+	free(bind);
+	return code;
+}
+
+static void should_stay_on_the_filesystem_and_prune_mounts(void **state)
+{
+	(void)state;
+	char *root = make_tree();
+	mk_dir(root, "mnt");
+	mk_dir(root, "bind");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(mounts_child(root));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "skipped: no mount namespace here (needs CAP_SYS_ADMIN)\n");
+		remove_root(root);
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	remove_root(root);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Deep trees
  */
@@ -764,6 +839,54 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	remove_root(root);
 }
 
+/* Knows the root only, unchanged, with a subdirectory that is gone and bad names. */
+static int ghost_lookup(void *ctx, const char *path, size_t len, struct trawl_dir_meta *meta)
+{
+	struct statx stx;
+	(void)ctx;
+	(void)len;
+	assert_int_equal(statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx), 0);
+	meta->mtime_ns = stx.stx_mtime.tv_sec * 1000000000LL + stx.stx_mtime.tv_nsec;
+	meta->ctime_ns = stx.stx_ctime.tv_sec * 1000000000LL + stx.stx_ctime.tv_nsec;
+	return 0;
+}
+
+static int ghost_subdirs(void *ctx, const char *path, size_t len,
+			 int (*emit)(void *arg, const char *name, size_t len), void *arg)
+{
+	(void)ctx;
+	(void)path;
+	(void)len;
+	int rc = emit(arg, "ghost", 5);
+	if (rc == 0)
+		rc = emit(arg, "a/b", 3);
+	if (rc == 0)
+		rc = emit(arg, "..", 2);
+	return rc;
+}
+
+static void should_count_known_subdirectories_that_vanished(void **state)
+{
+	(void)state;
+	char *root = make_root();
+	const char *roots[] = {root, NULL};
+	struct seen s = {0};
+	struct walk_callbacks cb = {
+	    .ctx = &s, .dir = record_dir, .lookup = ghost_lookup, .subdirs = ghost_subdirs};
+	struct walk_options opts = {.roots = roots, .is_incremental = 1};
+	struct walk_stats st;
+	for (int is_plain = 0; is_plain < 2; is_plain++) {
+		opts.is_uring_disabled = is_plain;
+		assert_int_equal(walk_run(&opts, &cb, &st), 0);
+		assert_int_equal(st.dirs_unchanged, 1);
+		assert_int_equal(st.vanished, 1);
+		assert_int_equal(st.errors, 2);
+		assert_int_equal(s.n_dirs, 1);
+		seen_release(&s);
+	}
+	remove_root(root);
+}
+
 static int grab_meta(void *ctx, const struct walk_dir *d)
 {
 	*(struct trawl_dir_meta *)ctx = d->meta;
@@ -909,9 +1032,11 @@ int main(void)
 	    cmocka_unit_test(should_list_but_not_enter_pruned_paths_and_names),
 	    cmocka_unit_test(should_count_a_root_that_is_missing_or_not_a_directory),
 	    cmocka_unit_test(should_count_unreadable_directories_and_go_on),
+	    cmocka_unit_test(should_stay_on_the_filesystem_and_prune_mounts),
 	    cmocka_unit_test(should_walk_paths_longer_than_path_max),
 	    cmocka_unit_test(should_walk_ten_thousand_levels_with_bounded_fds),
 	    cmocka_unit_test(should_read_only_changed_and_new_directories_when_incremental),
+	    cmocka_unit_test(should_count_known_subdirectories_that_vanished),
 	    cmocka_unit_test(should_mark_a_just_changed_directory_racy),
 	    cmocka_unit_test(should_stop_when_asked),
 	    cmocka_unit_test(should_parse_updatedb_conf),
