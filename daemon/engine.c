@@ -42,6 +42,10 @@ struct engine {
 	struct engine_config cfg;
 	char **roots; /* owned copy of cfg.roots */
 	size_t n_roots;
+	/* Directories the index holds only as the roots' ancestors (/, /home for a root
+	 * /home/me): structure, not results. NULL-ended. */
+	char **hidden;
+	size_t n_hidden;
 	char *snapshot_path;
 
 	pthread_mutex_t lock; /* guards cur, the request flags and the status fields */
@@ -914,6 +918,54 @@ static int make_state_dir(const char *dir)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+static int is_at_or_under_root(const struct engine *e, const char *path, size_t len)
+{
+	for (size_t k = 0; k < e->n_roots; k++) {
+		size_t rl = strlen(e->roots[k]);
+		if (len >= rl && memcmp(path, e->roots[k], rl) == 0 &&
+		    (len == rl || path[rl] == '/' || rl == 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* Collect the roots' ancestors that no root covers. */
+static int find_hidden(struct engine *e)
+{
+	e->hidden = calloc(1, sizeof(*e->hidden));
+	if (!e->hidden)
+		return -ENOMEM;
+	for (size_t k = 0; k < e->n_roots; k++) {
+		const char *r = e->roots[k];
+		for (size_t len = 1; r[len - 1]; len++) {
+			/* "/" and each prefix ending just before a '/' */
+			size_t n = len == 1 ? 1 : (r[len] == '/' ? len : 0);
+			if (!n || is_at_or_under_root(e, r, n))
+				continue;
+			int is_known = 0;
+			for (size_t j = 0; j < e->n_hidden; j++)
+				is_known |=
+				    strlen(e->hidden[j]) == n && memcmp(e->hidden[j], r, n) == 0;
+			if (is_known)
+				continue;
+			char **p = realloc(e->hidden, (e->n_hidden + 2) * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			e->hidden = p;
+			if (!(e->hidden[e->n_hidden] = strndup(r, n)))
+				return -ENOMEM;
+			e->hidden[++e->n_hidden] = NULL;
+		}
+	}
+	return 0;
+}
+
+size_t engine_hidden(struct engine *e, const char *const **paths)
+{
+	*paths = (const char *const *)e->hidden;
+	return e->n_hidden;
+}
+
 static void engine_free(struct engine *e)
 {
 	if (!e)
@@ -926,6 +978,9 @@ static void engine_free(struct engine *e)
 	for (size_t k = 0; k < e->n_roots; k++)
 		free(e->roots[k]);
 	free(e->roots);
+	for (size_t k = 0; k < e->n_hidden; k++)
+		free(e->hidden[k]);
+	free(e->hidden);
 	free(e->snapshot_path);
 	frecency_release(&e->picks);
 	pthread_mutex_destroy(&e->lock);
@@ -958,6 +1013,8 @@ int engine_start(const struct engine_config *cfg, struct engine **out)
 		if (!(e->roots[k] = strdup(cfg->roots[k])))
 			goto err;
 	e->cfg.roots = (const char *const *)e->roots;
+	if (find_hidden(e) < 0)
+		goto err;
 
 	rc = make_state_dir(cfg->state_dir);
 	if (rc < 0) {

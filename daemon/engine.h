@@ -53,6 +53,10 @@ void engine_request_rescan(struct engine *e, int is_full);
 /** A new object with the daemon's status fields (PROTOCOL.md, op status). */
 json_t *engine_status(struct engine *e);
 
+/** The directories the index holds only as ancestors of the roots (for a root /home/me:
+ * / and /home), which answers leave out. Returns their number; *paths is NULL-ended. */
+size_t engine_hidden(struct engine *e, const char *const **paths);
+
 /** Record that the user picked `path`. Returns 0 or -errno (saving the picks). */
 int engine_pick(struct engine *e, const char *path, size_t len);
 

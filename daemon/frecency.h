@@ -10,9 +10,11 @@
 
 /* A pick's weight halves every FRECENCY_HALF_LIFE_S seconds. */
 #define FRECENCY_HALF_LIFE_S (14 * 24 * 3600)
-/* The bonus of a path picked once just now: about a basename-prefix match's worth, so
- * it reorders good matches but cannot lift a poor one above a clearly better one. */
-#define FRECENCY_BONUS_UNIT 48
+/* The bonus of a path picked once just now: a little more than what separates a
+ * basename equal to a term from one whose stem is (tunables.h), so one pick reorders
+ * good matches but cannot lift a poor one above a clearly better one; log2 of the
+ * weight keeps many picks in bounds. */
+#define FRECENCY_BONUS_UNIT 128
 /* Picks remembered; past this, the least weighty are forgotten. */
 #define FRECENCY_MAX_PATHS 4096
 

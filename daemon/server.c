@@ -108,6 +108,40 @@ static int ranked_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int is_hidden(const char *const *hidden, const char *path, size_t len)
+{
+	for (; *hidden; hidden++)
+		if (strlen(*hidden) == len && memcmp(*hidden, path, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* How many of the hidden directories the search counted as matches: those in scope
+ * that the query matches. */
+static uint64_t count_hidden_matches(const char *const *hidden, struct trawl_matcher *m,
+				     const struct trawl_query *q, const struct request *req)
+{
+	uint64_t n = 0;
+	if (req->kinds && !(req->kinds & TRAWL_KIND_DIR))
+		return 0;
+	for (; *hidden; hidden++) {
+		size_t len = strlen(*hidden);
+		if (req->under) {
+			size_t ul = req->under_len;
+			while (ul > 1 && req->under[ul - 1] == '/')
+				ul--;
+			int is_below = len > ul && memcmp(*hidden, req->under, ul) == 0 &&
+				       ((*hidden)[ul] == '/' || ul == 1);
+			if (!is_below)
+				continue;
+		}
+		int32_t score;
+		if (trawl_match(m, q, *hidden, len, &score) > 0)
+			n++;
+	}
+	return n;
+}
+
 static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, unsigned threads)
 {
 	struct request *req = &j->req;
@@ -119,8 +153,12 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 		if (limit > PROTOCOL_MAX_LIMIT)
 			limit = PROTOCOL_MAX_LIMIT;
 	}
+	/* The roots' ancestors are in the index but are not answers: ask for as many more
+	 * results as there are of them, and leave them out. */
+	const char *const *hidden;
+	size_t n_hidden = engine_hidden(s->e, &hidden);
 	struct trawl_search_options so = {
-	    .limit = limit,
+	    .limit = limit + n_hidden,
 	    .under = req->under,
 	    .under_len = req->under_len,
 	    .kinds = req->kinds,
@@ -149,18 +187,23 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 		trawl_results_release(&res);
 		return;
 	}
+	size_t n_kept = 0;
 	for (size_t k = 0; k < res.n_items; k++) {
-		order[k].index = k;
-		order[k].score = res.items[k].score;
+		if (is_hidden(hidden, res.items[k].path, res.items[k].path_len))
+			continue;
+		order[n_kept].index = k;
+		order[n_kept].score = res.items[k].score;
 		if (req->has_frecency)
-			order[k].score +=
+			order[n_kept].score +=
 			    engine_frecency_bonus(s->e, res.items[k].path, res.items[k].path_len);
+		n_kept++;
 	}
 	if (req->has_frecency)
-		qsort(order, res.n_items, sizeof(*order), ranked_cmp);
+		qsort(order, n_kept, sizeof(*order), ranked_cmp);
+	res.n_matched -= count_hidden_matches(hidden, m, j->q, req);
 
 	uint32_t positions[TRAWL_QUERY_MAX_BYTES];
-	size_t n = res.n_items < req->limit ? res.n_items : req->limit;
+	size_t n = n_kept < req->limit ? n_kept : req->limit;
 	rc = 0;
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		const struct trawl_result *it = &res.items[order[k].index];

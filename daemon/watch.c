@@ -32,6 +32,8 @@
  * directories' own attributes. */
 #define FAN_WATCH_MASK \
 	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_ONDIR)
+/* The largest info record read: header, fsid, handle and a name of NAME_MAX bytes. */
+#define FAN_RECORD_MAX_BYTES 512
 /* Directory handles resolved to paths, remembered for bursts in one directory. */
 #define FAN_CACHE_SLOTS 64
 
@@ -454,10 +456,13 @@ static int fan_resolve(struct watch *w, const fsid_t *fsid, struct file_handle *
 
 /* Report the directory one event names, or for a directory's own attributes, that
  * directory. `scratch` holds a joined path between calls. */
-static void fan_report(struct watch *w, const struct fanotify_event_metadata *m,
-		       const struct fanotify_event_info_fid *fid, char **scratch)
+static void fan_report(struct watch *w, uint64_t mask, const struct fanotify_event_info_fid *fid,
+		       size_t rec_len, char **scratch)
 {
 	struct file_handle *fh = (struct file_handle *)(void *)fid->handle;
+	size_t head = sizeof(*fid) + sizeof(*fh);
+	if (fh->handle_bytes > rec_len - head)
+		return;
 	const char *name = (const char *)fh->f_handle + fh->handle_bytes;
 	const char *dir;
 	size_t dir_len;
@@ -465,8 +470,8 @@ static void fan_report(struct watch *w, const struct fanotify_event_metadata *m,
 		return;
 	size_t name_len = strlen(name);
 	int is_self = name_len == 1 && name[0] == '.';
-	if ((m->mask & FAN_ATTRIB) && !is_self) {
-		if (!(m->mask & FAN_ONDIR))
+	if ((mask & FAN_ATTRIB) && !is_self) {
+		if (!(mask & FAN_ONDIR))
 			return; /* a file's mode or times: not indexed */
 		/* A directory's own mode and owner are kept in its own entry. */
 		char *joined = realloc(*scratch, dir_len + 1 + name_len);
@@ -485,15 +490,22 @@ static void fan_report(struct watch *w, const struct fanotify_event_metadata *m,
 		w->cb.dirty(w->cb.ctx, dir, dir_len);
 }
 
-static void fan_handle_events(struct watch *w, char *buf, size_t n)
+/* Events are packed back to back with names of any length, so a record may sit at any
+ * alignment: each is copied into aligned storage before its fields are read. */
+static void fan_handle_events(struct watch *w, const char *buf, size_t n)
 {
-	struct fanotify_event_metadata *m = (void *)buf;
-	ssize_t left = (ssize_t)n;
 	char *scratch = NULL;
-	for (; FAN_EVENT_OK(m, left); m = FAN_EVENT_NEXT(m, left)) {
-		if (m->vers != FANOTIFY_METADATA_VERSION)
+	size_t at = 0;
+	while (n - at >= sizeof(struct fanotify_event_metadata)) {
+		struct fanotify_event_metadata m;
+		memcpy(&m, buf + at, sizeof(m));
+		if (m.event_len < sizeof(m) || m.event_len > n - at)
+			break;
+		const char *ev = buf + at;
+		at += m.event_len;
+		if (m.vers != FANOTIFY_METADATA_VERSION)
 			continue;
-		if (m->mask & FAN_Q_OVERFLOW) {
+		if (m.mask & FAN_Q_OVERFLOW) {
 			pthread_mutex_lock(&w->lock);
 			w->st.n_overflows++;
 			pthread_mutex_unlock(&w->lock);
@@ -503,18 +515,26 @@ static void fan_handle_events(struct watch *w, char *buf, size_t n)
 		pthread_mutex_lock(&w->lock);
 		w->st.n_events++;
 		pthread_mutex_unlock(&w->lock);
-		if ((m->mask & FAN_MOVED_FROM) && (m->mask & FAN_ONDIR))
+		if ((m.mask & FAN_MOVED_FROM) && (m.mask & FAN_ONDIR))
 			fan_cache_clear(w); /* cached paths below it are stale now */
-		char *info = (char *)m + m->metadata_len;
-		char *end = (char *)m + m->event_len;
-		while (info + sizeof(struct fanotify_event_info_header) <= end) {
-			struct fanotify_event_info_header *h = (void *)info;
-			if (h->len == 0 || info + h->len > end)
+		size_t off = m.metadata_len;
+		while (off + sizeof(struct fanotify_event_info_header) <= m.event_len) {
+			struct fanotify_event_info_header h;
+			memcpy(&h, ev + off, sizeof(h));
+			if (h.len < sizeof(h) || h.len > m.event_len - off)
 				break;
-			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
-				fan_report(w, m, (const struct fanotify_event_info_fid *)(void *)h,
-					   &scratch);
-			info += h->len;
+			if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+			    h.len >= sizeof(struct fanotify_event_info_fid) +
+					 sizeof(struct file_handle) &&
+			    h.len <= FAN_RECORD_MAX_BYTES) {
+				_Alignas(8) unsigned char rec[FAN_RECORD_MAX_BYTES + 1];
+				memcpy(rec, ev + off, h.len);
+				rec[h.len] = '\0'; /* the name ends inside the record; make sure */
+				fan_report(w, m.mask,
+					   (const struct fanotify_event_info_fid *)(void *)rec,
+					   h.len, &scratch);
+			}
+			off += h.len;
 		}
 	}
 	free(scratch);
