@@ -276,6 +276,8 @@ static void print_status(const struct session *s, json_t *st)
 	       *snap = json_object_get(st, "snapshot"), *watch = json_object_get(st, "watch");
 
 	const char *version = json_string_value(json_object_get(st, "version"));
+	if (version && !strncmp(version, "trawld ", 7))
+		version += 7; /* PROTOCOL.md says "0.1.0"; some daemons say "trawld 0.1.0" */
 	printf("trawld%s%s", version ? " " : "", version ? version : "");
 	if (json_is_integer(json_object_get(st, "pid")))
 		printf(", pid %lld", int_at(st, "pid"));
