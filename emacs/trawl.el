@@ -265,14 +265,18 @@ daemon alive when Emacs or its terminal goes.")
   (let ((attributes (process-attributes pid)))
     (and attributes (not (equal (alist-get 'state attributes) "Z")))))
 
-(defun trawl--log-tail (log)
-  "Return the last line of the file LOG, or nil."
+(defun trawl--log-size (log)
+  "Return the size of the file LOG in bytes, 0 when it does not exist."
+  (or (file-attribute-size (file-attributes log)) 0))
+
+(defun trawl--log-line (log offset)
+  "Return the first line written to the file LOG past byte OFFSET, or nil."
   (ignore-errors
     (with-temp-buffer
-      (insert-file-contents log)
-      (goto-char (point-max))
-      (skip-chars-backward "\n")
-      (let ((line (buffer-substring (line-beginning-position) (point))))
+      (insert-file-contents log nil offset)
+      (goto-char (point-min))
+      (skip-chars-forward "\n")
+      (let ((line (buffer-substring (point) (line-end-position))))
         (and (not (string-empty-p line)) line)))))
 
 (defun trawl--start (socket)
@@ -282,6 +286,7 @@ answer within `trawl-start-timeout' seconds."
   (let* ((default-directory "/")
          (program (and trawl-program (executable-find trawl-program)))
          (log (trawl--log-file))
+         (log-offset (trawl--log-size log))
          (deadline (+ (float-time) trawl-start-timeout))
          pid proc)
     (cond ((null trawl-program)
@@ -291,6 +296,11 @@ answer within `trawl-start-timeout' seconds."
                        socket trawl--open-error trawl-program)))
     (message "Starting %s..." program)
     (ignore-errors (make-directory (file-name-directory log) t))
+    ;; trawld makes the default socket's directory only; make any, private,
+    ;; as the trawl command does.
+    (ignore-errors
+      (with-file-modes #o700
+        (make-directory (file-name-directory socket) t)))
     (with-temp-buffer
       (apply #'call-process "/bin/sh" nil t nil "-c" trawl--spawn-script "sh" log
              program "--socket" socket trawl-program-args)
@@ -304,7 +314,7 @@ answer within `trawl-start-timeout' seconds."
           (user-error "Started %s, but nothing answers on %s after %s s (log: %s)"
                       program socket trawl-start-timeout log)
         (user-error "%s exited: %s (log: %s)"
-                    program (or (trawl--log-tail log) "no output") log)))
+                    program (or (trawl--log-line log log-offset) "no output") log)))
     (message nil)
     proc))
 
