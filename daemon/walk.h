@@ -103,7 +103,8 @@ struct walk_options {
 };
 
 /** Counters, zeroed by walk_run() and updated while walking; read them at any time from
- * any thread. Each directory not entered is counted once, in one of them. */
+ * any thread. A directory not entered counts once, in vanished, denied, errors or
+ * pruned. */
 struct walk_stats {
 	_Atomic uint64_t dirs_read;	 /* directories whose entries were read */
 	_Atomic uint64_t dirs_unchanged; /* incremental: directories found unchanged */
@@ -111,7 +112,7 @@ struct walk_stats {
 	_Atomic uint64_t vanished;	 /* directories gone before they could be read */
 	_Atomic uint64_t denied;	 /* directories that refused to be read (EACCES/EPERM) */
 	_Atomic uint64_t errors;	 /* other errors (EIO, ELOOP, ENAMETOOLONG...) */
-	_Atomic uint64_t pruned;	 /* directories skipped by the prune rules */
+	_Atomic uint64_t pruned;	 /* not entered: prune rules, another filesystem */
 	_Atomic int is_uring;		 /* set when (and while) the io_uring backend runs */
 };
 
