@@ -61,7 +61,7 @@
 
 (require 'cl-lib)
 (require 'json)
-(eval-when-compile (require 'subr-x))
+(require 'subr-x)
 
 (declare-function project-root "project" (project))
 (declare-function consult--read "ext:consult" (candidates &rest options))
@@ -472,7 +472,9 @@ Directories end in a slash; matched characters have the face
 Return the new `trawl--query'.  A query still running is abandoned:
 its later lines are dropped, and the daemon cancels it."
   (let* ((q (trawl--query-create))
-         (request `(:op "query" :query ,query :limit ,trawl-limit :positions t
+         ;; A blank query matches no character: nothing to highlight.
+         (request `(:op "query" :query ,query :limit ,trawl-limit
+                        ,@(and (not (string-blank-p query)) '(:positions t))
                         ,@(and trawl-frecency '(:frecency t))
                         ,@(and trawl-entry-type (list :type trawl-entry-type))
                         ,@(and under (trawl--path-fields

@@ -121,4 +121,14 @@ if ! TRAWL_TEST_SOCKET=$tmp/sock TRAWL_TEST_TREE=$tree TRAWL_TEST_TRAWLD=$trawld
 	failed=1
 fi
 
+# What Emacs sent must not have tripped the daemon (a sanitizer build reports here).
+kill "$daemon_pid" 2>/dev/null
+wait "$daemon_pid" 2>/dev/null
+daemon_pid=
+if grep -q 'Sanitizer\|runtime error' "$tmp/trawld.log"; then
+	echo "not ok - trawld reported errors:"
+	cat "$tmp/trawld.log"
+	failed=1
+fi
+
 exit $failed

@@ -274,34 +274,60 @@ returned as a list."
   "Start a trawld of our own on the tree under socket NAME; return the process."
   (let* ((socket (concat trawl-test-tmp name))
          (proc (make-process
-                :name name :noquery t :buffer nil :stderr (get-buffer-create " *trawl-test-stderr*")
+                :name name :noquery t :buffer nil :stderr (get-buffer-create (format " *%s stderr*" name))
                 :command (list trawl-test-trawld "--socket" socket
                                "--root" (directory-file-name trawl-test-tree)
                                "--state-dir" (concat trawl-test-tmp name ".state")))))
     (process-put proc 'socket socket)
     proc))
 
+;; Each answer of a daemon of our own comes from a fresh process: its first
+;; query is the first it ever ran.
+(defmacro trawl-test-with-own-daemon (name &rest body)
+  "Run BODY connected to a new trawld on the tree, with socket NAME.
+The daemon process is bound to `daemon' in BODY."
+  (declare (indent 1))
+  `(let* ((daemon (trawl-test-start-daemon ,name))
+          (trawl-socket (process-get daemon 'socket))
+          (trawl-program nil)
+          (trawl-timeout 5)
+          (file-name-coding-system 'utf-8-unix)
+          (deadline (+ (float-time) 10)))
+     (unwind-protect
+         (progn
+           (while (and (not (ignore-errors (trawl--connection)))
+                       (< (float-time) deadline))
+             (sleep-for 0.05))
+           (should (process-live-p trawl--process))
+           ,@body)
+       (trawl--disconnect)
+       (when (process-live-p daemon) (kill-process daemon))
+       (let ((stderr (get-buffer (format " *%s stderr*" ,name))))
+         (when (and stderr (string-match-p "Sanitizer\\|runtime error"
+                                           (with-current-buffer stderr
+                                             (buffer-string))))
+           (message "%s's stderr:\n%s" ,name
+                    (with-current-buffer stderr (buffer-string)))
+           (ert-fail (list "trawld reported errors" ,name)))))))
+
+(ert-deftest trawl-test-should-list-every-match-of-a-negation-only-query ()
+  ;; The first keys typed into a fresh daemon: a query of no positive term.
+  (trawl-test-with-own-daemon "negation.sock"
+			      (let ((all (trawl--candidates "!gamma" (trawl-test-file "alpha/"))))
+				(should (member (trawl-test-file "alpha/notes.md") all))
+				(should-not (member (trawl-test-file "alpha/beta/gamma.txt") all))
+				(should (equal (mapcar #'trawl-test-highlighted all)
+					       (make-list (length all) ""))))))
+
 (ert-deftest trawl-test-should-fail-cleanly-when-the-daemon-dies ()
-  (let* ((daemon (trawl-test-start-daemon "dying.sock"))
-         (trawl-socket (process-get daemon 'socket))
-         (trawl-program nil)
-         (trawl-timeout 5)
-         (deadline (+ (float-time) 10)))
-    (unwind-protect
-        (progn
-          (while (and (not (ignore-errors (trawl--connection)))
-                      (< (float-time) deadline))
-            (sleep-for 0.05))
-          (should (process-live-p trawl--process))
-          (kill-process daemon)
-          (while (process-live-p daemon) (accept-process-output daemon 0.05))
-          (let ((start (float-time)))
-            (should-error (trawl--candidates "gamma") :type 'user-error)
-            ;; In the completion table: a message and no candidates, no signal.
-            (should (null (all-completions "gamma" (trawl--completion-table))))
-            (should (< (- (float-time) start) 1))))
-      (trawl--disconnect)
-      (when (process-live-p daemon) (kill-process daemon)))))
+  (trawl-test-with-own-daemon "dying.sock"
+			      (kill-process daemon)
+			      (while (process-live-p daemon) (accept-process-output daemon 0.05))
+			      (let ((start (float-time)))
+				(should-error (trawl--candidates "gamma") :type 'user-error)
+				;; In the completion table: a message and no candidates, no signal.
+				(should (null (all-completions "gamma" (trawl--completion-table))))
+				(should (< (- (float-time) start) 1)))))
 
 (defmacro trawl-test-with-state-home (&rest body)
   "Run BODY with $XDG_STATE_HOME, where started daemons log, in the scratch."
@@ -348,9 +374,20 @@ returned as a list."
                (sleep-for 0.05)))
            (should (member (trawl-test-file "alpha/beta/gamma.txt")
                            (trawl--candidates "gamma"))))
-       (when (process-live-p trawl--process)
-         (ignore-errors (trawl--request trawl--process '(:op "shutdown"))))
-       (trawl--disconnect)))))
+       (let ((pid-file (concat trawl-test-tmp "started.pid")))
+         (when (process-live-p trawl--process)
+           (ignore-errors (trawl--request trawl--process '(:op "shutdown"))))
+         (trawl--disconnect)
+         ;; Once it is gone, the runner must not kill a pid that may be reused.
+         (when (file-exists-p pid-file)
+           (let ((pid (with-temp-buffer
+                        (insert-file-contents pid-file)
+                        (string-to-number (buffer-string))))
+                 (deadline (+ (float-time) 10)))
+             (while (and (trawl--alive-p pid) (< (float-time) deadline))
+               (sleep-for 0.05))
+             (unless (trawl--alive-p pid)
+               (delete-file pid-file)))))))))
 
 ;;;; The commands, driven by keys
 
@@ -366,9 +403,9 @@ returned as a list."
      (fido-mode 1)
      (unwind-protect
          (should (equal (cdr (trawl-test-visit #'trawl-project-find-file
-                                               "main.c\r"))
+					       "main.c\r"))
                         (list (trawl-test-file "proj/src/main.c")
-                              "proj main\n")))
+			      "proj main\n")))
        (fido-mode -1)))))
 
 (defmacro trawl-test-with-vertico (&rest body)
@@ -427,7 +464,7 @@ returned as a list."
           (should (equal (cdr (trawl-test-visit #'trawl-consult-find-file
                                                 [?g ?a ?m ?m ?a f8 ?\r]))
                          (list (trawl-test-file "alpha/beta/gamma.txt")
-                               "gamma\n")))
+			       "gamma\n")))
         (define-key minibuffer-local-map [f8] nil))))))
 
 (provide 'trawl-test)
