@@ -156,6 +156,7 @@ void delta_view_init(struct delta_view *v, struct delta_log *l, uint32_t epoch)
 	v->kids = table_ref(l->kids);
 	v->meta_of = table_ref(l->meta_of);
 	v->n_live = 0;
+	v->name_bytes = 0;
 }
 
 void delta_view_copy(struct delta_view *v, const struct delta_view *from)
@@ -283,7 +284,6 @@ static int chunk_reserve(struct delta_log *l, size_t bytes)
 	l->chunk = chunk;
 	l->chunk_used = 0;
 	l->chunk_cap = size;
-	l->chunk_bytes += size;
 	return 0;
 }
 
@@ -346,6 +346,7 @@ uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, s
 	table_set(l->kids, parent, r, 0);
 	v->n_records = l->n_records;
 	v->n_live++;
+	v->name_bytes += len;
 	return r;
 }
 
@@ -379,9 +380,9 @@ void delta_parents_in(const struct delta_view *v, uint32_t lo, uint32_t hi,
 	}
 }
 
-size_t delta_memory_bytes(const struct delta_log *l)
+size_t delta_memory_bytes(const struct delta_view *v)
 {
-	return (size_t)l->cap_records * sizeof(struct delta_record) +
-	       (size_t)l->cap_metas * sizeof(struct delta_meta) + l->chunk_bytes +
-	       (size_t)(l->names->mask + l->kids->mask + l->meta_of->mask + 3) * sizeof(uint64_t);
+	return (size_t)v->n_records * sizeof(struct delta_record) +
+	       (size_t)v->n_metas * sizeof(struct delta_meta) + v->name_bytes +
+	       (size_t)(v->names->mask + v->kids->mask + v->meta_of->mask + 3) * sizeof(uint64_t);
 }

@@ -71,7 +71,6 @@ struct delta_log {
 	size_t chunk_used, chunk_cap;
 	char **chunks; /* every chunk, for freeing */
 	size_t n_chunks, cap_chunks;
-	size_t chunk_bytes; /* of all chunks */
 };
 
 /* What one generation sees of a log. */
@@ -80,7 +79,8 @@ struct delta_view {
 	uint32_t n_records, n_metas;
 	uint32_t epoch;
 	struct delta_table *names, *kids, *meta_of;
-	uint32_t n_live; /* live records */
+	uint32_t n_live;   /* live records */
+	size_t name_bytes; /* of the records seen */
 };
 
 static inline void *delta_segment_item(void *const *segments, size_t item_bytes, uint32_t i)
@@ -165,7 +165,8 @@ static inline uint32_t delta_n_parents(const struct delta_view *v)
 	return v->kids->n_used;
 }
 
-/** Bytes of memory the log holds. */
-size_t delta_memory_bytes(const struct delta_log *l);
+/** Bytes of memory what `v` sees of its log takes: records, meta versions, names and
+ * the tables it holds. Reads nothing the writer changes. */
+size_t delta_memory_bytes(const struct delta_view *v);
 
 #endif

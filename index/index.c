@@ -168,9 +168,8 @@ void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st)
 	st->store_bytes = store_memory_bytes(s) + dirmeta_memory_bytes(&g->base->meta);
 	st->postings_bytes = postings_memory_bytes(&g->base->postings);
 	st->n_trigrams = g->base->postings.n_trigrams;
-	/* The log is shared with newer generations: this is what it holds now. */
 	st->delta_bytes =
-	    roaring_bitmap_size_in_bytes(g->tombstones) + delta_memory_bytes(g->delta.log);
+	    roaring_bitmap_size_in_bytes(g->tombstones) + delta_memory_bytes(&g->delta);
 	generation_put(g);
 }
 

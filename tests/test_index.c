@@ -1022,6 +1022,9 @@ static void *race_reader(void *arg)
 		assert_int_equal(l.n, 1);
 		free(l.names);
 		free(l.kinds);
+		struct trawl_index_stats st;
+		trawl_index_stats(r->ix, &st);
+		assert_true(st.n_entries >= 4 && st.delta_bytes > 0);
 		atomic_fetch_add(&r->n_reads, 1);
 	}
 	trawl_results_release(&res);
