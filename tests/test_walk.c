@@ -538,6 +538,8 @@ static void should_count_unreadable_directories_and_go_on(void **state)
 		if (geteuid() == 0 &&
 		    (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0))
 			_exit(10);
+		if (access(root, R_OK | X_OK) != 0)
+			_exit(77); /* $TMPDIR is closed to nobody */
 		struct seen s = {0};
 		struct walk_options opts = {0};
 		struct walk_stats st;
@@ -556,9 +558,13 @@ static void should_count_unreadable_directories_and_go_on(void **state)
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
 	free(secret);
 	remove_root(root);
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "skipped: the temporary directory is closed to user nobody\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* In a child with its own mount namespace: a tmpfs on root/mnt, root/a bound on
