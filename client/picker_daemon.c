@@ -133,10 +133,11 @@ int picker_daemon_status(struct picker *p)
  * or a grown index. Returns 0 or -errno. */
 static int send_query(struct picker *p, int is_new_text)
 {
-	/* An empty query matches everything and highlights nothing: no positions to ask. */
+	/* A blank query matches everything and highlights nothing: no positions to ask. */
+	int is_blank = strspn(p->line.text, " ") == p->line.len;
 	json_t *req = json_pack("{s:s, s:s%, s:I, s:b, s:b}", "op", "query", "query", p->line.text,
-				p->line.len, "limit", (json_int_t)p->limit, "positions",
-				p->line.len > 0, "frecency", 1);
+				p->line.len, "limit", (json_int_t)p->limit, "positions", !is_blank,
+				"frecency", 1);
 	if (req && p->o->type && json_object_set_new(req, "type", json_string(p->o->type)) < 0)
 		req = (json_decref(req), NULL);
 	if (req && p->o->under && conn_set_path(req, "under", p->o->under, strlen(p->o->under)) < 0)
