@@ -12,9 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -442,6 +446,55 @@ static void should_list_the_same_with_io_uring_and_without(void **state)
 	seen_release(&plain);
 	seen_release(&one);
 	remove_root(root);
+}
+
+/* In a child where io_uring_setup fails with EPERM (a seccomp filter, as container
+ * runtimes install): the walk falls back and lists the same. */
+static int refused_child(const char *root, size_t n_expect)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(*filter), .filter = filter};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 77;
+	struct seen s = {0};
+	struct walk_options opts = {0};
+	struct walk_stats st;
+	int code = walk_one(root, &opts, &s, &st) != 0 ? 30
+		   : st.is_uring		       ? 31
+		   : s.n != n_expect		       ? 32
+						       : 0;
+	seen_release(&s);
+	return code;
+}
+
+static void should_fall_back_when_io_uring_is_refused(void **state)
+{
+	(void)state;
+	char *root = make_tree();
+	struct seen s = {0};
+	struct walk_options opts = {0};
+	struct walk_stats st;
+	assert_int_equal(walk_one(root, &opts, &s, &st), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(refused_child(root, s.n));
+	seen_release(&s);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	remove_root(root);
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "skipped: cannot install a seccomp filter here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1035,6 +1088,7 @@ int main(void)
 	    cmocka_unit_test(should_never_enter_symlinks),
 	    cmocka_unit_test(should_report_parents_before_children),
 	    cmocka_unit_test(should_list_the_same_with_io_uring_and_without),
+	    cmocka_unit_test(should_fall_back_when_io_uring_is_refused),
 	    cmocka_unit_test(should_list_but_not_enter_pruned_paths_and_names),
 	    cmocka_unit_test(should_count_a_root_that_is_missing_or_not_a_directory),
 	    cmocka_unit_test(should_count_unreadable_directories_and_go_on),
