@@ -57,8 +57,8 @@ static const char usage[] =
     "  -m, --multi          tab and shift-tab pick several paths\n"
     "  -1, --select-1       print the only match of the first query without asking\n"
     "      --exit-0         exit at once (status 1) when the first query matches nothing\n"
-    "      --height N[%]    show N lines (or N% of the terminal) below the cursor\n"
-    "                       instead of the full screen\n"
+    "      --height [N[%]]  show N lines (or N% of the terminal; 40% when not given)\n"
+    "                       below the cursor instead of the full screen\n"
     "      --min-height N   with a percent --height, show at least N lines (default 10)\n"
     "      --reverse        the prompt on top (--layout=reverse|default)\n"
     "  --under, --type, -0/--print0, --socket, --no-start, --color=never work as above\n"
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	    {"multi", no_argument, NULL, 'm'},
 	    {"select-1", no_argument, NULL, '1'},
 	    {"exit-0", no_argument, NULL, OPT_EXIT_0},
-	    {"height", required_argument, NULL, OPT_HEIGHT},
+	    {"height", optional_argument, NULL, OPT_HEIGHT},
 	    {"min-height", required_argument, NULL, OPT_MIN_HEIGHT},
 	    {"reverse", no_argument, NULL, OPT_REVERSE},
 	    {"layout", required_argument, NULL, OPT_LAYOUT},
@@ -253,9 +253,21 @@ int main(int argc, char **argv)
 		case OPT_EXIT_0:
 			picker.is_exit_0 = 1;
 			break;
-		case OPT_HEIGHT:
-			picker.height = optarg;
+		case OPT_HEIGHT: {
+			/* As fzf: --height=N[%], --height N[%], or --height alone for 40%. The
+			 * attached form is told by its '=', not by optarg, whose null the
+			 * static analyzer would then assume for every other option. */
+			const char *eq = strchr(argv[optind - 1], '=');
+			const char *next = optind < argc ? argv[optind] : "";
+			size_t digits = strspn(next, "0123456789");
+			if (eq)
+				picker.height = eq + 1;
+			else if (digits && (!next[digits] || !strcmp(next + digits, "%")))
+				picker.height = argv[optind++];
+			else
+				picker.height = "40%";
 			break;
+		}
 		case OPT_MIN_HEIGHT:
 			if (parse_size(optarg, &min_height) < 0 || min_height < 1 ||
 			    min_height > 10000)
