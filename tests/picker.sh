@@ -285,6 +285,13 @@ check "erases the inline picker when done" no "$(count_line >/dev/null && echo y
 check "continues right below the output before it" "BEFORE-THE-PICKER
 AFTER-THE-PICKER" "$(screen | sed -n 1,2p)"
 
+n=$((n + 1))
+start 80 30 "cd '$tmp'; trawl --height --reverse >out.$n; echo \$? >rc.$n; sleep 60"
+wait_count '[0-9]+' >/dev/null
+check "--height alone takes 40% of the lines" 12 "$(screen | grep -c .)"
+keys Escape
+status >/dev/null
+
 pick
 wait_count '[0-9]+' >/dev/null
 pid=$(picker_pid)
