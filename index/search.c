@@ -1191,7 +1191,6 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			goto done;
 		n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
 		is_scan_skipped = beats(&ws[0].top, ub_rest);
-		out->is_matched_estimate = is_scan_skipped;
 		if (is_scan_skipped) {
 			/* Nothing left can enter the top: skip the scan. What it would have
 			 * verified is counted as if it matched, an upper bound. */
@@ -1248,21 +1247,24 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		else
 			work(&ws[i]);
 	}
-done:
-	out->n_matched = 0;
+done:;
+	/* A skipped scan counted what it would have verified, an upper bound; pruned
+	 * candidates were not verified either. Every entry matches the empty query: what
+	 * was pruned there did match. */
+	uint64_t n_matched = 0;
+	int is_estimate = is_scan_skipped && !is_everything;
 	for (size_t i = 0; i < n_workers; i++) {
 		if (ws[i].rc < 0)
 			rc = ws[i].rc;
-		/* Pruned candidates were not verified: count them as matches, a bound. */
-		out->n_matched += ws[i].n_matched + ws[i].n_pruned;
-		if (ws[i].n_pruned && !is_everything)
-			out->is_matched_estimate = 1;
+		n_matched += ws[i].n_matched + ws[i].n_pruned;
+		is_estimate |= ws[i].n_pruned && !is_everything;
 	}
-	/* Every entry matches the empty query: what was pruned did match. */
-	if (is_everything)
-		out->is_matched_estimate = 0;
 	if (rc == 0)
 		rc = collect(ws, n_workers, limit, out);
+	if (rc == 0) {
+		out->n_matched = n_matched;
+		out->is_matched_estimate = is_estimate;
+	}
 out:
 	for (size_t i = 0; i < n_workers; i++) {
 		trawl_matcher_free(ws[i].m);

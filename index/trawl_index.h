@@ -91,22 +91,25 @@ enum trawl_kind {
 };
 
 /**
- * An index of paths. Readers (searches) may run concurrently from many threads with one
- * writer (add, remove, rebuild): every search works on the generation that was current
- * when it started, and changes publish new generations atomically.
+ * An index of paths. Readers (searches, trawl_index_dir_meta(), trawl_index_children(),
+ * trawl_index_stats()) may run concurrently from many threads with writers (apply, add,
+ * remove, rebuild, save), which take turns: every reader works on the generation that
+ * was current when it started, and each change publishes a new generation atomically.
+ * Readers never wait for writers. Every index holds the root, "/", a directory.
  */
 struct trawl_index;
 
 /** Figures about an index, for status reports and benchmarks. */
 struct trawl_index_stats {
-	uint64_t n_entries;	 /* live entries: base minus tombstones plus delta */
+	uint64_t n_entries;	 /* live entries: base minus tombstones plus live delta */
 	uint64_t n_base;	 /* entries in the base generation (tombstoned ones too) */
-	uint64_t n_delta;	 /* entries added since the base was built */
+	uint64_t n_delta;	 /* entries added since the base was built, removed ones too:
+				  * what the delta's memory and search time grow with */
 	uint64_t n_tombstones;	 /* base entries removed since */
 	uint64_t n_names;	 /* distinct names in the base */
-	uint64_t store_bytes;	 /* entries and names */
+	uint64_t store_bytes;	 /* entries, names and directory meta of the base */
 	uint64_t postings_bytes; /* character and trigram postings */
-	uint64_t delta_bytes;	 /* delta and tombstones */
+	uint64_t delta_bytes;	 /* delta (entries, names, meta, look-up tables) and tombstones */
 	uint64_t n_trigrams;	 /* distinct trigram postings */
 };
 
@@ -160,9 +163,11 @@ struct trawl_results {
 /**
  * Run `q` against the index. The results are exactly what scoring every live path with
  * trawl_match() and ordering with trawl_rank_cmp() would give, truncated to the limit.
- * `out` must be zeroed or previously filled (it is reused); release it with
- * trawl_results_release(). Returns 0, -ENOENT when `under` is not a directory in the
- * index, -ENOMEM.
+ * The empty query matches every entry with score 0: the entries with the fewest
+ * components come first, found without scanning the index. `out` must be zeroed or
+ * previously filled (it is reused); release it with trawl_results_release(). Returns 0,
+ * -ENOENT when `under` is not a directory in the index, -ECANCELED when `cancel` was
+ * set (then `out` holds nothing new), -ENOMEM.
  */
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		       const struct trawl_search_options *opts, struct trawl_results *out);
@@ -172,20 +177,23 @@ void trawl_results_release(struct trawl_results *r);
 
 /**
  * Add the path (absolute, `len` bytes) of an entry of `kind`, creating missing parent
- * directories as the list builder does. Adding a path that is already live is a no-op.
- * Returns 0, -EINVAL for a path the list builder would reject, -ENOMEM.
+ * directories as the list builder does. Adding a path that is already live is a no-op,
+ * whatever its kind. One change of trawl_index_apply() (prefer a batch of them). Returns
+ * 0, -EINVAL for a path the list builder would reject, -ENOMEM, -EOVERFLOW.
  */
 int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum trawl_kind kind);
 
 /**
- * Remove the entry at `path` and everything under it. Returns 0, -ENOENT when no such
- * live entry exists, -ENOMEM.
+ * Remove the entry at `path` and everything under it; for "/", everything under it (the
+ * root itself stays). One change of trawl_index_apply(). Returns 0, -ENOENT when no such
+ * live entry exists, -ENOMEM, -EOVERFLOW.
  */
 int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len);
 
 /** What the index keeps of a directory: for incremental rescans (the times) and for
  * visibility checks in system mode (owner and mode). Zero when unknown (e.g. a directory
- * that came from a list, or was inferred as a parent). */
+ * that came from a list, or was created as a missing parent). Kept by rebuilds and in
+ * snapshots. */
 struct trawl_dir_meta {
 	int64_t mtime_ns;
 	int64_t ctime_ns;
@@ -202,45 +210,64 @@ enum trawl_change_op {
 };
 
 struct trawl_change {
-	const char *path; /* absolute */
+	const char *path; /* absolute; one trailing '/' is allowed */
 	size_t len;
-	uint8_t op;   /* enum trawl_change_op */
-	uint8_t kind; /* TRAWL_CHANGE_ADD: enum trawl_kind */
-	struct trawl_dir_meta meta;
+	uint8_t op;		    /* enum trawl_change_op */
+	uint8_t kind;		    /* TRAWL_CHANGE_ADD: enum trawl_kind */
+	struct trawl_dir_meta meta; /* ADD of a directory, META */
 };
 
-/** A new index with no entries, ready for trawl_index_apply(). Returns 0 or -ENOMEM. */
+/** A new index with no entries but the root, "/", ready for trawl_index_apply().
+ * `threads` as in trawl_index_build_from_list(). Returns 0 or -ENOMEM. */
 int trawl_index_new_empty(unsigned threads, struct trawl_index **out);
 
 /**
  * Apply `n` changes in order and publish them as one new generation: a search sees all
- * of them or none. Costs O(n + size of the delta), not O(n * delta). ADD of a live path
- * of the same kind only updates its meta; ADD of a live path of another kind replaces it
- * (and, for a directory becoming a file, its subtree); REMOVE or META of a path not in
- * the index is counted in *n_ignored (may be NULL) and is not an error; so is a path the
- * list builder would reject. Returns 0 or -ENOMEM (then nothing was applied).
+ * of them or none. The paths need only stay valid during the call.
+ *
+ * - ADD creates the missing parents as directories (without meta) and, where a file or
+ *   link stands in the way, a new directory in its place, as the list builder does. An
+ *   ADD of a live path of the same kind only replaces a directory's meta; of another
+ *   kind, replaces the entry (and, for a directory, removes its subtree). A new
+ *   directory gets `meta`.
+ * - REMOVE removes the entry and its subtree ("/": everything under it).
+ * - META replaces the meta of a live directory.
+ *
+ * Ignored, counted in *n_ignored (may be NULL), not errors: a path the list builder
+ * would reject, an unknown op or kind, REMOVE or META of a path that is not live, META
+ * of a file or link, ADD of "/" as anything but a directory.
+ *
+ * Costs O(n × path depth) plus a copy of the tombstones, whatever the size of the delta:
+ * generations over one base share the delta, an append-only log. Removed delta entries
+ * keep their memory until the next rebuild (trawl_index_stats() counts them in n_delta);
+ * rebuild when n_delta grows large. Returns 0; -ENOMEM (then nothing was applied); or
+ * -EOVERFLOW when the delta cannot grow (2^32 - 1 entries and delta entries in all) even
+ * after folding it into a new base.
  */
 int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
 		      size_t *n_ignored);
 
-/** The meta of the live directory at `path`. Returns 0, -ENOENT when no live entry has
- * that path, -ENOTDIR when it is not a directory. */
+/** The meta of the live directory at `path` (one trailing '/' allowed) into *meta.
+ * Returns 0, -ENOENT when no live entry has that path, -ENOTDIR when it is not a
+ * directory, -ENOMEM. */
 int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
 			 struct trawl_dir_meta *meta);
 
 /**
  * Call `fn` once for each live entry directly inside the directory `path` (base and
- * delta, tombstones left out), with its name and kind, in no promised order. Stops early
- * and returns what `fn` returned when that is not 0. Returns 0, -ENOENT, -ENOTDIR,
- * -ENOMEM.
+ * delta, tombstones left out), with its name (`len` bytes, valid during that call only)
+ * and kind, in no promised order, as the generation current when this call started has
+ * them. `fn` may call any function of the index. Stops early and returns what `fn`
+ * returned when that is not 0. Returns 0, -ENOENT, -ENOTDIR, -ENOMEM.
  */
 int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
 			 void *ctx);
 
 /**
- * Fold the delta and tombstones into a new base generation and publish it. Searches
- * running meanwhile keep the generation they started with. Returns 0 or -ENOMEM.
+ * Fold the delta, tombstones and directory meta into a new base generation and publish
+ * it; it costs about a build from a list of the live entries. Searches running meanwhile
+ * keep the generation they started with. Returns 0 or -ENOMEM.
  */
 int trawl_index_rebuild(struct trawl_index *ix);
 
@@ -249,11 +276,11 @@ int trawl_index_rebuild(struct trawl_index *ix);
  */
 
 /**
- * Save the index to the snapshot file `path`. The delta and tombstones are first folded
- * into a new base as trawl_index_rebuild() does (so the index itself is rebuilt when it
- * has changes); then that base is written. Changes made while saving are kept in the
- * index but may be missing from the file. Searches run meanwhile; writers wait only
- * during the fold.
+ * Save the index to the snapshot file `path`, directory meta included. The delta,
+ * tombstones and changed meta are first folded into a new base as trawl_index_rebuild()
+ * does (so the index itself is rebuilt when it has changes); then that base is written. Changes
+ * made while saving are kept in the index but may be missing from the file. Searches run meanwhile;
+ * writers wait only during the fold.
  *
  * The file is written to `path`.tmp.<pid> (mode 0600) in the same directory, fsync'd,
  * renamed over `path`, then the directory is fsync'd: a reader sees the old snapshot or
