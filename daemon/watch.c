@@ -464,8 +464,8 @@ static void fan_report(struct watch *w, uint64_t mask, const struct fanotify_eve
 	if (fh->handle_bytes > rec_len - head)
 		return;
 	const char *name = (const char *)fh->f_handle + fh->handle_bytes;
-	const char *dir;
-	size_t dir_len;
+	const char *dir = NULL;
+	size_t dir_len = 0;
 	if (fan_resolve(w, (const fsid_t *)(const void *)&fid->fsid, fh, &dir, &dir_len) < 0)
 		return;
 	size_t name_len = strlen(name);

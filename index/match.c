@@ -229,7 +229,8 @@ int trawl_match_positions(struct trawl_matcher *m, const struct trawl_query *q, 
 		return rc;
 	/* Several units can come from one character (ß folds to "ss") and terms can
 	 * overlap: sort, then keep each byte offset once. */
-	qsort(m->positions, n, sizeof(*m->positions), cmp_u32);
+	if (n > 1)
+		qsort(m->positions, n, sizeof(*m->positions), cmp_u32);
 	size_t out = 0;
 	for (size_t k = 0; k < n && out < cap; k++)
 		if (k == 0 || m->positions[k] != m->positions[k - 1])
