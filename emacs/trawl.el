@@ -379,6 +379,10 @@ Signal `user-error' on an error answer, a timeout or a closed connection."
 Connect, and start the daemon when nothing answers, as needed.
 Signal `user-error' when that fails."
   (let ((socket (trawl--socket)))
+    ;; Notice a daemon that went away before writing to it: its end of file
+    ;; may wait unread, and writing would raise SIGPIPE (fatal in batch).
+    (when (process-live-p trawl--process)
+      (accept-process-output trawl--process 0 nil t))
     (unless (and (process-live-p trawl--process)
                  (equal (process-get trawl--process 'trawl-socket) socket))
       (trawl--disconnect)

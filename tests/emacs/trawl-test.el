@@ -134,114 +134,114 @@ returned as a list."
 
 (ert-deftest trawl-test-should-offer-the-daemons-results-as-files ()
   (trawl-test-with-daemon
-   (let* ((table (trawl--completion-table))
-          (all (all-completions "gamma" table)))
-     (should (eq (completion-metadata-get
-                  (completion-metadata "" table nil) 'category)
-                 'file))
-     (should (member (trawl-test-file "alpha/beta/gamma.txt") all))
-     (should (cl-every #'file-name-absolute-p all))
-     (should (test-completion (trawl-test-file "alpha/beta/gamma.txt") table)))))
+    (let* ((table (trawl--completion-table))
+           (all (all-completions "gamma" table)))
+      (should (eq (completion-metadata-get
+                   (completion-metadata "" table nil) 'category)
+                  'file))
+      (should (member (trawl-test-file "alpha/beta/gamma.txt") all))
+      (should (cl-every #'file-name-absolute-p all))
+      (should (test-completion (trawl-test-file "alpha/beta/gamma.txt") table)))))
 
 (ert-deftest trawl-test-should-keep-the-daemons-order ()
   (trawl-test-with-daemon
-   (let* ((table (trawl--completion-table))
-          (daemon-order (trawl--candidates "main"))
-          shown)
-     (should (> (length daemon-order) 2))
-     ;; The completion machinery, styles as our minibuffer sets them, and
-     ;; the metadata's sort functions must not reorder.
-     (with-temp-buffer
-       (trawl--minibuffer-setup)
-       (let ((completion-category-overrides
-              (append completion-category-overrides
-                      '((file (styles basic partial-completion))))))
-         (setq shown (completion-all-completions "main" table nil 4))))
-     (setcdr (last shown) nil)
-     (should (equal shown daemon-order))
-     (let ((sort (completion-metadata-get (completion-metadata "" table nil)
-                                          'display-sort-function)))
-       (should (equal (funcall sort (copy-sequence daemon-order))
-                      daemon-order))))))
+    (let* ((table (trawl--completion-table))
+           (daemon-order (trawl--candidates "main"))
+           shown)
+      (should (> (length daemon-order) 2))
+      ;; The completion machinery, styles as our minibuffer sets them, and
+      ;; the metadata's sort functions must not reorder.
+      (with-temp-buffer
+	(trawl--minibuffer-setup)
+	(let ((completion-category-overrides
+               (append completion-category-overrides
+                       '((file (styles basic partial-completion))))))
+          (setq shown (completion-all-completions "main" table nil 4))))
+      (setcdr (last shown) nil)
+      (should (equal shown daemon-order))
+      (let ((sort (completion-metadata-get (completion-metadata "" table nil)
+                                           'display-sort-function)))
+	(should (equal (funcall sort (copy-sequence daemon-order))
+                       daemon-order))))))
 
 (ert-deftest trawl-test-should-mark-directories-with-a-slash ()
   (trawl-test-with-daemon
-   (should (member (trawl-test-file "alpha/beta/")
-                   (trawl--candidates "alpha/beta")))))
+    (should (member (trawl-test-file "alpha/beta/")
+                    (trawl--candidates "alpha/beta")))))
 
 (ert-deftest trawl-test-should-highlight-the-matched-unicode-characters ()
   (trawl-test-with-daemon
-   (let ((candidate (car (member trawl-test-unicode
-                                 (trawl--candidates "ünïcöd")))))
-     (should candidate)
-     (should (equal (trawl-test-highlighted candidate) "ünïcöd"))
-     ;; ... and exactly on the basename's run, not elsewhere.
-     (let ((start (string-search "ünïcöd" candidate)))
-       (dotimes (i 6)
-         (should (memq 'completions-common-part
-                       (ensure-list (get-text-property (+ start i) 'face
-                                                       candidate)))))))))
+    (let ((candidate (car (member trawl-test-unicode
+                                  (trawl--candidates "ünïcöd")))))
+      (should candidate)
+      (should (equal (trawl-test-highlighted candidate) "ünïcöd"))
+      ;; ... and exactly on the basename's run, not elsewhere.
+      (let ((start (string-search "ünïcöd" candidate)))
+	(dotimes (i 6)
+          (should (memq 'completions-common-part
+			(ensure-list (get-text-property (+ start i) 'face
+							candidate)))))))))
 
 (ert-deftest trawl-test-should-decode-names-that-are-not-utf-8 ()
   (trawl-test-with-daemon
-   (let ((found (member trawl-test-latin1 (trawl--candidates "latin1"))))
-     (should found)
-     (should (equal (encode-coding-string (car found) 'utf-8-unix)
-                    (encode-coding-string trawl-test-latin1 'utf-8-unix)))
-     (should (file-exists-p (car found))))))
+    (let ((found (member trawl-test-latin1 (trawl--candidates "latin1"))))
+      (should found)
+      (should (equal (encode-coding-string (car found) 'utf-8-unix)
+                     (encode-coding-string trawl-test-latin1 'utf-8-unix)))
+      (should (file-exists-p (car found))))))
 
 (ert-deftest trawl-test-should-scope-to-a-directory ()
   (trawl-test-with-daemon
-   (let ((root (trawl-test-file "proj/")))
-     (dolist (query '("" "main" "c"))
-       (let ((all (trawl--candidates query root)))
-         (should all)
-         (dolist (c all)
-           (should (string-prefix-p root c))
-           (should-not (equal c root)))))
-     (should-not (member (trawl-test-file "other/main.c")
-                         (trawl--candidates "main" root))))))
+    (let ((root (trawl-test-file "proj/")))
+      (dolist (query '("" "main" "c"))
+	(let ((all (trawl--candidates query root)))
+          (should all)
+          (dolist (c all)
+            (should (string-prefix-p root c))
+            (should-not (equal c root)))))
+      (should-not (member (trawl-test-file "other/main.c")
+                          (trawl--candidates "main" root))))))
 
 (ert-deftest trawl-test-should-scope-to-a-directory-that-is-not-utf-8 ()
   (trawl-test-with-daemon
-   (let* ((root (concat trawl-test-tree
-                        (decode-coding-string "raw\377dir/" 'utf-8-unix)))
-          (all (trawl--candidates "" root)))
-     (should (equal all (list (concat root "inside.txt")))))))
+    (let* ((root (concat trawl-test-tree
+                         (decode-coding-string "raw\377dir/" 'utf-8-unix)))
+           (all (trawl--candidates "" root)))
+      (should (equal all (list (concat root "inside.txt")))))))
 
 (ert-deftest trawl-test-should-report-a-bad-query-without-signaling-in-the-table ()
   (trawl-test-with-daemon
-   (should-error (trawl--candidates "gamma !") :type 'user-error)
-   (let ((table (trawl--completion-table)))
-     (should (null (all-completions "gamma !" table))))))
+    (should-error (trawl--candidates "gamma !") :type 'user-error)
+    (let ((table (trawl--completion-table)))
+      (should (null (all-completions "gamma !" table))))))
 
 ;;;; Requests in flight
 
 (ert-deftest trawl-test-should-drop-the-reply-to-a-superseded-query ()
   (trawl-test-with-daemon
-   (let* ((proc (trawl--connection))
-          (dropped trawl--dropped-lines)
-          ;; Both sent before any answer is read: the first one's lines
-          ;; arrive while the second is the current query.
-          (old (trawl--query-send proc ""))
-          (new (trawl--query-send proc "gamma")))
-     (should (trawl--wait proc (lambda () (trawl--query-done new))))
-     (should-not (trawl--query-error new))
-     (should (equal (trawl--query-results new)
-                    (list (trawl-test-file "alpha/beta/gamma.txt"))))
-     (should (null (trawl--query-results old)))
-     (should (equal (trawl--query-error old) "Abandoned"))
-     ;; The old query's results (or its cancelled done line) came and went.
-     (should (> trawl--dropped-lines dropped)))))
+    (let* ((proc (trawl--connection))
+           (dropped trawl--dropped-lines)
+           ;; Both sent before any answer is read: the first one's lines
+           ;; arrive while the second is the current query.
+           (old (trawl--query-send proc ""))
+           (new (trawl--query-send proc "gamma")))
+      (should (trawl--wait proc (lambda () (trawl--query-done new))))
+      (should-not (trawl--query-error new))
+      (should (equal (trawl--query-results new)
+                     (list (trawl-test-file "alpha/beta/gamma.txt"))))
+      (should (null (trawl--query-results old)))
+      (should (equal (trawl--query-error old) "Abandoned"))
+      ;; The old query's results (or its cancelled done line) came and went.
+      (should (> trawl--dropped-lines dropped)))))
 
 (ert-deftest trawl-test-should-tell-the-daemon-what-was-picked ()
   (trawl-test-with-daemon
-   (let ((proc (trawl--connection)))
-     (dolist (file (list (trawl-test-file "alpha/notes.md") trawl-test-latin1))
-       (should (plist-get (trawl--request
-                           proc `(:op "pick" ,@(trawl--path-fields
-                                                file :path :path_bytes)))
-                          :ok))))))
+    (let ((proc (trawl--connection)))
+      (dolist (file (list (trawl-test-file "alpha/notes.md") trawl-test-latin1))
+	(should (plist-get (trawl--request
+                            proc `(:op "pick" ,@(trawl--path-fields
+                                                 file :path :path_bytes)))
+                           :ok))))))
 
 ;;;; When the daemon cannot answer
 
@@ -313,21 +313,21 @@ The daemon process is bound to `daemon' in BODY."
 (ert-deftest trawl-test-should-list-every-match-of-a-negation-only-query ()
   ;; The first keys typed into a fresh daemon: a query of no positive term.
   (trawl-test-with-own-daemon "negation.sock"
-			      (let ((all (trawl--candidates "!gamma" (trawl-test-file "alpha/"))))
-				(should (member (trawl-test-file "alpha/notes.md") all))
-				(should-not (member (trawl-test-file "alpha/beta/gamma.txt") all))
-				(should (equal (mapcar #'trawl-test-highlighted all)
-					       (make-list (length all) ""))))))
+    (let ((all (trawl--candidates "!gamma" (trawl-test-file "alpha/"))))
+      (should (member (trawl-test-file "alpha/notes.md") all))
+      (should-not (member (trawl-test-file "alpha/beta/gamma.txt") all))
+      (should (equal (mapcar #'trawl-test-highlighted all)
+		     (make-list (length all) ""))))))
 
 (ert-deftest trawl-test-should-fail-cleanly-when-the-daemon-dies ()
   (trawl-test-with-own-daemon "dying.sock"
-			      (kill-process daemon)
-			      (while (process-live-p daemon) (accept-process-output daemon 0.05))
-			      (let ((start (float-time)))
-				(should-error (trawl--candidates "gamma") :type 'user-error)
-				;; In the completion table: a message and no candidates, no signal.
-				(should (null (all-completions "gamma" (trawl--completion-table))))
-				(should (< (- (float-time) start) 1)))))
+    (kill-process daemon)
+    (while (process-live-p daemon) (accept-process-output daemon 0.05))
+    (let ((start (float-time)))
+      (should-error (trawl--candidates "gamma") :type 'user-error)
+      ;; In the completion table: a message and no candidates, no signal.
+      (should (null (all-completions "gamma" (trawl--completion-table))))
+      (should (< (- (float-time) start) 1)))))
 
 (defmacro trawl-test-with-state-home (&rest body)
   "Run BODY with $XDG_STATE_HOME, where started daemons log, in the scratch."
@@ -339,74 +339,127 @@ The daemon process is bound to `daemon' in BODY."
 
 (ert-deftest trawl-test-should-report-a-daemon-that-exits-at-once ()
   (trawl-test-with-state-home
-   (let* ((trawl-socket (concat trawl-test-tmp "exits/socket"))
-          (trawl-program trawl-test-trawld)
-          (trawl-program-args '("--no-such-option"))
-          (trawl-start-timeout 10)
-          (start (float-time))
-          (err (should-error (trawl--connection) :type 'user-error)))
-     (should (string-match-p "exited: .*no-such-option" (cadr err)))
-     (should (string-match-p (regexp-quote (concat trawl-test-tmp "state-home/trawl/trawld.log"))
-                             (cadr err)))
-     (should (< (- (float-time) start) 3)))))
+    (let* ((trawl-socket (concat trawl-test-tmp "exits/socket"))
+           (trawl-program trawl-test-trawld)
+           (trawl-program-args '("--no-such-option"))
+           (trawl-start-timeout 10)
+           (start (float-time))
+           (err (should-error (trawl--connection) :type 'user-error)))
+      (should (string-match-p "exited: .*no-such-option" (cadr err)))
+      (should (string-match-p (regexp-quote (concat trawl-test-tmp "state-home/trawl/trawld.log"))
+                              (cadr err)))
+      (should (< (- (float-time) start) 3)))))
 
 (ert-deftest trawl-test-should-start-the-daemon-when-none-answers ()
   (trawl-test-with-state-home
-   (let* ((socket (concat trawl-test-tmp "started/socket"))
-          (trawl-socket socket)
-          (trawl-program trawl-test-trawld)
-          (trawl-program-args
-           (list "--root" (directory-file-name trawl-test-tree)
-                 "--state-dir" (concat trawl-test-tmp "started.state")))
-          (trawl-start-timeout 10)
-          (trawl-timeout 5))
-     (unwind-protect
-         (let* ((proc (trawl--connection))
-		(status (trawl--request proc '(:op "status"))))
-           ;; The runner kills it by this pid should the test die first.
-           (with-temp-file (concat trawl-test-tmp "started.pid")
-             (insert (format "%d\n" (plist-get status :pid))))
-           (should (equal (process-get proc 'trawl-socket) socket))
-           (let ((deadline (+ (float-time) 10)))
-             (while (and (not (plist-get (trawl--request proc '(:op "status"))
-                                         :ready))
-                         (< (float-time) deadline))
-               (sleep-for 0.05)))
-           (should (member (trawl-test-file "alpha/beta/gamma.txt")
-                           (trawl--candidates "gamma"))))
-       (let ((pid-file (concat trawl-test-tmp "started.pid")))
-         (when (process-live-p trawl--process)
-           (ignore-errors (trawl--request trawl--process '(:op "shutdown"))))
-         (trawl--disconnect)
-         ;; Once it is gone, the runner must not kill a pid that may be reused.
-         (when (file-exists-p pid-file)
-           (let ((pid (with-temp-buffer
-                        (insert-file-contents pid-file)
-                        (string-to-number (buffer-string))))
-                 (deadline (+ (float-time) 10)))
-             (while (and (trawl--alive-p pid) (< (float-time) deadline))
-               (sleep-for 0.05))
-             (unless (trawl--alive-p pid)
-               (delete-file pid-file)))))))))
+    (let* ((socket (concat trawl-test-tmp "started/socket"))
+           (trawl-socket socket)
+           (trawl-program trawl-test-trawld)
+           (trawl-program-args
+            (list "--root" (directory-file-name trawl-test-tree)
+                  "--state-dir" (concat trawl-test-tmp "started.state")))
+           (trawl-start-timeout 10)
+           (trawl-timeout 5))
+      (unwind-protect
+          (let* ((proc (trawl--connection))
+		 (status (trawl--request proc '(:op "status"))))
+            ;; The runner kills it by this pid should the test die first.
+            (with-temp-file (concat trawl-test-tmp "started.pid")
+              (insert (format "%d\n" (plist-get status :pid))))
+            (should (equal (process-get proc 'trawl-socket) socket))
+            (let ((deadline (+ (float-time) 10)))
+              (while (and (not (plist-get (trawl--request proc '(:op "status"))
+                                          :ready))
+                          (< (float-time) deadline))
+		(sleep-for 0.05)))
+            (should (member (trawl-test-file "alpha/beta/gamma.txt")
+                            (trawl--candidates "gamma"))))
+	(let ((pid-file (concat trawl-test-tmp "started.pid")))
+          (when (process-live-p trawl--process)
+            (ignore-errors (trawl--request trawl--process '(:op "shutdown"))))
+          (trawl--disconnect)
+          ;; Once it is gone, the runner must not kill a pid that may be reused.
+          (when (file-exists-p pid-file)
+            (let ((pid (with-temp-buffer
+                         (insert-file-contents pid-file)
+                         (string-to-number (buffer-string))))
+                  (deadline (+ (float-time) 10)))
+              (while (and (trawl--alive-p pid) (< (float-time) deadline))
+		(sleep-for 0.05))
+              (unless (trawl--alive-p pid)
+		(delete-file pid-file)))))))))
 
 ;;;; The commands, driven by keys
 
 (ert-deftest trawl-test-should-open-the-file-chosen-with-the-default-ui ()
   (trawl-test-with-daemon
-   (should (equal (cdr (trawl-test-visit #'trawl-find-file "'gamma\r"))
-                  (list (trawl-test-file "alpha/beta/gamma.txt") "gamma\n")))))
+    (should (equal (cdr (trawl-test-visit #'trawl-find-file "'gamma\r"))
+                   (list (trawl-test-file "alpha/beta/gamma.txt") "gamma\n")))))
+
+(defun trawl-test-icomplete-in-macros (icomplete-simple-completing-p)
+  "Call ICOMPLETE-SIMPLE-COMPLETING-P as if no keyboard macro ran."
+  (let ((executing-kbd-macro nil))
+    (funcall icomplete-simple-completing-p)))
+
+(defmacro trawl-test-with-icomplete (mode &rest body)
+  "Run BODY with icomplete's MODE (`icomplete-mode', `fido-mode') on.
+Icomplete stays out of keyboard macros; here it must not, since
+the tests type through them."
+  (declare (indent 1))
+  `(progn
+     (require 'icomplete)
+     (advice-add 'icomplete-simple-completing-p :around
+                 #'trawl-test-icomplete-in-macros)
+     (,mode 1)
+     (unwind-protect (progn ,@body)
+       (,mode -1)
+       (advice-remove 'icomplete-simple-completing-p
+                      #'trawl-test-icomplete-in-macros))))
 
 (ert-deftest trawl-test-should-open-the-first-candidate-with-fido ()
   (trawl-test-with-daemon
-   (let ((project-find-functions
-          (list (lambda (_) (cons 'transient (trawl-test-file "proj/"))))))
-     (fido-mode 1)
-     (unwind-protect
-         (should (equal (cdr (trawl-test-visit #'trawl-project-find-file
-					       "main.c\r"))
-                        (list (trawl-test-file "proj/src/main.c")
-			      "proj main\n")))
-       (fido-mode -1)))))
+    (let* ((root (trawl-test-file "proj/"))
+           (project-find-functions (list (lambda (_) (cons 'transient root))))
+           (ranked (trawl--candidates ".c" root)))
+      (should (> (length ranked) 1))
+      (trawl-test-with-icomplete fido-mode
+	(should (equal (nth 1 (trawl-test-visit #'trawl-project-find-file
+						".c\r"))
+		       (car ranked)))))))
+
+(ert-deftest trawl-test-should-list-matches-in-the-daemons-order-on-tab ()
+  (trawl-test-with-daemon
+    (let ((map (make-sparse-keymap))
+          listed)
+      ;; <f7> reads *Completions* as TAB left it, then leaves the minibuffer.
+      (define-key map [f7] (lambda ()
+                             (interactive)
+                             (setq listed (with-current-buffer "*Completions*"
+                                            (buffer-string)))
+                             (abort-recursive-edit)))
+      (set-keymap-parent map minibuffer-local-must-match-map)
+      (let ((minibuffer-local-must-match-map map))
+	(condition-case nil
+            (trawl-test-visit #'trawl-find-file (vconcat "main\t" [f7]))
+          (quit nil)))
+      (should listed)
+      (let ((daemon-order (trawl--candidates "main"))
+            (positions nil))
+	(dolist (c daemon-order)
+          (push (string-search c listed) positions))
+	(should (cl-every #'identity positions))
+	(should (equal (reverse positions) (sort (reverse positions) #'<)))))))
+
+(ert-deftest trawl-test-should-open-the-first-candidate-with-icomplete ()
+  (trawl-test-with-daemon
+    (let* ((root (trawl-test-file "proj/"))
+           (project-find-functions (list (lambda (_) (cons 'transient root))))
+           (ranked (trawl--candidates ".c" root)))
+      (should (> (length ranked) 1))
+      (trawl-test-with-icomplete icomplete-mode
+	(should (equal (nth 1 (trawl-test-visit #'trawl-project-find-file
+						".c\n"))
+		       (car ranked)))))))
 
 (defmacro trawl-test-with-vertico (&rest body)
   "Run BODY with `vertico-mode' on; skip when vertico is not installed."
@@ -419,53 +472,66 @@ The daemon process is bound to `daemon' in BODY."
 
 (ert-deftest trawl-test-should-open-the-file-chosen-with-vertico ()
   (trawl-test-with-daemon
-   (trawl-test-with-vertico
-    (should (equal (cdr (trawl-test-visit #'trawl-find-file "gamma.txt\r"))
-                   (list (trawl-test-file "alpha/beta/gamma.txt") "gamma\n"))))))
+    (trawl-test-with-vertico
+      (should (equal (cdr (trawl-test-visit #'trawl-find-file "gamma.txt\r"))
+                     (list (trawl-test-file "alpha/beta/gamma.txt") "gamma\n"))))))
+
+(defun trawl-test-keys-to-pick (query target &optional dir)
+  "Return the keys that type QUERY and pick TARGET from vertico's list.
+The candidates are the daemon's for QUERY under DIR.  There must be
+more than one, so that only a working vertico opens TARGET."
+  (let* ((ranked (trawl--candidates query dir))
+         (index (seq-position ranked target)))
+    (should (and index (cdr ranked)))
+    (vconcat query (make-vector index ?\C-n) "\r")))
 
 (ert-deftest trawl-test-should-open-a-file-whose-name-is-not-utf-8 ()
   (trawl-test-with-daemon
-   (trawl-test-with-vertico
-    (pcase-let ((`(,_ ,file ,text)
-                 (trawl-test-visit #'trawl-find-file "latin1\r")))
-      (should (equal (encode-coding-string file 'utf-8-unix)
-                     (encode-coding-string trawl-test-latin1 'utf-8-unix)))
-      (should (equal text "latin1 bytes\n"))))))
+    (trawl-test-with-vertico
+      (pcase-let ((`(,_ ,file ,text)
+                   (trawl-test-visit #'trawl-find-file
+                                     (trawl-test-keys-to-pick "caf"
+                                                              trawl-test-latin1))))
+        (should (equal (encode-coding-string file 'utf-8-unix)
+                       (encode-coding-string trawl-test-latin1 'utf-8-unix)))
+        (should (equal text "latin1 bytes\n"))))))
 
 (ert-deftest trawl-test-should-open-a-unicode-file-with-vertico ()
   (trawl-test-with-daemon
-   (trawl-test-with-vertico
-    (should (equal (cdr (trawl-test-visit #'trawl-find-file "ünïcödé\r"))
-                   (list trawl-test-unicode "unicode\n"))))))
+    (trawl-test-with-vertico
+      (should (equal (cdr (trawl-test-visit #'trawl-find-file
+                                            (trawl-test-keys-to-pick
+                                             "txt" trawl-test-unicode)))
+                     (list trawl-test-unicode "unicode\n"))))))
 
 (ert-deftest trawl-test-should-open-the-projects-file-with-vertico ()
   (trawl-test-with-daemon
-   (trawl-test-with-vertico
-    (let ((project-find-functions
-           (list (lambda (_) (cons 'transient (trawl-test-file "proj/"))))))
-      (should (equal (cdr (trawl-test-visit #'trawl-project-find-file
-                                            "main.c\r"))
-                     (list (trawl-test-file "proj/src/main.c")
-                           "proj main\n")))))))
+    (trawl-test-with-vertico
+      (let* ((root (trawl-test-file "proj/"))
+             (project-find-functions (list (lambda (_) (cons 'transient root))))
+             (ranked (trawl--candidates ".c" root)))
+        (should (equal (nth 1 (trawl-test-visit #'trawl-project-find-file
+                                                ".c\C-n\r"))
+                       (nth 1 ranked)))))))
 
 (ert-deftest trawl-test-should-open-the-file-chosen-through-consult ()
   (trawl-test-with-daemon
-   (trawl-test-with-vertico
-    (skip-unless (require 'consult nil t))
-    (let ((consult-async-input-throttle 0)
-          (consult-async-input-debounce 0)
-          (consult-async-min-input 1)
-          (consult-preview-key nil))
-      ;; Consult computes candidates on timers, which run while the
-      ;; <f8> command sleeps: that is the user pausing before RET.
-      (define-key minibuffer-local-map [f8]
-        (lambda () (interactive) (sleep-for 0.3)))
-      (unwind-protect
-          (should (equal (cdr (trawl-test-visit #'trawl-consult-find-file
-                                                [?g ?a ?m ?m ?a f8 ?\r]))
-                         (list (trawl-test-file "alpha/beta/gamma.txt")
-			       "gamma\n")))
-        (define-key minibuffer-local-map [f8] nil))))))
+    (trawl-test-with-vertico
+      (skip-unless (require 'consult nil t))
+      (let ((consult-async-input-throttle 0)
+            (consult-async-input-debounce 0)
+            (consult-async-min-input 1)
+            (consult-preview-key nil))
+	;; Consult computes candidates on timers, which run while the
+	;; <f8> command sleeps: that is the user pausing before RET.
+	(define-key minibuffer-local-map [f8]
+          (lambda () (interactive) (sleep-for 0.3)))
+	(unwind-protect
+            (should (equal (cdr (trawl-test-visit #'trawl-consult-find-file
+                                                  [?g ?a ?m ?m ?a f8 ?\r]))
+                           (list (trawl-test-file "alpha/beta/gamma.txt")
+				 "gamma\n")))
+          (define-key minibuffer-local-map [f8] nil))))))
 
 (provide 'trawl-test)
 ;;; trawl-test.el ends here
