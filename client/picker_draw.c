@@ -120,7 +120,8 @@ static size_t draw_prompt(struct picker *p, const struct style *st)
 		w -= (size_t)c.width;
 		start += c.n_bytes;
 	}
-	picker_buf_printf(&p->frame, "%s>\033[0m ", st->prompt);
+	picker_buf_puts(&p->frame, st->prompt);
+	picker_buf_puts(&p->frame, ">\033[0m ");
 	size_t used = 0;
 	for (size_t i = start; i < l->len; i += c.n_bytes) {
 		text_char_at(l->text, l->len, i, &c);
@@ -170,14 +171,11 @@ static void draw_result(struct picker *p, const struct style *st, size_t i)
 {
 	const struct picker_result *r = &p->shown.items[i];
 	int is_current = i == p->cursor;
-	if (is_current)
-		picker_buf_printf(&p->frame, "%s>\033[0m", st->pointer);
-	else
-		picker_buf_puts(&p->frame, " ");
-	if (p->o->is_multi && is_marked(p, r))
-		picker_buf_printf(&p->frame, "%s*\033[0m", st->mark);
-	else
-		picker_buf_puts(&p->frame, " ");
+	int is_mark = p->o->is_multi && is_marked(p, r);
+	picker_buf_puts(&p->frame, is_current ? st->pointer : "");
+	picker_buf_puts(&p->frame, is_current ? ">\033[0m" : " ");
+	picker_buf_puts(&p->frame, is_mark ? st->mark : "");
+	picker_buf_puts(&p->frame, is_mark ? "*\033[0m" : " ");
 	char hl_off[32];
 	snprintf(hl_off, sizeof(hl_off), "\033[0m%s", is_current ? st->current : "");
 	if (is_current)
@@ -203,9 +201,10 @@ int picker_draw(struct picker *p)
 	picker_buf_puts(&p->frame, "\033[?25l");
 	if (p->is_fullscreen)
 		picker_buf_puts(&p->frame, "\033[H");
-	else if (p->parked > 0)
-		picker_buf_printf(&p->frame, "\r\033[%dA", p->parked);
-	else
+	else if (p->parked > 0) {
+		picker_buf_puts(&p->frame, "\r");
+		picker_buf_csi(&p->frame, (size_t)p->parked, 'A');
+	} else
 		picker_buf_puts(&p->frame, "\r");
 	size_t cursor_col = 0;
 	for (int line = 0; line < p->height; line++) {
@@ -222,10 +221,10 @@ int picker_draw(struct picker *p)
 	}
 	int up = p->height - 1 - prompt_line(p);
 	if (up > 0)
-		picker_buf_printf(&p->frame, "\033[%dA", up);
+		picker_buf_csi(&p->frame, (size_t)up, 'A');
 	picker_buf_puts(&p->frame, "\r");
 	if (cursor_col > 0)
-		picker_buf_printf(&p->frame, "\033[%zuC", cursor_col);
+		picker_buf_csi(&p->frame, cursor_col, 'C');
 	picker_buf_puts(&p->frame, "\033[?25h");
 	p->parked = prompt_line(p);
 	if (p->frame.is_oom)

@@ -1,5 +1,6 @@
-/* picker_impl.h: the picker's state, shared by its event loop (picker.c) and its drawing
- * (picker_draw.c). Internal to the picker. */
+/* picker_impl.h: the picker's state and tunables, shared by its loop (picker.c), its side
+ * of the protocol (picker_daemon.c), its keys (picker_keys.c) and the terminal
+ * (picker_screen.c, picker_draw.c). Internal to the picker. */
 #ifndef TRAWL_PICKER_IMPL_H
 #define TRAWL_PICKER_IMPL_H
 

@@ -58,7 +58,7 @@ static int reserve_lines(struct picker *p)
 	for (int i = 1; i < p->height; i++)
 		picker_buf_puts(&p->frame, "\n");
 	if (p->height > 1)
-		picker_buf_printf(&p->frame, "\033[%dA", p->height - 1);
+		picker_buf_csi(&p->frame, (size_t)p->height - 1, 'A');
 	p->parked = 0;
 	return p->frame.is_oom ? -ENOMEM : term_write(&p->term, p->frame.data, p->frame.len);
 }

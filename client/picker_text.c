@@ -1,6 +1,5 @@
 /* picker_text.c: measuring, cutting and painting paths for the terminal. Columns come
  * from utf8proc so CJK names line up; nothing a path holds reaches the terminal raw. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,21 +53,17 @@ void picker_buf_puts(struct picker_buf *b, const char *s)
 	picker_buf_add(b, s, strlen(s));
 }
 
-void picker_buf_printf(struct picker_buf *b, const char *fmt, ...)
+void picker_buf_csi(struct picker_buf *b, size_t n, char final)
 {
-	char small[256];
-	va_list ap, again;
-	va_start(ap, fmt);
-	va_copy(again, ap);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	if (n >= 0 && (size_t)n < sizeof(small)) {
-		picker_buf_add(b, small, (size_t)n);
-	} else if (n >= 0 && grow(b, (size_t)n + 1) == 0) {
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
-		b->len += (size_t)n;
-	}
-	va_end(again);
-	va_end(ap);
+	char digits[24];
+	size_t i = sizeof(digits);
+	do {
+		digits[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	picker_buf_add(b, "\033[", 2);
+	picker_buf_add(b, digits + i, sizeof(digits) - i);
+	picker_buf_add(b, &final, 1);
 }
 
 static int is_hidden_category(utf8proc_int32_t cp)

@@ -19,8 +19,8 @@ void picker_buf_init(struct picker_buf *b);
 void picker_buf_release(struct picker_buf *b);
 void picker_buf_add(struct picker_buf *b, const char *s, size_t n);
 void picker_buf_puts(struct picker_buf *b, const char *s);
-void picker_buf_printf(struct picker_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/** Append a control sequence with one number: ESC [ n final (e.g. 3, 'A': three lines up). */
+void picker_buf_csi(struct picker_buf *b, size_t n, char final);
 
 /** One character of a path, as shown. */
 struct text_char {
