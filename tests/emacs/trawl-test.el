@@ -243,6 +243,11 @@ returned as a list."
                                                  file :path :path_bytes)))
                            :ok))))))
 
+(ert-deftest trawl-test-should-show-the-daemons-status ()
+  (trawl-test-with-daemon
+    (should (string-match-p "\\`trawld .*(pid [0-9]+, .*): [0-9]+ entries, ready, walk idle\\'"
+                            (trawl-status)))))
+
 ;;;; When the daemon cannot answer
 
 (ert-deftest trawl-test-should-fail-fast-when-no-daemon-listens ()
