@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -735,6 +736,27 @@ static void should_walk_paths_longer_than_path_max(void **state)
 		seen_release(&s);
 	}
 	assert_int_equal(count_fds(), fds_before);
+
+	/* With few fds to spare (16: 4 anchors), anchors run out: what lies more than PATH_MAX
+	 * below the last one is opened in hops. */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 16, .rlim_max = 16};
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(40);
+		struct seen s = {0};
+		struct walk_options opts = {0};
+		struct walk_stats st;
+		int rc = walk_one(root, &opts, &s, &st);
+		int code = rc ? 41 : st.dirs_read != 41 ? 42 : st.errors ? 43 : 0;
+		seen_release(&s);
+		_exit(code);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	remove_root(root);
 }
 
