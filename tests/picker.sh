@@ -75,8 +75,19 @@ export TRAWL_SOCKET="$sock" TRAWL_NO_START=1 PATH="$build:$PATH"
 # Case $n runs in window w$n; its picker's output goes to $tmp/out.$n, its exit status
 # to $tmp/rc.$n, its terminal modes before and after to $tmp/stty.before.$n and .after.$n.
 n=0
-# start COLS ROWS COMMAND: run COMMAND in a new window for the next case.
+# start COLS ROWS COMMAND: run COMMAND in a new window for the next case. A dead daemon
+# or a run far over its time (each wait gives up after 5 s) ends the test at once.
+t0=$(date +%s)
 start() {
+	if ! kill -0 "$daemon" 2>/dev/null; then
+		echo "not ok - trawld died:"
+		sed 's/^/  | /' "$tmp/d.log"
+		exit 1
+	fi
+	if [ $(($(date +%s) - t0)) -gt 90 ]; then
+		echo "not ok - still running after 90 s: giving up ($failures failed so far)"
+		exit 1
+	fi
 	win=w$n
 	$tmx new-session -d -s "$win" -x "$1" -y "$2" "$3"
 }
