@@ -68,6 +68,7 @@ struct watch {
 	/* Open addressing over entry indexes + 1 (0 = empty, SIZE_MAX = deleted). */
 	size_t *by_wd, *by_path;
 	size_t n_slots;
+	size_t n_filled; /* slots not empty (live or deleted) in the fuller table */
 	size_t *free_list;
 	size_t n_free;
 	struct watch_stats st;
@@ -126,13 +127,17 @@ static size_t *find_path(struct watch *w, const char *path, size_t len)
 	}
 }
 
-static void put_slot(size_t *table, size_t n_slots, uint64_t h, size_t v)
+/* Put `v` in the first empty or deleted slot of its probe; returns 1 when the slot was
+ * empty (one more filled slot), 0 when it reused a deleted one. */
+static int put_slot(size_t *table, size_t n_slots, uint64_t h, size_t v)
 {
 	size_t mask = n_slots - 1;
 	size_t k = h & mask;
 	while (table[k] != SLOT_EMPTY && table[k] != SLOT_DELETED)
 		k = (k + 1) & mask;
+	int was_empty = table[k] == SLOT_EMPTY;
 	table[k] = v;
+	return was_empty;
 }
 
 /* Rebuild both indexes with room for twice the live entries (drops deleted slots). */
@@ -160,13 +165,15 @@ static int rehash(struct watch *w)
 	w->by_wd = by_wd;
 	w->by_path = by_path;
 	w->n_slots = n_slots;
+	w->n_filled = w->n_live;
 	return 0;
 }
 
 static int table_insert(struct watch *w, int wd, const char *path, size_t len)
 {
-	/* Deleted slots count as used: rehash before the probes grow long. */
-	if ((w->n_entries + 1) * 2 > w->n_slots && rehash(w) < 0)
+	/* Deleted slots end no probe: rehash before filled slots pass half the table, or
+	 * a probe for a missing key would never meet an empty slot. */
+	if ((w->n_filled + 1) * 2 > w->n_slots && rehash(w) < 0)
 		return -ENOMEM;
 	size_t i;
 	if (w->n_free) {
@@ -195,8 +202,9 @@ static int table_insert(struct watch *w, int wd, const char *path, size_t len)
 	memcpy(copy, path, len);
 	copy[len] = '\0';
 	w->entries[i] = (struct entry){wd, copy, len};
-	put_slot(w->by_wd, w->n_slots, hash_wd(wd), i + 1);
-	put_slot(w->by_path, w->n_slots, hash_bytes(path, len), i + 1);
+	int filled = put_slot(w->by_wd, w->n_slots, hash_wd(wd), i + 1);
+	filled |= put_slot(w->by_path, w->n_slots, hash_bytes(path, len), i + 1);
+	w->n_filled += filled;
 	w->n_live++;
 	return 0;
 }

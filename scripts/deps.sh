@@ -6,7 +6,7 @@ set -eu
 level=${1:-build}
 pkgs="build-essential pkg-config libutf8proc-dev liburing-dev libroaring-dev libcmocka-dev libjansson-dev"
 case "$level" in
-test | bench) pkgs="$pkgs tmux python3 socat emacs-nox elpa-vertico elpa-package-lint bash zsh clang libclang-rt-14-dev" ;;
+test | bench) pkgs="$pkgs tmux python3 socat emacs-nox elpa-vertico elpa-package-lint bash zsh clang libclang-rt-14-dev fish elpa-consult" ;;
 esac
 case "$level" in
 bench) pkgs="$pkgs fzf fzy apt-file lz4 time python3" ;;
