@@ -30,7 +30,7 @@ struct conn_start {
 
 /**
  * Connect to the daemon at `sock_path`. When nothing listens there and `start` allows it,
- * start trawld (detached, its output to a log file in its state directory) under a lock
+ * start trawld (detached, its output appended to conn_log_path()) under a lock
  * file beside the socket so that two clients never start two daemons, and wait until it
  * answers. Returns 0, or -errno: -ECONNREFUSED / -ENOENT when no daemon answers and
  * none may be started, -ETIMEDOUT when the started one did not answer in time, -ECHILD
