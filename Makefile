@@ -94,7 +94,7 @@ $(TRAWLD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(INDEX_LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(DAEMON_LIB) $(CLIENT_LIB) $(INDEX_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(INDEX_LIB)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(DAEMON_LIB) $(INDEX_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The C tests run under ASan+UBSan: `make test` re-enters make with SAN=1, then runs

@@ -35,6 +35,8 @@
  * directory (an unpacked archive) then costs one read, and freshness stays well within
  * a frame's worth of milliseconds. */
 #define ENGINE_COALESCE_MS 5
+/* The walker's window for directories changed just before they were read (walk.h). */
+#define ENGINE_RACY_NS (2 * 1000000000LL)
 
 enum walk_state { WALK_IDLE, WALK_WALKING, WALK_RESCANNING };
 
@@ -624,13 +626,19 @@ static int reread_dir(struct walk_ctx *w, const char *path, size_t len)
 	for (size_t k = 0; k < l.n; k++)
 		l.children[k].name = l.names + (uintptr_t)l.children[k].name;
 	if (rc == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		/* As the walker does: a directory changed this recently may change again
+		 * without its times moving; the next rescan must read it. */
+		if ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - ctime_ns < ENGINE_RACY_NS)
+			ctime_ns = WALK_CTIME_RACY;
 		struct walk_dir d = {
 		    .path = path,
 		    .path_len = len,
 		    .meta = {.mtime_ns =
 				 (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-			     .ctime_ns =
-				 (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
+			     .ctime_ns = ctime_ns,
 			     .mode = st.st_mode,
 			     .uid = st.st_uid,
 			     .gid = st.st_gid},

@@ -403,6 +403,19 @@ static int listen_on(const char *path)
 		fprintf(stderr, "trawld: socket: %s\n", strerror(errno));
 		return -1;
 	}
+	/* PROTOCOL.md: the socket's directory is made when missing, private to us. */
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "trawld: mkdir '%s': %s\n", dir, strerror(errno));
+			free(dir);
+			close(fd);
+			return -1;
+		}
+	}
+	free(dir);
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
