@@ -189,22 +189,39 @@ static uint32_t name_hash(uint32_t parent, const char *name, size_t len)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-uint32_t delta_child(const struct delta_view *v, uint32_t parent, const char *name, size_t len)
+/* The slot of table `t` for (parent, name), or SLOT_EMPTY's index when there is none:
+ * returns the slot's position and its content in *slot_out. Records a slot points to
+ * were complete before it was stored, seen by the view or not. */
+static uint64_t names_find(const struct delta_log *l, const struct delta_table *t, uint32_t key,
+			   uint32_t parent, const char *name, size_t len, uint64_t *slot_out)
 {
-	const struct delta_table *t = v->names;
-	uint32_t key = name_hash(parent, name, len);
 	for (uint64_t k = table_home(t, key);; k = (k + 1) & t->mask) {
 		uint64_t slot = slot_load(t, k);
+		*slot_out = slot;
 		if (slot == SLOT_EMPTY)
-			return NODE_NONE;
-		uint32_t r = (uint32_t)slot;
-		if ((uint32_t)(slot >> 32) != key || r >= v->n_records)
+			return k;
+		if ((uint32_t)(slot >> 32) != key)
 			continue;
-		const struct delta_record *rec = delta_record(v->log, r);
+		const struct delta_record *rec = delta_record(l, (uint32_t)slot);
 		if (rec->parent == parent && rec->name_len == len &&
-		    memcmp(rec->name, name, len) == 0 && delta_is_live(v, r))
-			return r;
+		    memcmp(rec->name, name, len) == 0)
+			return k;
 	}
+}
+
+uint32_t delta_child(const struct delta_view *v, uint32_t parent, const char *name, size_t len)
+{
+	uint64_t slot;
+	names_find(v->log, v->names, name_hash(parent, name, len), parent, name, len, &slot);
+	if (slot == SLOT_EMPTY)
+		return NODE_NONE;
+	/* Newest first. At most one record of a parent and name is live at a time, and it
+	 * was appended after the others were removed: once one the view sees is dead, so
+	 * are all before it. */
+	for (uint32_t r = (uint32_t)slot; r != NODE_NONE; r = delta_record(v->log, r)->prev_same)
+		if (r < v->n_records)
+			return delta_is_live(v, r) ? r : NODE_NONE;
+	return NODE_NONE;
 }
 
 /* `r` or the first live record before it among its siblings, or NODE_NONE. Records the
@@ -341,8 +358,14 @@ uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, s
 	rec->kind = kind;
 	rec->prev_sibling = table_get(l->kids, parent);
 	atomic_init(&rec->died, DELTA_ALIVE);
+	uint32_t key = name_hash(parent, name, len);
+	uint64_t slot;
+	uint64_t k = names_find(l, l->names, key, parent, name, len, &slot);
+	rec->prev_same = slot == SLOT_EMPTY ? NODE_NONE : (uint32_t)slot;
 	/* The record is complete: now it may be found. */
-	table_set(l->names, name_hash(parent, name, len), r, 1);
+	if (slot == SLOT_EMPTY)
+		l->names->n_used++;
+	atomic_store_explicit(&l->names->slots[k], (uint64_t)key << 32 | r, memory_order_release);
 	table_set(l->kids, parent, r, 0);
 	v->n_records = l->n_records;
 	v->n_live++;

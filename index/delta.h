@@ -24,6 +24,7 @@ struct delta_record {
 	uint32_t name_len;
 	uint32_t parent;       /* node */
 	uint32_t prev_sibling; /* the record appended before it under the same parent */
+	uint32_t prev_same;    /* the record appended before it with the same parent and name */
 	/* The first epoch that no longer sees it. Only the writer stores it, once, with an
 	 * epoch no published generation has yet. */
 	_Atomic uint32_t died;
@@ -62,9 +63,10 @@ struct delta_log {
 	uint64_t cap_records, cap_metas; /* items the allocated segments hold */
 	struct delta_record *records[DELTA_SEGMENTS];
 	struct delta_meta *metas[DELTA_SEGMENTS];
-	/* The writer's current tables. `names`: hash of (parent, name) -> record, several
-	 * records per key (removed ones stay); `kids`: node -> the last record appended
-	 * under it; `meta_of`: node -> its newest meta version. */
+	/* The writer's current tables. `names`: hash of (parent, name) -> the last record
+	 * appended with that parent and name (one slot for each, several slots for a hash
+	 * that several share); `kids`: node -> the last record appended under it;
+	 * `meta_of`: node -> its newest meta version. */
 	struct delta_table *names, *kids, *meta_of;
 	/* Names are copied into chunks that never move. */
 	char *chunk;

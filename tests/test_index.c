@@ -895,6 +895,46 @@ static void should_keep_the_root_when_everything_is_removed(void **state)
 	trawl_index_free(ix);
 }
 
+static void should_find_a_path_removed_and_added_again_many_times(void **state)
+{
+	(void)state;
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_new_empty(1, &ix), 0);
+	/* A lock file, a directory that comes and goes with other meta each time. */
+	for (int i = 0; i < 3000; i++) {
+		struct trawl_dir_meta m = {.mtime_ns = i, .ctime_ns = i, .mode = 040700};
+		const struct trawl_change c[] = {
+		    {"/run/x.lock", 11, TRAWL_CHANGE_ADD, TRAWL_KIND_FILE, {0}},
+		    {"/run/d", 6, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, m},
+		    {"/run/x.lock", 11, TRAWL_CHANGE_REMOVE, 0, {0}},
+		    {"/run/d", 6, TRAWL_CHANGE_REMOVE, 0, {0}},
+		};
+		size_t ignored = 1;
+		assert_int_equal(trawl_index_apply(ix, c, i % 2 ? 2 : 4, &ignored), 0);
+		assert_int_equal(ignored, 0);
+		struct trawl_dir_meta got;
+		int rc = trawl_index_dir_meta(ix, "/run/d", 6, &got);
+		assert_int_equal(rc, i % 2 ? 0 : -ENOENT);
+		if (rc == 0)
+			assert_int_equal(got.mtime_ns, i);
+	}
+	struct listing l = {0};
+	assert_int_equal(trawl_index_children(ix, "/run", 4, collect_child, &l), 0);
+	assert_int_equal(l.n, 2);
+	struct trawl_results r = {0};
+	assert_int_equal(run_search(ix, "lock", NULL, 0, 10, NULL, &r), 0);
+	assert_int_equal(r.n_items, 1);
+	assert_string_equal(r.items[0].path, "/run/x.lock");
+	assert_int_equal(trawl_index_rebuild(ix), 0);
+	struct trawl_dir_meta got;
+	assert_int_equal(trawl_index_dir_meta(ix, "/run/d", 6, &got), 0);
+	assert_int_equal(got.mtime_ns, 2999);
+	trawl_results_release(&r);
+	free(l.names);
+	free(l.kinds);
+	trawl_index_free(ix);
+}
+
 struct canceller {
 	_Atomic int flag;
 	double delay_ms, set_at_ms;
@@ -1062,6 +1102,7 @@ int main(void)
 	    cmocka_unit_test(should_build_from_batches_the_index_a_list_builds),
 	    cmocka_unit_test(should_replace_an_entry_added_with_another_kind),
 	    cmocka_unit_test(should_keep_the_root_when_everything_is_removed),
+	    cmocka_unit_test(should_find_a_path_removed_and_added_again_many_times),
 	    cmocka_unit_test(should_stop_a_cancelled_search),
 	    cmocka_unit_test(should_answer_readers_while_a_writer_applies_and_rebuilds),
 	};
