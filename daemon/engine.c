@@ -542,6 +542,7 @@ static void on_watch_overflow(void *ctx)
 
 struct listing {
 	struct walk_child *children;
+	size_t *offsets; /* of each child's name in `names` */
 	size_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
@@ -555,6 +556,10 @@ static int listing_add(struct listing *l, const char *name, size_t len, uint8_t 
 		if (!c)
 			return -ENOMEM;
 		l->children = c;
+		size_t *o = realloc(l->offsets, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		l->offsets = o;
 		l->cap = cap;
 	}
 	if (l->names_cap - l->names_len < len) {
@@ -567,10 +572,11 @@ static int listing_add(struct listing *l, const char *name, size_t len, uint8_t 
 		l->names = p;
 		l->names_cap = cap;
 	}
-	memcpy(l->names + l->names_len, name, len);
-	/* Offsets for now: the arena may move until the listing is complete. */
-	l->children[l->n++] = (struct walk_child){
-	    .name = (const char *)(uintptr_t)l->names_len, .name_len = (uint32_t)len, .kind = kind};
+	if (len)
+		memcpy(l->names + l->names_len, name, len);
+	/* Names are pointed at once the listing is complete: the arena may still move. */
+	l->offsets[l->n] = l->names_len;
+	l->children[l->n++] = (struct walk_child){.name_len = (uint32_t)len, .kind = kind};
 	l->names_len += len;
 	return 0;
 }
@@ -624,7 +630,7 @@ static int reread_dir(struct walk_ctx *w, const char *path, size_t len)
 	}
 	closedir(dir);
 	for (size_t k = 0; k < l.n; k++)
-		l.children[k].name = l.names + (uintptr_t)l.children[k].name;
+		l.children[k].name = l.names + l.offsets[k];
 	if (rc == 0) {
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -648,6 +654,7 @@ static int reread_dir(struct walk_ctx *w, const char *path, size_t len)
 		rc = on_dir(w, &d);
 	}
 	free(l.children);
+	free(l.offsets);
 	free(l.names);
 	return rc;
 }
@@ -896,8 +903,8 @@ static char *snapshot_name(const struct engine *e)
 	uint64_t h = fnv1a(e->cfg.from_list ? "list" : "walk", 4);
 	if (e->cfg.from_list)
 		h ^= fnv1a(e->cfg.from_list, strlen(e->cfg.from_list)) * 31;
-	for (size_t k = 0; k < e->n_roots; k++)
-		h = h * 1099511628211ULL ^ fnv1a(e->roots[k], strlen(e->roots[k]));
+	for (char *const *r = e->roots; r && *r; r++)
+		h = h * 1099511628211ULL ^ fnv1a(*r, strlen(*r));
 	h ^= (uint64_t)e->cfg.is_cross_fs << 63;
 	char *out = NULL;
 	if (asprintf(&out, "%s/index-%016llx", e->cfg.state_dir, (unsigned long long)h) < 0)
@@ -928,9 +935,9 @@ static int make_state_dir(const char *dir)
 
 static int is_at_or_under_root(const struct engine *e, const char *path, size_t len)
 {
-	for (size_t k = 0; k < e->n_roots; k++) {
-		size_t rl = strlen(e->roots[k]);
-		if (len >= rl && memcmp(path, e->roots[k], rl) == 0 &&
+	for (char *const *r = e->roots; r && *r; r++) {
+		size_t rl = strlen(*r);
+		if (len >= rl && memcmp(path, *r, rl) == 0 &&
 		    (len == rl || path[rl] == '/' || rl == 1))
 			return 1;
 	}
@@ -943,8 +950,8 @@ static int find_hidden(struct engine *e)
 	e->hidden = calloc(1, sizeof(*e->hidden));
 	if (!e->hidden)
 		return -ENOMEM;
-	for (size_t k = 0; k < e->n_roots; k++) {
-		const char *r = e->roots[k];
+	for (char *const *root = e->roots; root && *root; root++) {
+		const char *r = *root;
 		for (size_t len = 1; r[len - 1]; len++) {
 			/* "/" and each prefix ending just before a '/' */
 			size_t n = len == 1 ? 1 : (r[len] == '/' ? len : 0);
@@ -952,8 +959,8 @@ static int find_hidden(struct engine *e)
 				continue;
 			int is_known = 0;
 			for (size_t j = 0; j < e->n_hidden; j++)
-				is_known |=
-				    strlen(e->hidden[j]) == n && memcmp(e->hidden[j], r, n) == 0;
+				is_known |= e->hidden[j] && strncmp(e->hidden[j], r, n) == 0 &&
+					    !e->hidden[j][n];
 			if (is_known)
 				continue;
 			char **p = realloc(e->hidden, (e->n_hidden + 2) * sizeof(*p));
@@ -1017,7 +1024,7 @@ int engine_start(const struct engine_config *cfg, struct engine **out)
 	e->roots = calloc(e->n_roots + 1, sizeof(*e->roots));
 	if (!e->roots)
 		goto err;
-	for (size_t k = 0; k < e->n_roots; k++)
+	for (size_t k = 0; cfg->roots && cfg->roots[k]; k++)
 		if (!(e->roots[k] = strdup(cfg->roots[k])))
 			goto err;
 	e->cfg.roots = (const char *const *)e->roots;
@@ -1150,10 +1157,11 @@ json_t *engine_status(struct engine *e)
 	json_t *roots = json_array();
 	for (size_t k = 0; roots && k < e->n_roots; k++)
 		json_array_append_new(roots, json_string(e->roots[k]));
-	json_t *index = json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I}", "base", (json_int_t)st.n_base, "delta", (json_int_t)st.n_delta,
-	    "tombstones", (json_int_t)st.n_tombstones, "names", (json_int_t)st.n_names,
-	    "memory_bytes", (json_int_t)(st.store_bytes + st.postings_bytes + st.delta_bytes));
+	uint64_t memory_bytes = st.store_bytes + st.postings_bytes + st.delta_bytes;
+	json_t *index =
+	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "base", (json_int_t)st.n_base, "delta",
+		      (json_int_t)st.n_delta, "tombstones", (json_int_t)st.n_tombstones, "names",
+		      (json_int_t)st.n_names, "memory_bytes", (json_int_t)memory_bytes);
 	json_t *snap =
 	    json_pack("{s:s,s:b,s:I}", "path", e->snapshot_path, "loaded", e->is_snapshot_loaded,
 		      "saved_at", (json_int_t)e->snapshot_saved_at);

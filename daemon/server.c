@@ -353,7 +353,7 @@ static int conn_flush(struct server *s, struct conn *c)
 	if (c->out_off == c->out.len) {
 		c->out.len = c->out_off = 0;
 		c->stalled_since_ms = 0;
-		if (c->out.cap > 4 * SERVER_OUT_HIGH_WATER_BYTES)
+		if (c->out.cap > (size_t)4 * SERVER_OUT_HIGH_WATER_BYTES)
 			outbuf_release(&c->out);
 		if (c->is_closing && !c->running) {
 			conn_close(s, c);

@@ -26,7 +26,7 @@
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | \
 	 IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 /* Bytes read from the inotify descriptor at once: room for hundreds of events. */
-#define WATCH_READ_BYTES (64 * 1024)
+#define WATCH_READ_BYTES ((size_t)64 * 1024)
 
 /* Filesystem-wide fanotify events on directories: entries created, deleted, moved, and
  * directories' own attributes. */
@@ -351,7 +351,8 @@ static void handle_event(struct watch *w, const struct inotify_event *ev, char *
 		*scratch = p;
 		*scratch_cap = len + 1;
 	}
-	memcpy(*scratch, e->path, len);
+	if (len && *scratch)
+		memcpy(*scratch, e->path, len);
 	int is_self = ev->len == 0;
 	if (ev->mask & IN_IGNORED) {
 		table_remove(w, i);
@@ -476,13 +477,15 @@ static void fan_report(struct watch *w, uint64_t mask, const struct fanotify_eve
 	size_t dir_len = 0;
 	if (fan_resolve(w, (const fsid_t *)(const void *)&fid->fsid, fh, &dir, &dir_len) < 0)
 		return;
+	if (!dir)
+		return;
 	size_t name_len = strlen(name);
 	int is_self = name_len == 1 && name[0] == '.';
 	if ((mask & FAN_ATTRIB) && !is_self) {
 		if (!(mask & FAN_ONDIR))
 			return; /* a file's mode or times: not indexed */
 		/* A directory's own mode and owner are kept in its own entry. */
-		char *joined = realloc(*scratch, dir_len + 1 + name_len);
+		char *joined = realloc(*scratch, dir_len + 2 + name_len);
 		if (!joined)
 			return;
 		*scratch = joined;
@@ -490,7 +493,7 @@ static void fan_report(struct watch *w, uint64_t mask, const struct fanotify_eve
 		size_t k = dir_len;
 		if (dir_len != 1)
 			joined[k++] = '/';
-		memcpy(joined + k, name, name_len);
+		memcpy(joined + k, name, name_len + 1); /* with its NUL */
 		dir = joined;
 		dir_len = k + name_len;
 	}
