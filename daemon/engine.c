@@ -477,7 +477,7 @@ static void reset_stats(struct walk_stats *s)
 }
 
 static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental,
-		    uint64_t *n_changes)
+		    struct walk_stats *stats, uint64_t *n_changes)
 {
 	struct walk_ctx w = {.e = e, .ix = ix};
 	w.is_root_seen = calloc(e->n_roots ? e->n_roots : 1, 1);
@@ -494,8 +494,8 @@ static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental
 	};
 	struct walk_callbacks cb = {
 	    .ctx = &w, .dir = on_dir, .lookup = on_lookup, .subdirs = on_subdirs};
-	reset_stats(&e->stats);
-	int rc = walk_run(&opts, &cb, &e->stats);
+	reset_stats(stats);
+	int rc = walk_run(&opts, &cb, stats);
 	if (rc == 0)
 		rc = flush(&w);
 	/* A root that is gone takes its entries with it. */
@@ -800,16 +800,22 @@ static void save_snapshot(struct engine *e, struct trawl_index *ix)
 			strerror(-rc));
 }
 
-/* One walk (or list read), then the rebuild and save it calls for. */
-static void do_walk(struct engine *e, int is_full)
+/* One walk (or list read), then the rebuild and save it calls for. A catch-up rescan
+ * right after a full walk keeps its counters to itself, so that status goes on showing
+ * the walk's. */
+static void do_walk(struct engine *e, int is_full, int is_catch_up)
 {
 	struct engine_ref *r = engine_acquire(e);
 	uint64_t n_changes = 0;
-	set_state(e, e->is_ready ? WALK_RESCANNING : WALK_WALKING);
-	int rc =
-	    e->cfg.from_list ? run_list(e, &n_changes) : run_walk(e, r->ix, !is_full, &n_changes);
+	struct walk_stats catch_up = {0};
+	struct walk_stats *stats = is_catch_up ? &catch_up : &e->stats;
+	if (!is_catch_up)
+		set_state(e, e->is_ready ? WALK_RESCANNING : WALK_WALKING);
+	int rc = e->cfg.from_list ? run_list(e, &n_changes)
+				  : run_walk(e, r->ix, !is_full, stats, &n_changes);
 	engine_release(r);
-	set_state(e, WALK_IDLE);
+	if (!is_catch_up)
+		set_state(e, WALK_IDLE);
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			fprintf(stderr, "trawld: walk: %s\n", strerror(-rc));
@@ -821,7 +827,7 @@ static void do_walk(struct engine *e, int is_full)
 	pthread_mutex_lock(&e->lock);
 	e->is_ready = 1;
 	e->n_walks++;
-	e->n_directories = atomic_load(&e->stats.dirs_read) + atomic_load(&e->stats.dirs_unchanged);
+	e->n_directories = atomic_load(&stats->dirs_read) + atomic_load(&stats->dirs_unchanged);
 	e->changes_since_save += n_changes;
 	uint64_t unsaved = e->changes_since_save;
 	pthread_mutex_unlock(&e->lock);
@@ -839,15 +845,12 @@ static void *walk_thread(void *arg)
 	int is_walk_due = 1, is_full = !e->is_snapshot_loaded;
 	while (!atomic_load(&e->stop)) {
 		if (is_walk_due) {
-			do_walk(e, is_full);
+			do_walk(e, is_full, 0);
 			is_walk_due = 0;
 			/* Directories changed while a full walk read the others were watched
 			 * only after it had read them: one incremental rescan catches them. */
-			if (is_full && e->watch) {
-				is_walk_due = 1;
-				is_full = 0;
-				continue;
-			}
+			if (is_full && e->watch && !e->cfg.from_list)
+				do_walk(e, 0, 1);
 		}
 		uint64_t n_changes = 0;
 		int rc = process_dirty(e, &n_changes);
@@ -1175,11 +1178,13 @@ json_t *engine_status(struct engine *e)
 	    (json_int_t)ws.n_watches, "budget", (json_int_t)ws.budget, "unwatched",
 	    (json_int_t)ws.n_unwatched, "events", (json_int_t)ws.n_events, "overflows",
 	    (json_int_t)ws.n_overflows, "dirty_reads", (json_int_t)e->n_dirty_reads);
+	/* The roots' ancestors are entries of the index but not of the user's tree. */
+	uint64_t entries = st.n_entries > e->n_hidden ? st.n_entries - e->n_hidden : 0;
 	json_t *obj =
 	    json_pack("{s:b,s:I,s:I,s:o*,s:o*,s:o*,s:o*,s:o*,s:I}", "ready", e->is_ready, "entries",
-		      (json_int_t)st.n_entries, "directories", (json_int_t)e->n_directories,
-		      "roots", roots, "walk", walk, "index", index, "snapshot", snap, "watch",
-		      watch, "picks", (json_int_t)frecency_count(&e->picks));
+		      (json_int_t)entries, "directories", (json_int_t)e->n_directories, "roots",
+		      roots, "walk", walk, "index", index, "snapshot", snap, "watch", watch,
+		      "picks", (json_int_t)frecency_count(&e->picks));
 	pthread_mutex_unlock(&e->lock);
 	return obj;
 }

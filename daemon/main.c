@@ -520,6 +520,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trawld: no state directory: set HOME or use --state-dir\n");
 		goto out;
 	}
+	if (st.state_dir[0] != '/') {
+		/* Status and logs name the snapshot; a relative name says little there. */
+		char *cwd = getcwd(NULL, 0), *abs = NULL;
+		if (!cwd || asprintf(&abs, "%s/%s", cwd, st.state_dir) < 0) {
+			free(cwd);
+			fprintf(stderr, "trawld: getcwd: %s\n", strerror(errno));
+			goto out;
+		}
+		free(cwd);
+		free(st.state_dir);
+		st.state_dir = abs;
+	}
 
 	/* The signals that end us are read from a signalfd by the event loop; every
 	 * thread inherits the mask, so none of them is interrupted by one. */
@@ -572,6 +584,7 @@ int main(int argc, char **argv)
 		    .owner_uid = geteuid(),
 		    .signal_fd = sig_fd,
 		    .name = "trawld " TRAWLD_VERSION,
+		    .version = TRAWLD_VERSION,
 		};
 		rc = server_run(&so, e);
 		/* Stop taking clients before the (possibly long) final save. */

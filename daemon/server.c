@@ -458,7 +458,7 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		if (o) {
 			json_object_set_new(o, "clients", json_integer((json_int_t)s->n_conns));
 			json_object_set_new(o, "pid", json_integer(getpid()));
-			json_object_set_new(o, "version", json_string(s->opts->name));
+			json_object_set_new(o, "version", json_string(s->opts->version));
 		}
 		if (!o || protocol_put_object(&c->out, req.id, o) < 0)
 			protocol_put_error(&c->out, req.id, strerror(ENOMEM), -1);

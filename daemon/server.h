@@ -18,10 +18,11 @@
 #define SERVER_WORKERS 2
 
 struct server_options {
-	int listen_fd;	  /* a listening, non-blocking Unix stream socket */
-	uid_t owner_uid;  /* peers with this uid (or root) may talk; others are refused */
-	int signal_fd;	  /* a signalfd for the signals that end the daemon */
-	const char *name; /* "trawld 0.1.0", for hello */
+	int listen_fd;	     /* a listening, non-blocking Unix stream socket */
+	uid_t owner_uid;     /* peers with this uid (or root) may talk; others are refused */
+	int signal_fd;	     /* a signalfd for the signals that end the daemon */
+	const char *name;    /* "trawld 0.1.0", for hello */
+	const char *version; /* "0.1.0", for status */
 };
 
 /**
