@@ -145,14 +145,14 @@ static uint32_t find_live(const struct applier *a, uint32_t at, uint32_t base_id
 	return r == NODE_NONE ? NODE_NONE : a->n_base + r;
 }
 
-/* Kill live record `r` and every live record under it, without a stack: down through
+/* Remove live record `r` and every live record under it, without a stack: down through
  * the newest live child, across to older siblings, up through parents. */
-static void kill_records(struct applier *a, uint32_t r)
+static void remove_records(struct applier *a, uint32_t r)
 {
 	struct delta_view *v = &a->g->delta;
 	uint32_t x = r;
 	for (;;) {
-		delta_kill(v, x);
+		delta_remove(v, x);
 		uint32_t child = delta_first_child(v, a->n_base + x);
 		if (child != NODE_NONE) {
 			x = child;
@@ -171,41 +171,41 @@ static void kill_records(struct applier *a, uint32_t r)
 	}
 }
 
-/* Kill the live records directly under `node`, and their subtrees. */
-static void kill_children(struct applier *a, uint32_t node)
+/* Remove the live records directly under `node`, and their subtrees. */
+static void remove_children(struct applier *a, uint32_t node)
 {
 	uint32_t next;
 	for (uint32_t r = delta_first_child(&a->g->delta, node); r != NODE_NONE; r = next) {
 		next = delta_next_child(&a->g->delta, r); /* siblings outlive r's subtree */
-		kill_records(a, r);
+		remove_records(a, r);
 	}
 }
 
-static void kill_children_cb(void *ctx, uint32_t node)
+static void remove_children_cb(void *ctx, uint32_t node)
 {
-	kill_children(ctx, node);
+	remove_children(ctx, node);
 }
 
 /* Remove live node `node` and everything under it. The root stays: every index has it. */
-static void kill(struct applier *a, uint32_t node)
+static void remove_node(struct applier *a, uint32_t node)
 {
 	if (node >= a->n_base) {
-		kill_records(a, node - a->n_base);
+		remove_records(a, node - a->n_base);
 		return;
 	}
 	uint32_t lo = node == 0 ? 1 : node, hi = a->s->subtree_end[node];
 	if (lo < hi)
 		roaring_bitmap_add_range_closed(a->g->tombstones, lo, hi - 1);
 	if (node == 0)
-		kill_children(a, 0);
+		remove_children(a, 0);
 	/* Records hang from base directories of the range: found from whichever side is
 	 * smaller, the range or the nodes records were appended under. */
 	if (delta_n_parents(&a->g->delta) < hi - lo) {
-		delta_parents_in(&a->g->delta, lo, hi, kill_children_cb, a);
+		delta_parents_in(&a->g->delta, lo, hi, remove_children_cb, a);
 	} else {
 		for (uint32_t id = lo; id < hi; id++)
 			if (a->s->kind[id] == TRAWL_KIND_DIR)
-				kill_children(a, id);
+				remove_children(a, id);
 	}
 }
 
@@ -223,8 +223,8 @@ static void set_meta(struct applier *a, uint32_t node, const struct trawl_dir_me
 		delta_set_meta(&a->g->delta, node, meta);
 }
 
-static uint32_t append(struct applier *a, uint32_t parent, const char *name, size_t len,
-		       unsigned kind)
+static uint32_t append_record(struct applier *a, uint32_t parent, const char *name, size_t len,
+			      unsigned kind)
 {
 	return a->n_base + delta_append(&a->g->delta, parent, name, len, (uint8_t)kind);
 }
@@ -262,9 +262,9 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 						set_meta(a, x, &c->meta);
 					return 1;
 				}
-				kill(a, x);
+				remove_node(a, x);
 			}
-			x = append(a, at, name, n, c->kind);
+			x = append_record(a, at, name, n, c->kind);
 			if (c->kind == TRAWL_KIND_DIR)
 				set_meta(a, x, &c->meta);
 			return 1;
@@ -278,13 +278,13 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 		/* A missing directory is created; a file or link where a directory must be
 		 * becomes one, as the list builder does. */
 		if (x != NODE_NONE)
-			kill(a, x);
-		at = append(a, at, name, n, TRAWL_KIND_DIR);
+			remove_node(a, x);
+		at = append_record(a, at, name, n, TRAWL_KIND_DIR);
 	}
 	/* `at` is the entry: the root when the path is "/". */
 	switch (op) {
 	case TRAWL_CHANGE_REMOVE:
-		kill(a, at);
+		remove_node(a, at);
 		return 1;
 	case TRAWL_CHANGE_META:
 		if (generation_node_kind(a->g, at) != TRAWL_KIND_DIR)
@@ -327,7 +327,7 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 	struct generation *ng = NULL;
 	int rc = 0;
 	/* Epochs are 32 bits and every log starts at 0: a rebuild starts a new log. */
-	if (ix->current->delta.epoch >= DELTA_ALIVE - 2 && (rc = index_rebuild_locked(ix)) < 0)
+	if (ix->current->delta.epoch >= DELTA_ALIVE - 2 && (rc = rebuild_locked(ix)) < 0)
 		goto out_no_plan;
 	struct generation *g = ix->current; /* stable: only writers replace it */
 	if ((rc = plan_make(&p, &g->base->store, changes, n)) < 0)
@@ -342,7 +342,7 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 		generation_put(ng);
 		ng = NULL;
 		plan_release(&p);
-		if ((rc = index_rebuild_locked(ix)) < 0)
+		if ((rc = rebuild_locked(ix)) < 0)
 			goto out_no_plan;
 		pthread_mutex_unlock(&ix->writer);
 		return index_apply(ix, changes, n, n_ignored, is_add_if_missing);

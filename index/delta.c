@@ -373,7 +373,7 @@ uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, s
 	return r;
 }
 
-void delta_kill(struct delta_view *v, uint32_t r)
+void delta_remove(struct delta_view *v, uint32_t r)
 {
 	/* Views of earlier epochs read either value as "live": relaxed is enough. */
 	atomic_store_explicit(&delta_record(v->log, r)->died, v->epoch, memory_order_relaxed);

@@ -151,7 +151,7 @@ uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, s
 		      uint8_t kind);
 
 /** Mark live record `r` as removed from `v`'s epoch on. */
-void delta_kill(struct delta_view *v, uint32_t r);
+void delta_remove(struct delta_view *v, uint32_t r);
 
 /** Give node `node` a new meta version; `v` sees it. */
 void delta_set_meta(struct delta_view *v, uint32_t node, const struct trawl_dir_meta *meta);

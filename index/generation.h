@@ -72,7 +72,7 @@ struct generation *generation_new(struct base *base);
 void index_publish(struct trawl_index *ix, struct generation *g);
 
 /** Fold the delta into a new base and publish it; the writer, holding ix->writer. */
-int index_rebuild_locked(struct trawl_index *ix);
+int rebuild_locked(struct trawl_index *ix);
 
 /** Take a reference to the current generation; drop it with generation_put(). */
 struct generation *generation_get(struct trawl_index *ix);

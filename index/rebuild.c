@@ -58,7 +58,7 @@ static int append_live(struct store_builder *sb, const struct generation *g, uin
 	return rc;
 }
 
-int index_rebuild_locked(struct trawl_index *ix)
+int rebuild_locked(struct trawl_index *ix)
 {
 	struct generation *g = ix->current;
 	uint32_t n_base = g->base->store.n_entries;
@@ -109,7 +109,7 @@ out:
 int trawl_index_rebuild(struct trawl_index *ix)
 {
 	pthread_mutex_lock(&ix->writer);
-	int rc = index_rebuild_locked(ix);
+	int rc = rebuild_locked(ix);
 	pthread_mutex_unlock(&ix->writer);
 	return rc;
 }
