@@ -1,12 +1,11 @@
 ;;; trawl.el --- Find any file on the machine through trawld  -*- lexical-binding: t; -*-
 
-;; Copyright (C) 2025 The trawl authors
+;; Copyright (C) 2026 The trawl authors
 
 ;; Author: The trawl authors
 ;; Version: 0.1.0
 ;; Package-Requires: ((emacs "28.1"))
 ;; Keywords: files, matching, convenience
-;; URL: https://github.com/trawl-project/trawl
 
 ;; This file is not part of GNU Emacs.
 

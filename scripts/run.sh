@@ -1,10 +1,24 @@
 #!/bin/sh
-# `make run`: until the daemon exists, rank the paths of this machine's root filesystem
-# with a sample query, to show the matcher at work.
+# `make run`: start trawld on its default roots (the whole filesystem, as updatedb sees
+# it) unless one already answers, wait for its first walk, then open the picker on a
+# terminal; elsewhere show the daemon's status and a sample query.
 set -eu
 build=${1:-build}
 query=${TRAWL_SAMPLE_QUERY:-"etc conf"}
-echo "trawl: the daemon (trawld) is not built yet; ranking the paths under / with"
-echo "trawl: 'find / -xdev | $build/trawl --filter \"$query\" --limit 15'"
+
+if ! "$build/trawl" --status >/dev/null 2>&1; then
+	echo "trawl: starting $build/trawld on the whole filesystem (log: ${XDG_STATE_HOME:-$HOME/.local/state}/trawl/trawld.log)"
+fi
+# A query starts the daemon when none answers, and waits for its first walk.
+"$build/trawl" --limit 1 -- "$query" >/dev/null || true
+
+if [ -t 0 ] && [ -t 1 ]; then
+	echo "trawl: opening the picker (Esc leaves it; '$build/trawl --stop' stops the daemon)"
+	exec "$build/trawl"
+fi
+"$build/trawl" --status
 echo
-find / -xdev 2>/dev/null | "$build/trawl" --filter "$query" --limit 15
+echo "trawl: $build/trawl '$query'"
+"$build/trawl" --limit 15 -- "$query"
+echo
+echo "trawl: on a terminal, '$build/trawl' with no query opens the picker; '$build/trawl --stop' stops the daemon"
