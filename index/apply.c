@@ -322,6 +322,10 @@ static struct generation *generation_next(struct generation *g)
 static int index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
 		       size_t *n_ignored, int is_add_if_missing)
 {
+	if (n_ignored)
+		*n_ignored = 0;
+	if (n == 0)
+		return 0;
 	pthread_mutex_lock(&ix->writer);
 	struct plan p;
 	struct generation *ng = NULL;
@@ -337,8 +341,8 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 		goto out;
 	/* Every change may set one meta version. */
 	rc = delta_reserve(ng->delta.log, p.n_records, p.name_bytes, n);
-	if (rc == -EOVERFLOW && ng->delta.n_live + p.n_records < g->delta.n_records) {
-		/* Removed records fill the log: a rebuild empties it. */
+	if (rc == -EOVERFLOW && (g->delta.n_records || g->delta.n_metas)) {
+		/* The log is full: a rebuild empties it (once: then it is empty). */
 		generation_put(ng);
 		ng = NULL;
 		plan_release(&p);

@@ -237,12 +237,12 @@ int trawl_index_new_empty(unsigned threads, struct trawl_index **out);
  * would reject, an unknown op or kind, REMOVE or META of a path that is not live, META
  * of a file or link, ADD of "/" as anything but a directory.
  *
- * Costs O(n × path depth) plus a copy of the tombstones, whatever the size of the delta:
- * generations over one base share the delta, an append-only log. Removed delta entries
- * keep their memory until the next rebuild (trawl_index_stats() counts them in n_delta);
- * rebuild when n_delta grows large. Returns 0; -ENOMEM (then nothing was applied); or
- * -EOVERFLOW when the delta cannot grow (2^32 - 1 entries and delta entries in all) even
- * after folding it into a new base.
+ * Costs O(n × path depth), plus what it removes and a copy of the tombstones, whatever
+ * the size of the delta: generations over one base share it, an append-only log.
+ * Removed delta entries keep their memory until the next rebuild (trawl_index_stats()
+ * counts them in n_delta); rebuild when n_delta grows large. Returns 0; -ENOMEM (then
+ * nothing was applied); or -EOVERFLOW when the delta cannot grow (2^32 - 1 entries and
+ * delta entries in all) even after folding it into a new base.
  */
 int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
 		      size_t *n_ignored);
@@ -257,7 +257,7 @@ int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
  * Call `fn` once for each live entry directly inside the directory `path` (base and
  * delta, tombstones left out), with its name (`len` bytes, valid during that call only)
  * and kind, in no promised order, as the generation current when this call started has
- * them. `fn` may call any function of the index. Stops early and returns what `fn`
+ * them. `fn` may search or change the index. Stops early and returns what `fn`
  * returned when that is not 0. Returns 0, -ENOENT, -ENOTDIR, -ENOMEM.
  */
 int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
