@@ -502,6 +502,43 @@ def test_a_list_file_is_indexed_without_walking(d, tree):
         listed.stop()
 
 
+def test_socket_activation_serves_the_inherited_socket(d, tree):
+    path = f"{d.work}/activated.sock"
+    unused = f"{d.work}/not-bound.sock"
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(16)
+    fd = ls.fileno()
+    env = dict(os.environ, TRAWL_SOCKET=unused)
+    # As systemd does: the socket on fd 3, LISTEN_PID naming the daemon itself.
+    script = f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd}'
+    with open(d.log, "ab") as log:
+        p = subprocess.Popen(["sh", "-c", script, TRAWLD, "--root", tree, "--state-dir",
+                              f"{d.work}/state-activated", "--rescan-interval", "0"],
+                             pass_fds=(fd,), env=env, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=log)
+    ls.close()
+    try:
+        deadline = time.time() + TIMEOUT_S
+        while True:
+            c = Client(path)
+            st = c.answer(dict(op="status"))[-1]
+            c.close()
+            if st["ready"]:
+                break
+            assert time.time() < deadline, st
+            time.sleep(0.05)
+        assert st["roots"] == [tree] and st["pid"] == p.pid, st
+        assert not os.path.exists(unused), "it bound a socket of its own"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(TIMEOUT_S) == 0
+        assert os.path.exists(path), "the socket it was given is systemd's to remove"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 
