@@ -38,7 +38,7 @@ for target in request query snapshot; do
 		tail -n 40 "$fuzz_build/fuzz_$target.log"
 		status=1
 	fi
-	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$fuzz_build/fuzz_$target.log" |
+	grep -aE '^stat::number_of_executed_units|^stat::peak_rss_mb' "$fuzz_build/fuzz_$target.log" |
 		sed "s/^/  fuzz_$target /"
 done
 exit $status
