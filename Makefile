@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
-.PHONY: all help deps test test-c fuzz bench bench-rank bench-index run install uninstall clean fmt lint
+.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -131,7 +131,7 @@ test-c: $(TEST_BIN) $(PROGRAMS)
 
 # The benchmarks run on an optimised build without sanitizers; bench/README.md says
 # what each measures. RANK_ARGS and INDEX_ARGS pass options through (e.g. --seed 1).
-bench: bench-index bench-rank
+bench: bench-index bench-rank bench-fresh
 
 bench-rank: $(TRAWL) $(BENCH_BIN)
 	@scripts/deps.sh bench
@@ -140,6 +140,10 @@ bench-rank: $(TRAWL) $(BENCH_BIN)
 bench-index: $(BENCH_BIN)
 	@scripts/deps.sh bench
 	bench/index.sh $(BUILD) $(INDEX_ARGS)
+
+bench-fresh: $(PROGRAMS)
+	@scripts/deps.sh bench
+	bench/fresh.py $(BUILD) $(FRESH_ARGS)
 
 run: deps
 	$(MAKE) --no-print-directory all
