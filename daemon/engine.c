@@ -498,10 +498,20 @@ static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental
 	int rc = walk_run(&opts, &cb, stats);
 	if (rc == 0)
 		rc = flush(&w);
-	/* A root that is gone takes its entries with it. */
+	/* A root that is gone takes its entries with it. One that is still a directory
+	 * but could not be read (out of descriptors, say) keeps them, as any directory
+	 * the walk cannot read does: else one failed open would empty the index. */
 	for (size_t k = 0; rc == 0 && k < e->n_roots; k++) {
+		struct stat st;
 		if (w.is_root_seen[k])
 			continue;
+		if (lstat(e->roots[k], &st) == 0 ? S_ISDIR(st.st_mode)
+						 : errno != ENOENT && errno != ENOTDIR) {
+			fprintf(stderr,
+				"trawld: walk: cannot read root '%s'; keeping its entries\n",
+				e->roots[k]);
+			continue;
+		}
 		struct trawl_change c = {
 		    .path = e->roots[k], .len = strlen(e->roots[k]), .op = TRAWL_CHANGE_REMOVE};
 		size_t ignored = 0;
