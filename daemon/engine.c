@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -946,6 +947,40 @@ static int make_state_dir(const char *dir)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* A save killed midway leaves its temporary file, "<name>.tmp.<pid>" beside the snapshot
+ * (trawl_index_save()) or the picks: remove those of writers that are gone, else every
+ * crash during a save would keep a snapshot's worth of disk. Our own pid's is stale too,
+ * since nothing of ours has saved yet; a live process's is left alone. */
+static void remove_stale_temps(const struct engine *e)
+{
+	const char *snapshot = strrchr(e->snapshot_path, '/') + 1;
+	DIR *dir = opendir(e->cfg.state_dir);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		const char *tmp = strstr(de->d_name, ".tmp.");
+		size_t stem_len = tmp ? (size_t)(tmp - de->d_name) : 0;
+		int is_ours = tmp && ((stem_len == strlen(snapshot) &&
+				       memcmp(de->d_name, snapshot, stem_len) == 0) ||
+				      (stem_len == 5 && memcmp(de->d_name, "picks", 5) == 0));
+		if (!is_ours)
+			continue;
+		char *end;
+		errno = 0;
+		long pid = strtol(tmp + 5, &end, 10);
+		if (errno || *end || end == tmp + 5 || pid <= 0 || pid > INT32_MAX)
+			continue;
+		if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			fprintf(stderr,
+				"trawld: removed '%s/%s', left by a save that did not end\n",
+				e->cfg.state_dir, de->d_name);
+	}
+	closedir(dir);
+}
+
 static int is_at_or_under_root(const struct engine *e, const char *path, size_t len)
 {
 	for (char *const *r = e->roots; r && *r; r++) {
@@ -1065,6 +1100,7 @@ int engine_start(const struct engine_config *cfg, struct engine **out)
 		goto err;
 
 	struct trawl_index *ix = NULL;
+	remove_stale_temps(e);
 	rc = trawl_index_load(e->snapshot_path, cfg->threads, &ix);
 	if (rc == 0) {
 		struct stat st;
