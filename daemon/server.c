@@ -62,6 +62,7 @@ struct server {
 	const struct server_options *opts;
 	struct engine *e;
 	int epfd, jobs_fd, timer_fd, spare_fd;
+	int is_out_of_fds; /* accept failed for want of descriptors; logged once */
 	struct source listen_src, signal_src, jobs_src, timer_src;
 	struct conn *conns;
 	struct conn *dead; /* closed this round, freed at its end */
@@ -538,25 +539,44 @@ static void conn_read(struct server *s, struct conn *c)
 	conn_flush(s, c);
 }
 
+static const char too_many[] = "{\"id\":null,\"error\":\"too many connections\"}\n";
+
 static void accept_clients(struct server *s)
 {
+	/* Another thread (a walk) may have taken the descriptor the spare freed. */
+	if (s->spare_fd < 0)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (;;) {
 		int fd = accept4(s->opts->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if ((errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
-				/* Out of descriptors: take the client with the spare one, and
-				 * close it at once rather than leave it hanging. */
+				/* Out of descriptors: take the client with the spare one, tell
+				 * it so and close it at once rather than leave it hanging.
+				 * Said once a shortage, not once a client. */
+				int err = errno;
 				close(s->spare_fd);
-				fd = accept(s->opts->listen_fd, NULL, NULL);
-				if (fd >= 0)
+				fd = accept4(s->opts->listen_fd, NULL, NULL,
+					     SOCK_NONBLOCK | SOCK_CLOEXEC);
+				if (fd >= 0) {
+					if (send(fd, too_many, strlen(too_many),
+						 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+						/* Best effort, as for any refusal. */
+					}
 					close(fd);
+				}
 				s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-				fprintf(stderr, "trawld: accept: %s\n", strerror(EMFILE));
+				if (!s->is_out_of_fds)
+					fprintf(stderr, "trawld: accept: %s; refusing clients\n",
+						strerror(err));
+				s->is_out_of_fds = 1;
 			}
 			return;
 		}
+		if (s->is_out_of_fds)
+			fprintf(stderr, "trawld: accept: taking clients again\n");
+		s->is_out_of_fds = 0;
 		struct ucred cred;
 		socklen_t cl = sizeof(cred);
 		const char *refusal = NULL;
@@ -565,7 +585,7 @@ static void accept_clients(struct server *s)
 		else if (cred.uid != s->opts->owner_uid && cred.uid != 0)
 			refusal = "{\"id\":null,\"error\":\"this daemon serves another user\"}\n";
 		else if (s->n_conns >= SERVER_MAX_CONNECTIONS)
-			refusal = "{\"id\":null,\"error\":\"too many connections\"}\n";
+			refusal = too_many;
 		struct conn *c = refusal ? NULL : calloc(1, sizeof(*c));
 		if (!c) {
 			if (!refusal)
