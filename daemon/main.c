@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +23,9 @@
 
 #define TRAWLD_VERSION		  "0.1.0"
 #define DEFAULT_RESCAN_INTERVAL_S 300
+/* Descriptors to allow ourselves at most when the hard limit allows more: clients
+ * (SERVER_MAX_CONNECTIONS), walk anchors and watches with room to spare. */
+#define TRAWLD_MAX_FDS 65536
 
 /* Debian's updatedb.conf PRUNEPATHS, used when /etc/updatedb.conf is not there. */
 static const char *const default_prune_paths[] = {
@@ -442,7 +446,9 @@ static int listen_on(const char *path)
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, 128) != 0) {
+	/* A burst of clients (server.h allows SERVER_MAX_CONNECTIONS) waits in the backlog
+	 * while the loop accepts: a short one refuses nonblocking connects with EAGAIN. */
+	if (listen(fd, SOMAXCONN) != 0) {
 		fprintf(stderr, "trawld: listen '%s': %s\n", path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -484,6 +490,20 @@ static void settings_release(struct settings *st)
 		walk_prune_release(&st->prune);
 }
 
+/* Clients, walk anchors and watches all take descriptors, and the soft limit is often
+ * 1024 (systemd's default), short of the connections server.h promises. Nothing here
+ * uses select(), so the soft limit is raised towards the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < TRAWLD_MAX_FDS &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < TRAWLD_MAX_FDS ? rl.rlim_max : TRAWLD_MAX_FDS;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			fprintf(stderr, "trawld: setrlimit: %s\n", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct settings st = {.rescan_interval_s = DEFAULT_RESCAN_INTERVAL_S};
@@ -494,6 +514,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
+	raise_fd_limit();
 	int is_config_explicit = st.config != NULL;
 	if (!st.config)
 		st.config = xdg_path("XDG_CONFIG_HOME", ".config", "trawl/trawld.conf");
