@@ -219,8 +219,12 @@ static void set_meta(struct applier *a, uint32_t node, const struct trawl_dir_me
 {
 	struct trawl_dir_meta now;
 	generation_node_meta(a->g, node, &now);
-	if (!is_same_meta(&now, meta))
-		delta_set_meta(&a->g->delta, node, meta);
+	if (is_same_meta(&now, meta))
+		return;
+	if (node < a->n_base &&
+	    (now.mode != meta->mode || now.uid != meta->uid || now.gid != meta->gid))
+		a->g->delta.n_access_changes++;
+	delta_set_meta(&a->g->delta, node, meta);
 }
 
 static uint32_t append_record(struct applier *a, uint32_t parent, const char *name, size_t len,

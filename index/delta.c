@@ -157,6 +157,7 @@ void delta_view_init(struct delta_view *v, struct delta_log *l, uint32_t epoch)
 	v->meta_of = table_ref(l->meta_of);
 	v->n_live = 0;
 	v->name_bytes = 0;
+	v->n_access_changes = 0;
 }
 
 void delta_view_copy(struct delta_view *v, const struct delta_view *from)

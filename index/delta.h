@@ -83,6 +83,9 @@ struct delta_view {
 	struct delta_table *names, *kids, *meta_of;
 	uint32_t n_live;   /* live records */
 	size_t name_bytes; /* of the records seen */
+	/* Meta versions of base directories that changed their mode, uid or gid: while it
+	 * stays the same, so does what each user may see of the base (visibility.h). */
+	uint32_t n_access_changes;
 };
 
 static inline void *delta_segment_item(void *const *segments, size_t item_bytes, uint32_t i)

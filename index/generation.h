@@ -20,6 +20,9 @@
 
 struct base {
 	atomic_uint refs;
+	/* Unique to this base within the process (never reused, unlike its address): what a
+	 * visibility (visibility.h) was built for. */
+	uint64_t serial;
 	struct store store;
 	struct postings postings;
 	struct dirmeta meta;

@@ -81,9 +81,12 @@ struct generation *generation_new(struct base *base)
 
 struct base *base_new(void)
 {
+	static _Atomic uint64_t last_serial;
 	struct base *b = calloc(1, sizeof(*b));
-	if (b)
+	if (b) {
 		atomic_init(&b->refs, 1);
+		b->serial = atomic_fetch_add(&last_serial, 1) + 1;
+	}
 	return b;
 }
 

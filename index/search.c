@@ -1,7 +1,8 @@
 /* search.c: running a query on a generation: candidates from the postings (an exact
- * superset of the matches), scope and tombstones, verification and scoring by the
- * matcher on worker threads, a bounded top-K per worker, the delta's records scanned
- * beside the base, then a merge. The empty query lists the base level by level. */
+ * superset of the matches), scope, tombstones and what the user may not see, verification
+ * and scoring by the matcher on worker threads, a bounded top-K per worker, the delta's
+ * records scanned beside the base, then a merge. The empty query lists the base level by
+ * level. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "query.h"
 #include "tunables.h"
 #include "trawl_index.h"
+#include "visibility.h"
 
 /* Below this many candidates one thread is faster than starting another. */
 #define SEARCH_PARALLEL_MIN_CANDIDATES 4096
@@ -307,6 +309,10 @@ static int32_t cross_slack(const struct term *t)
 
 struct worker {
 	const struct generation *g;
+	/* Base ids that are not there for this search: the tombstones, and those `vis`
+	 * hides. */
+	const roaring_bitmap_t *dead;
+	const struct trawl_visibility *vis; /* fits g; NULL: everything is visible */
 	const struct trawl_query *q;
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
@@ -329,12 +335,19 @@ struct worker {
 	size_t cap;
 	uint32_t parent;
 	size_t parent_len;
-	/* The same for the delta scan, with the parent's '/' count and whether the parent is
-	 * in the scope (at or under `under`). */
+	/* The same for the delta scan, with the parent's '/' count and whether its children
+	 * are wanted: the parent is in the scope (at or under `under`), and the user may
+	 * list it. */
 	uint32_t delta_parent;
 	size_t delta_parent_len, delta_parent_slashes;
 	int is_delta_parent_in_scope;
 };
+
+/* Whether base entry `id` is there for this search. */
+static int is_base_live(const struct worker *w, uint32_t id)
+{
+	return !roaring_bitmap_contains(w->dead, id);
+}
 
 /* Whether the search was cancelled; reads the flag every SEARCH_POLL_STEPS calls. Sets
  * w->rc once it is. */
@@ -596,7 +609,8 @@ static int delta_parent_path(struct worker *w, uint32_t parent)
 	w->delta_parent = parent;
 	w->delta_parent_len = need;
 	w->delta_parent_slashes = path_slashes(w->path, need);
-	w->is_delta_parent_in_scope = is_at_or_under(w->path, need, w->under, w->under_len);
+	w->is_delta_parent_in_scope = is_at_or_under(w->path, need, w->under, w->under_len) &&
+				      (!w->vis || visibility_node_open(w->vis, w->g, parent));
 	return 0;
 }
 
@@ -658,7 +672,7 @@ static void *work(void *arg)
 				consider(w, it.current_value);
 	} else {
 		for (uint32_t id = w->lo; id < w->hi && !is_cancelled(w); id++)
-			if (generation_base_live(w->g, id))
+			if (is_base_live(w, id))
 				consider(w, id);
 	}
 	if (w->delta_lo < w->delta_hi && w->rc == 0)
@@ -700,8 +714,8 @@ struct strong {
 /* Score one base entry if it is a live candidate in scope not scored yet. */
 static int strong_entry(struct worker *w, struct strong *st, uint32_t id)
 {
-	if (id < st->lo || id >= st->hi || !(st->s->kind[id] & w->kinds) ||
-	    !generation_base_live(w->g, id) || (st->cand && !roaring_bitmap_contains(st->cand, id)))
+	if (id < st->lo || id >= st->hi || !(st->s->kind[id] & w->kinds) || !is_base_live(w, id) ||
+	    (st->cand && !roaring_bitmap_contains(st->cand, id)))
 		return 0;
 	if (!roaring_bitmap_add_checked(st->done, id))
 		return 0;
@@ -911,7 +925,7 @@ static int collect(struct worker *ws, size_t n_workers, size_t limit, struct tra
 
 /* The candidates left for the scan: those the strong phase did not score. */
 static int make_scan_set(roaring_bitmap_t **cand, const struct strong *st,
-			 const struct generation *g, uint32_t lo, uint32_t hi)
+			 const roaring_bitmap_t *dead, uint32_t lo, uint32_t hi)
 {
 	if (roaring_bitmap_is_empty(st->done))
 		return 0;
@@ -922,7 +936,7 @@ static int make_scan_set(roaring_bitmap_t **cand, const struct strong *st,
 		}
 		if (!(*cand = roaring_bitmap_from_range(lo, hi, 1)))
 			return -ENOMEM;
-		roaring_bitmap_andnot_inplace(*cand, g->tombstones);
+		roaring_bitmap_andnot_inplace(*cand, dead);
 	}
 	roaring_bitmap_andnot_inplace(*cand, st->done);
 	return 0;
@@ -934,7 +948,8 @@ static int make_scan_set(roaring_bitmap_t **cand, const struct strong *st,
  * the shortest, then byte order). Entries one level below the scope have as many '/' as
  * each other: the base is listed level by level, a level's directories found among the
  * previous level's children, and the walk ends after the first level that leaves the top
- * full. The count is the size of the scope, less its tombstones.
+ * full. The count is the size of the scope, less its tombstones and what the user may not
+ * see.
  */
 
 /* A directory of the current level and the length of its path. */
@@ -1016,7 +1031,7 @@ static int list_levels(struct worker *w, uint32_t top_id, int is_top_listed)
 					rc = w->rc;
 					break;
 				}
-				if (!generation_base_live(w->g, c))
+				if (!is_base_live(w, c))
 					continue;
 				size_t n;
 				store_name(s, c, &n);
@@ -1036,13 +1051,14 @@ static int list_levels(struct worker *w, uint32_t top_id, int is_top_listed)
 	return rc;
 }
 
-/* Live base entries of the kinds in [lo, hi). */
-static uint64_t count_live(const struct generation *g, uint32_t lo, uint32_t hi, unsigned kinds)
+/* Base entries of the kinds in [lo, hi) that are not `dead`. */
+static uint64_t count_live(const struct generation *g, const roaring_bitmap_t *dead_ids,
+			   uint32_t lo, uint32_t hi, unsigned kinds)
 {
 	const struct store *s = &g->base->store;
 	if (lo >= hi)
 		return 0;
-	uint64_t dead = roaring_bitmap_range_cardinality(g->tombstones, lo, hi);
+	uint64_t dead = roaring_bitmap_range_cardinality(dead_ids, lo, hi);
 	if ((kinds & TRAWL_KIND_ANY) == TRAWL_KIND_ANY)
 		return hi - lo - dead;
 	uint64_t n = 0;
@@ -1050,7 +1066,7 @@ static uint64_t count_live(const struct generation *g, uint32_t lo, uint32_t hi,
 		n += (s->kind[id] & kinds) != 0;
 	if (dead) {
 		roaring_uint32_iterator_t it;
-		roaring_init_iterator(g->tombstones, &it);
+		roaring_init_iterator(dead_ids, &it);
 		if (roaring_move_uint32_iterator_equalorlarger(&it, lo))
 			for (; it.has_value && it.current_value < hi;
 			     roaring_advance_uint32_iterator(&it))
@@ -1062,9 +1078,11 @@ static uint64_t count_live(const struct generation *g, uint32_t lo, uint32_t hi,
 /* ---- the search ---- */
 
 /* The scope: the base range [*lo, *hi) strictly under `under` (empty when it is a delta
- * directory) and its node, or -ENOENT when it is not a live directory. */
-static int resolve_scope(const struct generation *g, const char *under, size_t under_len,
-			 uint32_t *lo, uint32_t *hi, uint32_t *node)
+ * directory) and its node, or -ENOENT when it is not a live directory `vis` shows: a
+ * hidden directory answers as one that does not exist. */
+static int resolve_scope(const struct generation *g, const struct trawl_visibility *vis,
+			 const char *under, size_t under_len, uint32_t *lo, uint32_t *hi,
+			 uint32_t *node)
 {
 	const struct store *s = &g->base->store;
 	struct name_folder nf;
@@ -1073,7 +1091,8 @@ static int resolve_scope(const struct generation *g, const char *under, size_t u
 	name_folder_release(&nf);
 	if (rc < 0)
 		return rc;
-	if (generation_node_kind(g, *node) != TRAWL_KIND_DIR)
+	if (generation_node_kind(g, *node) != TRAWL_KIND_DIR ||
+	    (vis && !visibility_node_visible(vis, g, *node)))
 		return -ENOENT;
 	if (*node < s->n_entries) {
 		*lo = *node + 1;
@@ -1111,11 +1130,28 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct strong st = {s, NULL, 0, 0, NULL};
 	int rc = 0;
 
+	/* What the user may not see is gone for this search, as if removed: the base ids
+	 * join the tombstones, delta records are checked by their parents. */
+	const struct trawl_visibility *vis = NULL;
+	struct trawl_visibility *own_vis = NULL;
+	const roaring_bitmap_t *dead = g->tombstones;
+	roaring_bitmap_t *own_dead = NULL;
+	if (opts->visible && !opts->visible->is_everything) {
+		if ((rc = visibility_for(opts->visible, g, &own_vis)) < 0)
+			goto out;
+		vis = own_vis ? own_vis : opts->visible;
+		if (!(own_dead = roaring_bitmap_or(g->tombstones, vis->hidden))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		dead = own_dead;
+	}
+
 	/* Scope: the base range of `under`, and a prefix test for the delta. */
 	uint32_t lo = 0, hi = s->n_entries, top_id = 0;
 	const char *under = opts->under;
 	size_t under_len = under ? path_trim(under, opts->under_len) : 0;
-	if (under && (rc = resolve_scope(g, under, under_len, &lo, &hi, &top_id)) < 0)
+	if (under && (rc = resolve_scope(g, vis, under, under_len, &lo, &hi, &top_id)) < 0)
 		goto out;
 
 	if (!is_everything && (rc = query_candidates(&g->base->postings, q, &cand)) < 0)
@@ -1125,7 +1161,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			roaring_bitmap_remove_range_closed(cand, 0, lo - 1);
 		if (hi < s->n_entries)
 			roaring_bitmap_remove_range_closed(cand, hi, UINT32_MAX);
-		roaring_bitmap_andnot_inplace(cand, g->tombstones);
+		roaring_bitmap_andnot_inplace(cand, dead);
 	}
 
 	size_t n_terms = 0;
@@ -1144,6 +1180,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	for (size_t i = 0; i < n_workers; i++) {
 		struct worker *w = &ws[i];
 		w->g = g;
+		w->dead = dead;
+		w->vis = vis;
 		w->q = q;
 		w->align_bound = align_bound;
 		w->floor = INT32_MIN;
@@ -1169,7 +1207,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	if (is_everything) {
 		if (!under || top_id < s->n_entries)
 			rc = list_levels(&ws[0], under ? top_id : 0, !under);
-		ws[0].n_matched = count_live(g, under ? lo : 0, hi, kinds);
+		ws[0].n_matched = count_live(g, dead, under ? lo : 0, hi, kinds);
 		is_scan_skipped = 1;
 	} else {
 		/* Strong candidates first: they set the score to beat. */
@@ -1187,9 +1225,12 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			scan_delta(&ws[0]);
 			ws[0].delta_hi = 0;
 		}
-		if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, g, lo, hi)) < 0)
+		if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, dead, lo, hi)) < 0)
 			goto done;
-		n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
+		/* Counted without what is dead: a skipped scan counts these as matches. */
+		n_cand = cand	   ? roaring_bitmap_get_cardinality(cand)
+			 : lo < hi ? hi - lo - roaring_bitmap_range_cardinality(dead, lo, hi)
+				   : 0;
 		is_scan_skipped = beats(&ws[0].top, ub_rest);
 		if (is_scan_skipped) {
 			/* Nothing left can enter the top: skip the scan. What it would have
@@ -1273,6 +1314,8 @@ out:
 	}
 	bitmap_free(st.done);
 	bitmap_free(cand);
+	bitmap_free(own_dead);
+	trawl_visibility_free(own_vis);
 	free(align_bound);
 	generation_put(g);
 	return rc;

@@ -130,7 +130,11 @@ void trawl_index_free(struct trawl_index *ix);
 /** Fill *st with the index's current figures. */
 void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st);
 
-/** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads. */
+/* What one user may see of an index (trawl_visibility_new()). */
+struct trawl_visibility;
+
+/** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads, everything
+ * visible. */
 struct trawl_search_options {
 	size_t limit;	   /* results wanted, best first (0: 50) */
 	const char *under; /* only entries strictly under this directory (absolute path) */
@@ -140,6 +144,9 @@ struct trawl_search_options {
 	/* When not NULL, polled while searching: once it reads non-zero the search stops
 	 * and returns -ECANCELED (within about a millisecond). */
 	const _Atomic int *cancel;
+	/* When not NULL, only the entries it allows exist for this search: results, counts
+	 * and `under` alike (see trawl_visibility_new()). */
+	const struct trawl_visibility *visible;
 };
 
 /** One result. `path` is owned by the result set. */
@@ -164,10 +171,13 @@ struct trawl_results {
  * Run `q` against the index. The results are exactly what scoring every live path with
  * trawl_match() and ordering with trawl_rank_cmp() would give, truncated to the limit.
  * The empty query matches every entry with score 0: the entries with the fewest
- * components come first, found without scanning the index. `out` must be zeroed or
+ * components come first, found without scanning the index. With `visible`, "every live
+ * path" means every live path it allows, in the generation the search runs on (a
+ * visibility built for an older one is worked out again for this search: the answer is
+ * exact, only slower), and `n_matched` counts only those. `out` must be zeroed or
  * previously filled (it is reused); release it with trawl_results_release(). Returns 0,
- * -ENOENT when `under` is not a directory in the index, -ECANCELED when `cancel` was
- * set (then `out` holds nothing new), -ENOMEM.
+ * -ENOENT when `under` is not a directory in the index (or one `visible` hides),
+ * -ECANCELED when `cancel` was set (then `out` holds nothing new), -ENOMEM.
  */
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		       const struct trawl_search_options *opts, struct trawl_results *out);
@@ -270,6 +280,56 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
  * keep the generation they started with. Returns 0 or -ENOMEM.
  */
 int trawl_index_rebuild(struct trawl_index *ix);
+
+/* ---------------------------------------------------------------------------------------
+ * Visibility: what one user may see (a daemon serving every user, docs/PROTOCOL.md)
+ */
+
+/** A user as the kernel checks its permissions: the effective uid and gid, and the
+ * supplementary groups. */
+struct trawl_cred {
+	uint32_t uid;
+	uint32_t gid;
+	const uint32_t *groups; /* any order, duplicates and `gid` allowed */
+	size_t n_groups;
+};
+
+/**
+ * Work out what `cred` may see of the index as it is now, into a new `*out`. An entry is
+ * visible when `cred` may read and search every directory above it, up to and with "/":
+ * when the user could list it by walking down from the root, as plocate and mlocate
+ * check (a name is never shown to someone who could not list the directory holding
+ * it). A directory's permission comes from its stored meta the way the kernel checks a
+ * process other than root: the owner's bits when `uid` owns it, else the group's when
+ * its group is `gid` or one of `groups`, else the others'. ACLs, capabilities and
+ * security modules are not known to the index: a directory's group bits stand for its
+ * group even when an ACL says otherwise. A directory without meta (mode 0: built from a
+ * list, or created as a missing parent) is closed. uid 0 sees everything.
+ *
+ * The visibility keeps its own copy of `cred`, never a reference to the index, and may
+ * serve any number of searches at once. Building it reads every directory of the base
+ * once; it then stays right while only entries are added and removed, and goes stale
+ * when a directory's mode or owner changes or the delta is folded into a new base
+ * (trawl_visibility_is_current()). Returns 0 or -ENOMEM (then *out is NULL).
+ */
+int trawl_visibility_new(struct trawl_index *ix, const struct trawl_cred *cred,
+			 struct trawl_visibility **out);
+
+/** 1 when `v` still fits the index's current generation, 0 when searches with it would
+ * have to work it out again: build a new one then. */
+int trawl_visibility_is_current(struct trawl_index *ix, const struct trawl_visibility *v);
+
+/**
+ * Whether `v`'s user may see the live entry at `path` (absolute; one trailing '/'
+ * allowed) in the index as it is now, current `v` or not: 1 yes, 0 no, -ENOENT when the
+ * index holds no such entry, -ENOMEM.
+ */
+int trawl_visibility_allows(struct trawl_index *ix, const struct trawl_visibility *v,
+			    const char *path, size_t len);
+
+/** Free a visibility; searches using it must have finished. trawl_visibility_free(NULL) is
+ * a no-op. */
+void trawl_visibility_free(struct trawl_visibility *v);
 
 /* ---------------------------------------------------------------------------------------
  * Snapshots (format in docs/INDEX_FORMAT.md)

@@ -295,7 +295,8 @@ static struct trawl_dir_meta random_meta(void)
 }
 
 /* A batch of random changes; paths are written into `buf` (kept until applied). */
-static size_t random_batch(struct trawl_change *c, size_t max, char *buf, const struct model *m)
+static size_t random_batch(struct trawl_change *c, size_t max, char *buf, const struct model *m,
+			   struct trawl_dir_meta (*meta_of)(void))
 {
 	size_t n = 1 + rnd((uint32_t)max), used = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -323,7 +324,7 @@ static size_t random_batch(struct trawl_change *c, size_t max, char *buf, const 
 		if (op == TRAWL_CHANGE_REMOVE && len == 1 && rnd(8))
 			op = TRAWL_CHANGE_META; /* removing everything: rarely */
 		uint8_t kind = (uint8_t)kinds[rnd(4)];
-		struct trawl_dir_meta meta = random_meta();
+		struct trawl_dir_meta meta = meta_of();
 		c[i] = (struct trawl_change){p, len, op, kind, meta};
 		used += len;
 	}
@@ -354,21 +355,31 @@ static int is_under(const struct ref_entry *e, const char *under, size_t len)
 	return e->len > len && memcmp(e->path, under, len) == 0 && e->path[len] == '/';
 }
 
+/* A user searching through a visibility, and what the model says it may see: one flag
+ * per model entry. */
+struct seen_by {
+	const struct trawl_visibility *vis;
+	const uint8_t *is_visible;
+};
+
 static void check_search(struct trawl_index *ix, const struct model *m,
 			 struct trawl_matcher *matcher, const char *qtext, size_t limit,
-			 const struct ref_entry *under, unsigned kinds)
+			 const struct ref_entry *under, unsigned kinds, const struct seen_by *who)
 {
 	struct trawl_query *q = NULL;
 	if (trawl_query_parse(qtext, strlen(qtext), &q, NULL) != 0)
 		return;
 	struct scored *expect = malloc((m->n + 1) * sizeof(*expect));
 	assert_non_null(expect);
-	size_t n_expect = 0;
+	size_t n_expect = 0, n_in_scope = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct ref_entry *e = &m->e[i];
-		if (kinds && !(e->kind & kinds))
+		if (who && !who->is_visible[i])
 			continue;
 		if (under && !is_under(e, under->path, under->len))
+			continue;
+		n_in_scope++; /* a bound may count every kind */
+		if (kinds && !(e->kind & kinds))
 			continue;
 		int32_t score;
 		int rc = trawl_match(matcher, q, e->path, e->len, &score);
@@ -384,7 +395,19 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 		opts.under_len = under->len;
 	}
 	struct trawl_results r = {0};
+	if (who)
+		opts.visible = who->vis;
 	int rc = trawl_index_search(ix, q, &opts, &r);
+	if (who && under && !who->is_visible[under - m->e]) {
+		/* A directory the user may not see answers as a missing one. */
+		if (rc != -ENOENT)
+			fail_msg("query '%s' under hidden '%.*s': %d, expected -ENOENT", qtext,
+				 (int)under->len, under->path, rc);
+		trawl_results_release(&r);
+		free(expect);
+		trawl_query_free(q);
+		return;
+	}
 	if (rc != 0)
 		fail_msg("query '%s': search failed: %s", qtext, strerror(-rc));
 	size_t want = n_expect < limit ? n_expect : limit;
@@ -393,7 +416,10 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 		n_skipped_scans++;
 	else
 		n_full_scans++;
-	int is_count_ok = r.is_matched_estimate ? r.n_matched >= n_expect : r.n_matched == n_expect;
+	/* Even a bound counts only what the user may see. */
+	int is_count_ok = r.is_matched_estimate
+			      ? r.n_matched >= n_expect && (!who || r.n_matched <= n_in_scope)
+			      : r.n_matched == n_expect;
 	if (!is_count_ok || r.n_items != want)
 		fail_msg("query '%s': matched %llu (expected %zu), returned %zu (expected %zu)",
 			 qtext, (unsigned long long)r.n_matched, n_expect, r.n_items, want);
@@ -413,8 +439,8 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 	trawl_query_free(q);
 }
 
-static void check_many(struct trawl_index *ix, const struct model *m, struct trawl_matcher *mt,
-		       int n_queries)
+static void check_many_seen(struct trawl_index *ix, const struct model *m, struct trawl_matcher *mt,
+			    int n_queries, const struct seen_by *who)
 {
 	for (int i = 0; i < n_queries; i++) {
 		char qtext[256];
@@ -427,14 +453,20 @@ static void check_many(struct trawl_index *ix, const struct model *m, struct tra
 		}
 		static const unsigned kind_choices[] = {0, 0, TRAWL_KIND_FILE, TRAWL_KIND_DIR};
 		size_t limit = rnd(2) ? 1 + rnd(10) : 100000;
-		check_search(ix, m, mt, qtext, limit, under, kind_choices[rnd(4)]);
+		check_search(ix, m, mt, qtext, limit, under, kind_choices[rnd(4)], who);
 	}
 	/* The empty query lists every live entry; with a small limit, the shortest. */
-	check_search(ix, m, mt, "", 100000, NULL, 0);
+	check_search(ix, m, mt, "", 100000, NULL, 0, who);
 	const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
 	static const unsigned kind_choices[] = {0, TRAWL_KIND_FILE, TRAWL_KIND_DIR};
 	check_search(ix, m, mt, "", 1 + rnd(8), e->kind == TRAWL_KIND_DIR ? e : NULL,
-		     kind_choices[rnd(3)]);
+		     kind_choices[rnd(3)], who);
+}
+
+static void check_many(struct trawl_index *ix, const struct model *m, struct trawl_matcher *mt,
+		       int n_queries)
+{
+	check_many_seen(ix, m, mt, n_queries, NULL);
 }
 
 /* ---- listings and meta ---- */
@@ -549,15 +581,17 @@ static void check_tree(struct trawl_index *ix, const struct model *m)
 	assert_int_equal(st.n_entries, m->n);
 }
 
-/* Apply a few random batches to the index and the model alike. */
-static void apply_random_batches(struct trawl_index *ix, struct model *m, int n_batches)
+/* Apply a few random batches to the index and the model alike, directories with meta from
+ * `meta_of`. */
+static void apply_batches_with(struct trawl_index *ix, struct model *m, int n_batches,
+			       struct trawl_dir_meta (*meta_of)(void))
 {
 	enum { MAX_BATCH = 24 };
 	struct trawl_change c[MAX_BATCH];
 	char *buf = malloc((size_t)MAX_BATCH * 1024);
 	assert_non_null(buf);
 	for (int b = 0; b < n_batches; b++) {
-		size_t n = random_batch(c, MAX_BATCH, buf, m);
+		size_t n = random_batch(c, MAX_BATCH, buf, m, meta_of);
 		size_t want_ignored = 0, ignored = SIZE_MAX;
 		for (size_t i = 0; i < n; i++)
 			want_ignored += !model_apply(m, &c[i]);
@@ -565,6 +599,11 @@ static void apply_random_batches(struct trawl_index *ix, struct model *m, int n_
 		assert_int_equal(ignored, want_ignored);
 	}
 	free(buf);
+}
+
+static void apply_random_batches(struct trawl_index *ix, struct model *m, int n_batches)
+{
+	apply_batches_with(ix, m, n_batches, random_meta);
 }
 
 static void should_equal_brute_force_on_random_trees(void **state)
@@ -652,6 +691,341 @@ static void should_equal_brute_force_on_random_trees(void **state)
 	print_message("%u searches skipped their scan, %u scanned\n", n_skipped_scans,
 		      n_full_scans);
 	assert_true(n_skipped_scans > (unsigned)cases / 4 && n_full_scans > (unsigned)cases / 4);
+}
+
+/* ---- visibility: what one user may see ---- */
+
+/* Directory meta for permission checks: modes that open to some classes and not to
+ * others, a few owners and groups, and now and then no meta at all (closed to all). */
+static struct trawl_dir_meta access_meta(void)
+{
+	static const uint32_t modes[] = {0755, 0755, 0700, 0750, 0711, 0705, 0770,
+					 0070, 0005, 0500, 0555, 0751, 0715, 0};
+	struct trawl_dir_meta m = {0};
+	uint32_t mode = modes[rnd(sizeof(modes) / sizeof(modes[0]))];
+	if (mode) {
+		m.mode = 040000 | mode;
+		m.uid = rnd(4);
+		m.gid = rnd(4);
+		m.mtime_ns = m.ctime_ns = (int64_t)rnd(1000);
+	}
+	return m;
+}
+
+/* A user: now and then root, else uid 1 to 4 with a group and a few supplementary ones
+ * (duplicates and the primary group among them at times). */
+static struct trawl_cred random_cred(uint32_t groups[4])
+{
+	struct trawl_cred c = {
+	    .uid = rnd(10) == 0 ? 0 : 1 + rnd(4), .gid = rnd(4), .groups = groups};
+	size_t n = rnd(5);
+	for (size_t i = 0; i < n; i++)
+		groups[c.n_groups++] = rnd(5);
+	return c;
+}
+
+/* The kernel's rule for a process other than root, written out for the model. */
+static int model_opens(const struct trawl_cred *c, const struct trawl_dir_meta *m)
+{
+	if (c->uid == 0)
+		return 1;
+	if ((m->mode & 0170000) != 0040000)
+		return 0;
+	int is_group = m->gid == c->gid;
+	for (size_t i = 0; i < c->n_groups; i++)
+		is_group |= m->gid == c->groups[i];
+	uint32_t bits = m->uid == c->uid ? m->mode >> 6 : is_group ? m->mode >> 3 : m->mode;
+	return (bits & 5) == 5;
+}
+
+static int cmp_entry_path(const void *a, const void *b, void *arg)
+{
+	const struct ref_entry *e = arg;
+	const struct ref_entry *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+	int c = memcmp(x->path, y->path, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The model entry at `path`, found in `order` (entries sorted by path). */
+static size_t find_sorted(const struct model *m, const size_t *order, const char *path, size_t len)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ref_entry *e = &m->e[order[mid]];
+		int c = memcmp(e->path, path, e->len < len ? e->len : len);
+		if (!c)
+			c = (e->len > len) - (e->len < len);
+		if (!c)
+			return order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	fail_msg("'%.*s' is not in the model", (int)len, path);
+	return SIZE_MAX;
+}
+
+/* One flag per model entry: whether `c` may read and search every directory above it. */
+static uint8_t *model_visible(const struct model *m, const struct trawl_cred *c)
+{
+	size_t *order = malloc((m->n + 1) * sizeof(*order));
+	uint8_t *is_open = malloc(m->n + 1), *is_visible = malloc(m->n + 1);
+	assert_non_null(order);
+	assert_non_null(is_open);
+	assert_non_null(is_visible);
+	for (size_t i = 0; i < m->n; i++) {
+		order[i] = i;
+		is_open[i] = m->e[i].kind == TRAWL_KIND_DIR && model_opens(c, &m->e[i].meta);
+	}
+	qsort_r(order, m->n, sizeof(*order), cmp_entry_path, m->e);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *e = &m->e[i];
+		int is_seen = 1;
+		if (e->len > 1)
+			is_seen = is_open[find_sorted(m, order, "/", 1)];
+		for (size_t j = 1; j < e->len && is_seen; j++)
+			if (e->path[j] == '/')
+				is_seen = is_open[find_sorted(m, order, e->path, j)];
+		is_visible[i] = (uint8_t)is_seen;
+	}
+	free(order);
+	free(is_open);
+	return is_visible;
+}
+
+/* Give most directories meta, as a walk would (the others keep none), in one batch. */
+static void apply_access_metas(struct trawl_index *ix, struct model *m)
+{
+	struct trawl_change *c = malloc((m->n + 1) * sizeof(*c));
+	assert_non_null(c);
+	size_t n = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *e = &m->e[i];
+		if (e->kind != TRAWL_KIND_DIR || rnd(8) == 0)
+			continue;
+		c[n] = (struct trawl_change){
+		    .path = e->path, .len = e->len, .op = TRAWL_CHANGE_META, .meta = access_meta()};
+		/* The root is mostly open, or every search would find nothing. */
+		if (e->len == 1 && rnd(6))
+			c[n].meta.mode = 040755;
+		assert_true(model_apply(m, &c[n]));
+		n++;
+	}
+	size_t ignored = SIZE_MAX;
+	assert_int_equal(trawl_index_apply(ix, c, n, &ignored), 0);
+	assert_int_equal(ignored, 0);
+	free(c);
+}
+
+/* Every user's searches equal the model's filtered by what it may see, and so does
+ * trawl_visibility_allows() for every entry. */
+static void check_users(struct trawl_index *ix, const struct model *m, struct trawl_matcher *mt,
+			struct trawl_visibility *const *vis, const struct trawl_cred *creds,
+			size_t n_users)
+{
+	for (size_t u = 0; u < n_users; u++) {
+		uint8_t *is_visible = model_visible(m, &creds[u]);
+		for (size_t i = 0; i < m->n; i++) {
+			const struct ref_entry *e = &m->e[i];
+			int rc = trawl_visibility_allows(ix, vis[u], e->path, e->len);
+			if (rc != is_visible[i])
+				fail_msg("uid %u: allows '%.*s' says %d, expected %d", creds[u].uid,
+					 (int)e->len, e->path, rc, is_visible[i]);
+		}
+		struct seen_by who = {vis[u], is_visible};
+		check_many_seen(ix, m, mt, 4, &who);
+		free(is_visible);
+	}
+	char missing[1024];
+	size_t len = random_path(missing, m);
+	if (model_find(m, missing, len) == SIZE_MAX)
+		assert_int_equal(trawl_visibility_allows(ix, vis[0], missing, len), -ENOENT);
+}
+
+static void should_show_each_user_what_it_could_list(void **state)
+{
+	(void)state;
+	enum { USERS = 3 };
+	const char *env = getenv("TRAWL_PROPERTY_CASES");
+	int cases = env ? atoi(env) / 4 + 1 : 500;
+	const char *seed = getenv("TRAWL_PROPERTY_SEED");
+	rng_state = seed ? strtoull(seed, NULL, 10) + 1 : 43;
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	unsigned n_stale = 0, n_hidden_somewhere = 0;
+	for (int c = 0; c < cases; c++) {
+		struct model m = {0};
+		char *list = malloc(1 << 20);
+		assert_non_null(list);
+		size_t list_len = 0, n_paths = 1 + rnd(c % 10 == 9 ? 400 : 60);
+		for (size_t i = 0; i < n_paths; i++) {
+			char path[1024];
+			size_t n = random_path(path, &m);
+			memcpy(list + list_len, path, n);
+			list_len += n;
+			list[list_len++] = '\n';
+			model_add(&m, path, n, TRAWL_KIND_FILE);
+		}
+		struct trawl_index *ix = NULL;
+		assert_int_equal(trawl_index_build_from_list(list, list_len, '\n', 2, &ix, NULL),
+				 0);
+		free(list);
+		/* Meta in the delta, or folded into the base. */
+		apply_access_metas(ix, &m);
+		if (rnd(2))
+			assert_int_equal(trawl_index_rebuild(ix), 0);
+
+		struct trawl_cred creds[USERS];
+		uint32_t groups[USERS][4];
+		struct trawl_visibility *vis[USERS];
+		for (size_t u = 0; u < USERS; u++) {
+			creds[u] = random_cred(groups[u]);
+			assert_int_equal(trawl_visibility_new(ix, &creds[u], &vis[u]), 0);
+			assert_int_equal(trawl_visibility_is_current(ix, vis[u]), 1);
+		}
+		check_users(ix, &m, mt, vis, creds, USERS);
+
+		/* New entries and their meta in the delta, removals, directories whose
+		 * mode or owner changed: the visibilities may go stale, the answers may not. */
+		apply_batches_with(ix, &m, 1 + (int)rnd(3), access_meta);
+		for (size_t u = 0; u < USERS; u++)
+			n_stale += !trawl_visibility_is_current(ix, vis[u]);
+		check_users(ix, &m, mt, vis, creds, USERS);
+		if (rnd(2)) {
+			assert_int_equal(trawl_index_rebuild(ix), 0);
+			for (size_t u = 0; u < USERS; u++)
+				assert_int_equal(trawl_visibility_is_current(ix, vis[u]),
+						 creds[u].uid == 0);
+			check_users(ix, &m, mt, vis, creds, USERS);
+		}
+		for (size_t u = 0; u < USERS; u++) {
+			uint8_t *is_visible = model_visible(&m, &creds[u]);
+			for (size_t i = 0; i < m.n; i++)
+				n_hidden_somewhere += !is_visible[i];
+			free(is_visible);
+			trawl_visibility_free(vis[u]);
+		}
+		trawl_index_free(ix);
+		model_release(&m);
+	}
+	trawl_matcher_free(mt);
+	print_message("%u visibilities went stale; %u entries hidden from a user\n", n_stale,
+		      n_hidden_somewhere);
+	assert_true(n_stale > (unsigned)cases / 4 && n_hidden_somewhere > (unsigned)cases);
+}
+
+/* Build an index of `paths` (directories end in '/') with the meta given by `metas`
+ * (path, mode, uid, gid; NULL-ended). */
+static struct trawl_index *index_with_metas(const char *paths, const char *const *metas,
+					    const uint32_t *ids)
+{
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(paths, strlen(paths), '\n', 1, &ix, NULL), 0);
+	for (size_t i = 0; metas[i]; i++) {
+		struct trawl_change c = {.path = metas[i],
+					 .len = strlen(metas[i]),
+					 .op = TRAWL_CHANGE_META,
+					 .meta = {.mode = 040000 | ids[3 * i],
+						  .uid = ids[3 * i + 1],
+						  .gid = ids[3 * i + 2]}};
+		size_t ignored = 0;
+		assert_int_equal(trawl_index_apply(ix, &c, 1, &ignored), 0);
+		assert_int_equal(ignored, 0);
+	}
+	return ix;
+}
+
+/* The paths a user finds for `query` (in rank order, joined by ' ') and the count. */
+static void search_as(struct trawl_index *ix, const struct trawl_visibility *v, const char *query,
+		      const char *under, char *out, size_t cap, uint64_t *matched)
+{
+	struct trawl_query *q = NULL;
+	assert_int_equal(trawl_query_parse(query, strlen(query), &q, NULL), 0);
+	struct trawl_search_options o = {.limit = 100, .visible = v};
+	if (under) {
+		o.under = under;
+		o.under_len = strlen(under);
+	}
+	struct trawl_results r = {0};
+	assert_int_equal(trawl_index_search(ix, q, &o, &r), 0);
+	size_t at = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < r.n_items; i++)
+		at += (size_t)snprintf(out + at, cap - at, "%s%s", i ? " " : "", r.items[i].path);
+	*matched = r.n_matched;
+	assert_false(r.is_matched_estimate);
+	trawl_results_release(&r);
+	trawl_query_free(q);
+}
+
+static void should_hide_what_closed_directories_hold(void **state)
+{
+	(void)state;
+	static const char paths[] = "/home/alice/secret.txt\n/home/bob/pub.txt\n"
+				    "/srv/team/plan.txt\n/srv/drop/inner/f\n";
+	static const char *const metas[] = {"/",    "/home",	 "/home/alice", "/home/bob",
+					    "/srv", "/srv/team", "/srv/drop",	"/srv/drop/inner",
+					    NULL};
+	/* mode, uid, gid: alice's home private, the team's directory for group 50, a
+	 * drop box others may enter but not list. */
+	static const uint32_t ids[] = {0755, 0, 0, 0755, 0, 0,	0700, 1000, 1000, 0755, 1001, 1001,
+				       0755, 0, 0, 0750, 0, 50, 0711, 0,    0,	  0755, 0,    0};
+	struct trawl_index *ix = index_with_metas(paths, metas, ids);
+	uint32_t team[] = {7, 50};
+	struct trawl_cred bob = {.uid = 1001, .gid = 1001},
+			  carol = {.uid = 1002, .gid = 1002, .groups = team, .n_groups = 2};
+	struct trawl_visibility *vb = NULL, *vc = NULL;
+	assert_int_equal(trawl_visibility_new(ix, &bob, &vb), 0);
+	assert_int_equal(trawl_visibility_new(ix, &carol, &vc), 0);
+	char got[1024];
+	uint64_t matched;
+	search_as(ix, vb, "", NULL, got, sizeof(got), &matched);
+	assert_string_equal(got, "/ /srv /home /home/bob /srv/drop /srv/team /home/alice "
+				 "/home/bob/pub.txt");
+	assert_int_equal(matched, 8);
+	search_as(ix, vc, "plan", NULL, got, sizeof(got), &matched);
+	assert_string_equal(got, "/srv/team/plan.txt");
+	search_as(ix, vb, "plan", NULL, got, sizeof(got), &matched);
+	assert_string_equal(got, "");
+	assert_int_equal(matched, 0);
+	/* Alice's home is there for bob, and empty; below the drop box nothing is. */
+	search_as(ix, vb, "", "/home/alice", got, sizeof(got), &matched);
+	assert_int_equal(matched, 0);
+	struct trawl_query *q = NULL;
+	assert_int_equal(trawl_query_parse("f", 1, &q, NULL), 0);
+	struct trawl_search_options o = {
+	    .under = "/srv/drop/inner", .under_len = 15, .visible = vb};
+	struct trawl_results r = {0};
+	assert_int_equal(trawl_index_search(ix, q, &o, &r), -ENOENT);
+	o.visible = NULL;
+	assert_int_equal(trawl_index_search(ix, q, &o, &r), 0);
+	assert_int_equal(r.n_items, 1);
+	trawl_results_release(&r);
+	trawl_query_free(q);
+	assert_int_equal(trawl_visibility_allows(ix, vb, "/srv/drop/inner", 15), 0);
+	assert_int_equal(trawl_visibility_allows(ix, vb, "/srv/drop", 9), 1);
+
+	/* Alice opens her home: bob's visibility is stale, and his searches see it. */
+	struct trawl_change chmod = {.path = "/home/alice",
+				     .len = 11,
+				     .op = TRAWL_CHANGE_META,
+				     .meta = {.mode = 040755, .uid = 1000, .gid = 1000}};
+	assert_int_equal(trawl_index_apply(ix, &chmod, 1, NULL), 0);
+	assert_int_equal(trawl_visibility_is_current(ix, vb), 0);
+	search_as(ix, vb, "secret", NULL, got, sizeof(got), &matched);
+	assert_string_equal(got, "/home/alice/secret.txt");
+	/* A change of times alone, or a new entry, keeps it current. */
+	trawl_visibility_free(vb);
+	assert_int_equal(trawl_visibility_new(ix, &bob, &vb), 0);
+	chmod.meta.mtime_ns = 5;
+	assert_int_equal(trawl_index_apply(ix, &chmod, 1, NULL), 0);
+	assert_int_equal(trawl_index_add(ix, "/home/bob/new", 13, TRAWL_KIND_FILE), 0);
+	assert_int_equal(trawl_visibility_is_current(ix, vb), 1);
+	trawl_visibility_free(vb);
+	trawl_visibility_free(vc);
+	trawl_index_free(ix);
 }
 
 static void should_reject_paths_it_cannot_index(void **state)
@@ -1096,6 +1470,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
+	    cmocka_unit_test(should_show_each_user_what_it_could_list),
+	    cmocka_unit_test(should_hide_what_closed_directories_hold),
 	    cmocka_unit_test(should_reject_paths_it_cannot_index),
 	    cmocka_unit_test(should_report_an_unknown_scope),
 	    cmocka_unit_test(should_accept_nul_separated_lists_with_newlines_in_names),
