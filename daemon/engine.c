@@ -477,6 +477,30 @@ static void reset_stats(struct walk_stats *s)
 	atomic_store(&s->pruned, 0);
 }
 
+/* Who may see a root depends on its ancestors' modes too (trawl_visibility_new()), and
+ * nothing walks or watches those: each walk queues their mode and owner (times left out,
+ * so that an ancestor's churn changes nothing). */
+static int push_hidden_modes(struct walk_ctx *w)
+{
+	const struct engine *e = w->e;
+	for (size_t k = 0; k < e->n_hidden; k++) {
+		struct stat st;
+		if (lstat(e->hidden[k], &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		struct trawl_dir_meta meta = {
+		    .mode = st.st_mode, .uid = st.st_uid, .gid = st.st_gid};
+		struct trawl_dir_meta known;
+		if (trawl_index_dir_meta(w->ix, e->hidden[k], strlen(e->hidden[k]), &known) == 0 &&
+		    is_same_meta(&known, &meta))
+			continue;
+		int rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &meta,
+				    e->hidden[k], strlen(e->hidden[k]), NULL, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental,
 		    struct walk_stats *stats, uint64_t *n_changes)
 {
@@ -496,7 +520,9 @@ static int run_walk(struct engine *e, struct trawl_index *ix, int is_incremental
 	struct walk_callbacks cb = {
 	    .ctx = &w, .dir = on_dir, .lookup = on_lookup, .subdirs = on_subdirs};
 	reset_stats(stats);
-	int rc = walk_run(&opts, &cb, stats);
+	int rc = e->cfg.is_system ? push_hidden_modes(&w) : 0;
+	if (rc == 0)
+		rc = walk_run(&opts, &cb, stats);
 	if (rc == 0)
 		rc = flush(&w);
 	/* A root that is gone takes its entries with it. One that is still a directory

@@ -22,6 +22,7 @@ struct engine_config {
 	unsigned rescan_interval_s;   /* incremental rescan period (0: only on request) */
 	int watch_backend;	      /* enum watch_backend, or WATCH_OFF */
 	unsigned watch_share_percent; /* of max_user_watches (0: the default) */
+	int is_system; /* serving every user: the roots' ancestors get their modes too */
 };
 
 /** A reference to the index as it is now; it stays valid until engine_release(). */

@@ -27,6 +27,12 @@
  * (SERVER_MAX_CONNECTIONS), walk anchors and watches with room to spare. */
 #define TRAWLD_MAX_FDS 65536
 
+/* trawld --system: one daemon as root for every user. */
+#define SYSTEM_SOCKET_DIR "/run/trawl"
+#define SYSTEM_SOCKET	  SYSTEM_SOCKET_DIR "/socket"
+#define SYSTEM_STATE_DIR  "/var/cache/trawl"
+#define SYSTEM_CONFIG	  "/etc/trawl/trawld.conf"
+
 /* Debian's updatedb.conf PRUNEPATHS, used when /etc/updatedb.conf is not there. */
 static const char *const default_prune_paths[] = {
     "/tmp",	     "/var/spool",	"/media",	    "/var/lib/os-prober",
@@ -57,6 +63,9 @@ static void usage(FILE *out)
 	    "                         inotify, or off (then only rescans find them)\n"
 	    "  --watch-share PERCENT  inotify watches to take at most, as a share of\n"
 	    "                         fs.inotify.max_user_watches (default 50)\n"
+	    "  --system               serve every user as root: each sees only the paths it\n"
+	    "                         could list itself (socket " SYSTEM_SOCKET ", mode 0666;\n"
+	    "                         state " SYSTEM_STATE_DIR "; config " SYSTEM_CONFIG ")\n"
 	    "  --cross-fs             enter other filesystems below the roots\n"
 	    "  --no-uring             walk without io_uring\n"
 	    "  --threads N            walker threads (default 2)\n"
@@ -78,6 +87,7 @@ struct settings {
 	char *config;
 	unsigned rescan_interval_s;
 	int is_cross_fs, is_uring_disabled;
+	int is_system;
 	unsigned threads;
 	int watch_backend;
 	unsigned watch_share_percent;
@@ -235,7 +245,8 @@ static int parse_args(int argc, char **argv, struct settings *st)
 		O_THREADS,
 		O_VERSION,
 		O_WATCH,
-		O_WATCH_SHARE
+		O_WATCH_SHARE,
+		O_SYSTEM
 	};
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
@@ -249,6 +260,7 @@ static int parse_args(int argc, char **argv, struct settings *st)
 	    {"threads", required_argument, NULL, O_THREADS},
 	    {"watch", required_argument, NULL, O_WATCH},
 	    {"watch-share", required_argument, NULL, O_WATCH_SHARE},
+	    {"system", no_argument, NULL, O_SYSTEM},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -328,6 +340,9 @@ static int parse_args(int argc, char **argv, struct settings *st)
 				return 2;
 			}
 			break;
+		case O_SYSTEM:
+			st->is_system = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -343,6 +358,16 @@ static int parse_args(int argc, char **argv, struct settings *st)
 		fprintf(stderr, "trawld: unexpected argument '%s' (roots are given with --root)\n",
 			argv[optind]);
 		return 2;
+	}
+	if (st->is_system && st->from_list) {
+		fprintf(stderr, "trawld: --system cannot use --from-list: a list holds no owners "
+				"or modes to tell who may see what\n");
+		return 2;
+	}
+	if (st->is_system && geteuid() != 0) {
+		fprintf(stderr, "trawld: --system must run as root: it reads every directory for "
+				"every user\n");
+		return 1;
 	}
 	if (st->from_list && st->n_roots) {
 		fprintf(stderr, "trawld: --from-list and --root exclude each other\n");
@@ -373,6 +398,30 @@ static int check_private_dir(const char *dir)
 	return 0;
 }
 
+/* A system daemon's socket directory: anyone may enter it, nobody but root may change it
+ * (else another user could put a socket of their own in the daemon's place). */
+static int system_socket_path(char **out)
+{
+	const char *dir = SYSTEM_SOCKET_DIR;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "trawld: mkdir '%s': %s\n", dir, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (lstat(dir, &st) != 0) {
+		fprintf(stderr, "trawld: stat '%s': %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		fprintf(stderr,
+			"trawld: '%s' must be a directory of root's that nobody else can write "
+			"to (mode 0755)\n",
+			dir);
+		return -1;
+	}
+	return (*out = strdup(SYSTEM_SOCKET)) ? 0 : -1;
+}
+
 static int default_socket_path(char **out)
 {
 	const char *env = getenv("TRAWL_SOCKET");
@@ -393,8 +442,9 @@ static int default_socket_path(char **out)
 	return rc;
 }
 
-/* Bind and listen on `path`, replacing a stale socket but never a live daemon's. */
-static int listen_on(const char *path)
+/* Bind and listen on `path`, replacing a stale socket but never a live daemon's. A
+ * `is_public` socket (system mode) is for every user: mode 0666 in a directory made 0755. */
+static int listen_on(const char *path, int is_public)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -412,7 +462,7 @@ static int listen_on(const char *path)
 	char *slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		if (mkdir(dir, is_public ? 0755 : 0700) != 0 && errno != EEXIST) {
 			fprintf(stderr, "trawld: mkdir '%s': %s\n", dir, strerror(errno));
 			free(dir);
 			close(fd);
@@ -438,7 +488,7 @@ static int listen_on(const char *path)
 			close(probe);
 		unlink(path);
 	}
-	mode_t old = umask(0177);
+	mode_t old = umask(is_public ? 0111 : 0177);
 	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
 	if (rc != 0) {
@@ -517,7 +567,9 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	int is_config_explicit = st.config != NULL;
 	if (!st.config)
-		st.config = xdg_path("XDG_CONFIG_HOME", ".config", "trawl/trawld.conf");
+		st.config = st.is_system
+				? strdup(SYSTEM_CONFIG)
+				: xdg_path("XDG_CONFIG_HOME", ".config", "trawl/trawld.conf");
 	if (st.config && load_config(&st, st.config, is_config_explicit) < 0)
 		goto out;
 	/* The analyzer loses st.config through load_config(); settings_release() at out:
@@ -537,6 +589,8 @@ int main(int argc, char **argv)
 		st.prune.paths = is_whole_fs ? default_prune_paths : NULL;
 		st.prune.is_bind_mounts_pruned = 1;
 	}
+	if (!st.state_dir && st.is_system)
+		st.state_dir = strdup(SYSTEM_STATE_DIR);
 	if (!st.state_dir && !(st.state_dir = xdg_path("XDG_CACHE_HOME", ".cache", "trawl"))) {
 		fprintf(stderr, "trawld: no state directory: set HOME or use --state-dir\n");
 		goto out;
@@ -572,11 +626,12 @@ int main(int argc, char **argv)
 	int listen_fd = activated_socket();
 	int is_own_socket = listen_fd < 0;
 	if (is_own_socket) {
-		if (!st.socket_path && default_socket_path(&st.socket_path) < 0) {
+		if (!st.socket_path && (st.is_system ? system_socket_path(&st.socket_path)
+						     : default_socket_path(&st.socket_path)) < 0) {
 			close(sig_fd);
 			goto out;
 		}
-		listen_fd = listen_on(st.socket_path);
+		listen_fd = listen_on(st.socket_path, st.is_system);
 		if (listen_fd < 0) {
 			close(sig_fd);
 			goto out;
@@ -594,6 +649,7 @@ int main(int argc, char **argv)
 	    .rescan_interval_s = st.rescan_interval_s,
 	    .watch_backend = st.watch_backend,
 	    .watch_share_percent = st.watch_share_percent,
+	    .is_system = st.is_system,
 	};
 	struct engine *e = NULL;
 	rc = engine_start(&ec, &e);
@@ -603,6 +659,7 @@ int main(int argc, char **argv)
 		struct server_options so = {
 		    .listen_fd = listen_fd,
 		    .owner_uid = geteuid(),
+		    .is_system = st.is_system,
 		    .signal_fd = sig_fd,
 		    .name = "trawld " TRAWLD_VERSION,
 		    .version = TRAWLD_VERSION,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "vis_cache.h"
 
 /* Bytes read from a socket at once. */
 #define READ_CHUNK_BYTES 65536
@@ -31,6 +32,13 @@ struct source {
 };
 
 struct job;
+
+/* Who is on the other end of a connection, as the kernel saw it at connect(). */
+struct peer {
+	uint32_t uid, gid;
+	uint32_t *groups; /* supplementary groups, ascending, unique */
+	size_t n_groups;
+};
 
 struct conn {
 	struct source src;
@@ -46,6 +54,8 @@ struct conn {
 	int is_closing;		  /* close once `out` is written and no query runs */
 	int is_dead;		  /* closed; freed after this round of events */
 	struct job *running;	  /* its query on a worker, or NULL */
+	struct job *status;	  /* its status on a worker (system mode), or NULL */
+	struct peer peer;
 	struct conn *prev, *next;
 };
 
@@ -53,6 +63,8 @@ struct job {
 	struct conn *conn; /* NULL once the connection no longer waits for it */
 	struct request req;
 	struct trawl_query *q;
+	struct peer peer; /* a copy: the connection may go first */
+	int is_status;	  /* a status for a peer that sees only part of the index */
 	_Atomic int cancel;
 	struct outbuf out;
 	struct job *next;
@@ -67,6 +79,7 @@ struct server {
 	struct conn *conns;
 	struct conn *dead; /* closed this round, freed at its end */
 	size_t n_conns;
+	struct vis_cache *vis; /* system mode: what each peer may see */
 	int is_stopping;
 
 	pthread_mutex_t lock; /* guards the two queues and n_busy */
@@ -118,15 +131,18 @@ static int is_hidden(const char *const *hidden, const char *path, size_t len)
 }
 
 /* How many of the hidden directories the search counted as matches: those in scope
- * that the query matches. */
+ * that the query matches and, with a visibility, that it allows. */
 static uint64_t count_hidden_matches(const char *const *hidden, struct trawl_matcher *m,
-				     const struct trawl_query *q, const struct request *req)
+				     const struct trawl_query *q, const struct request *req,
+				     struct trawl_index *ix, const struct trawl_visibility *vis)
 {
 	uint64_t n = 0;
 	if (req->kinds && !(req->kinds & TRAWL_KIND_DIR))
 		return 0;
 	for (; *hidden; hidden++) {
 		size_t len = strlen(*hidden);
+		if (vis && trawl_visibility_allows(ix, vis, *hidden, len) != 1)
+			continue;
 		if (req->under) {
 			size_t ul = req->under_len;
 			while (ul > 1 && req->under[ul - 1] == '/')
@@ -143,12 +159,36 @@ static uint64_t count_hidden_matches(const char *const *hidden, struct trawl_mat
 	return n;
 }
 
+static struct trawl_cred peer_cred(const struct peer *p)
+{
+	return (struct trawl_cred){
+	    .uid = p->uid, .gid = p->gid, .groups = p->groups, .n_groups = p->n_groups};
+}
+
+/* What the job's peer may see of `ix`, into *out: NULL when it sees everything (root, or
+ * a daemon of one user). Returns 0, or -ENOMEM after answering the job with an error. */
+static int job_visibility(struct server *s, struct job *j, struct trawl_index *ix,
+			  struct vis_entry **out)
+{
+	*out = NULL;
+	if (!s->opts->is_system || j->peer.uid == 0)
+		return 0;
+	struct trawl_cred cred = peer_cred(&j->peer);
+	int rc = vis_cache_get(s->vis, ix, &cred, out);
+	if (rc < 0)
+		protocol_put_error(&j->out, j->req.id, strerror(-rc), -1);
+	return rc;
+}
+
 static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, unsigned threads)
 {
 	struct request *req = &j->req;
 	uint64_t started = now_us();
 	size_t limit = req->limit;
-	if (req->has_frecency) {
+	/* Picks are not kept for a system daemon: they would tell one user what another
+	 * opened. */
+	int has_frecency = req->has_frecency && !s->opts->is_system;
+	if (has_frecency) {
 		/* Picked paths may sit a little below the cut: look past it. */
 		limit = limit * 4 + 50;
 		if (limit > PROTOCOL_MAX_LIMIT)
@@ -168,7 +208,16 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	};
 	struct trawl_results res = {0};
 	struct engine_ref *r = engine_acquire(s->e);
+	struct vis_entry *ve = NULL;
+	if (job_visibility(s, j, r->ix, &ve) < 0) {
+		engine_release(r);
+		return;
+	}
+	so.visible = ve ? ve->v : NULL;
 	int rc = trawl_index_search(r->ix, j->q, &so, &res);
+	if (rc == 0)
+		res.n_matched -= count_hidden_matches(hidden, m, j->q, req, r->ix, so.visible);
+	vis_entry_put(ve);
 	engine_release(r);
 	if (rc == -ECANCELED || atomic_load(&j->cancel)) {
 		trawl_results_release(&res);
@@ -194,14 +243,13 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 			continue;
 		order[n_kept].index = k;
 		order[n_kept].score = res.items[k].score;
-		if (req->has_frecency)
+		if (has_frecency)
 			order[n_kept].score +=
 			    engine_frecency_bonus(s->e, res.items[k].path, res.items[k].path_len);
 		n_kept++;
 	}
-	if (req->has_frecency)
+	if (has_frecency)
 		qsort(order, n_kept, sizeof(*order), ranked_cmp);
-	res.n_matched -= count_hidden_matches(hidden, m, j->q, req);
 
 	uint32_t positions[TRAWL_QUERY_MAX_BYTES];
 	size_t n = n_kept < req->limit ? n_kept : req->limit;
@@ -228,6 +276,52 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	trawl_results_release(&res);
 }
 
+/* Status for a peer of a system daemon that may not see everything: what it may see, and
+ * nothing about the rest (no walk, index or watch counters, no clients). */
+static void run_status(struct server *s, struct job *j, struct trawl_matcher *m)
+{
+	const char *const *hidden;
+	size_t n_hidden = engine_hidden(s->e, &hidden);
+	struct trawl_search_options so = {.limit = 1 + n_hidden, .threads = 1};
+	struct trawl_results res = {0};
+	struct engine_ref *r = engine_acquire(s->e);
+	struct vis_entry *ve = NULL;
+	if (job_visibility(s, j, r->ix, &ve) < 0) {
+		engine_release(r);
+		return;
+	}
+	so.visible = ve ? ve->v : NULL;
+	/* The empty query counts every entry it may see, exactly. */
+	int rc = trawl_index_search(r->ix, j->q, &so, &res);
+	uint64_t entries = 0;
+	if (rc == 0)
+		entries = res.n_matched -
+			  count_hidden_matches(hidden, m, j->q, &j->req, r->ix, so.visible);
+	vis_entry_put(ve);
+	engine_release(r);
+	trawl_results_release(&res);
+	json_t *full = rc == 0 ? engine_status(s->e) : NULL;
+	json_t *walk = json_object();
+	json_t *o = json_object();
+	if (full && walk && o) {
+		json_object_set(walk, "state",
+				json_object_get(json_object_get(full, "walk"), "state"));
+		json_object_set(o, "ready", json_object_get(full, "ready"));
+		json_object_set_new(o, "entries", json_integer((json_int_t)entries));
+		json_object_set(o, "roots", json_object_get(full, "roots"));
+		json_object_set_new(o, "walk", walk);
+		walk = NULL;
+		json_object_set_new(o, "system", json_true());
+		json_object_set_new(o, "pid", json_integer(getpid()));
+		json_object_set_new(o, "version", json_string(s->opts->version));
+	}
+	if (!full || !o || protocol_put_object(&j->out, j->req.id, o) < 0)
+		protocol_put_error(&j->out, j->req.id, strerror(rc < 0 ? -rc : ENOMEM), -1);
+	json_decref(walk);
+	json_decref(o);
+	json_decref(full);
+}
+
 static void *worker_main(void *arg)
 {
 	struct server *s = arg;
@@ -248,7 +342,9 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		if (!atomic_load(&j->cancel)) {
-			if (m)
+			if (m && j->is_status)
+				run_status(s, j, m);
+			else if (m)
 				run_job(s, j, m, threads);
 			else
 				protocol_put_error(&j->out, j->req.id, strerror(ENOMEM), -1);
@@ -270,6 +366,7 @@ static void *worker_main(void *arg)
 
 static void job_free(struct job *j)
 {
+	free(j->peer.groups);
 	request_release(&j->req);
 	trawl_query_free(j->q);
 	outbuf_release(&j->out);
@@ -305,6 +402,8 @@ static void conn_close(struct server *s, struct conn *c)
 		atomic_store(&c->running->cancel, 1);
 		c->running->conn = NULL;
 	}
+	if (c->status)
+		c->status->conn = NULL;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -326,6 +425,7 @@ static void free_dead(struct server *s)
 		s->dead = c->next;
 		free(c->in);
 		outbuf_release(&c->out);
+		free(c->peer.groups);
 		free(c);
 	}
 }
@@ -356,7 +456,7 @@ static int conn_flush(struct server *s, struct conn *c)
 		c->stalled_since_ms = 0;
 		if (c->out.cap > (size_t)4 * SERVER_OUT_HIGH_WATER_BYTES)
 			outbuf_release(&c->out);
-		if (c->is_closing && !c->running) {
+		if (c->is_closing && !c->running && !c->status) {
 			conn_close(s, c);
 			return -1;
 		}
@@ -365,10 +465,20 @@ static int conn_flush(struct server *s, struct conn *c)
 	return 0;
 }
 
-static void start_job(struct server *s, struct conn *c, struct job *j)
+static int peer_copy(struct peer *to, const struct peer *from)
 {
-	j->conn = c;
-	c->running = j;
+	*to = *from;
+	to->groups = NULL;
+	if (from->n_groups) {
+		if (!(to->groups = malloc(from->n_groups * sizeof(*to->groups))))
+			return -ENOMEM;
+		memcpy(to->groups, from->groups, from->n_groups * sizeof(*to->groups));
+	}
+	return 0;
+}
+
+static void enqueue(struct server *s, struct job *j)
+{
 	pthread_mutex_lock(&s->lock);
 	if (s->todo_tail)
 		s->todo_tail->next = j;
@@ -377,6 +487,13 @@ static void start_job(struct server *s, struct conn *c, struct job *j)
 	s->todo_tail = j;
 	pthread_cond_signal(&s->has_work);
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void start_job(struct server *s, struct conn *c, struct job *j)
+{
+	j->conn = c;
+	c->running = j;
+	enqueue(s, j);
 }
 
 /* End the connection's running query now: its cancelled line goes out before anything
@@ -411,8 +528,9 @@ static void handle_query(struct server *s, struct conn *c, struct request *req)
 		return;
 	}
 	struct job *j = calloc(1, sizeof(*j));
-	if (!j) {
+	if (!j || peer_copy(&j->peer, &c->peer) < 0) {
 		protocol_put_error(&c->out, req->id, strerror(ENOMEM), -1);
+		free(j);
 		trawl_query_free(q);
 		request_release(req);
 		return;
@@ -422,6 +540,37 @@ static void handle_query(struct server *s, struct conn *c, struct request *req)
 	j->q = q;
 	cancel_running(c);
 	start_job(s, c, j);
+}
+
+/* A status for a peer that sees only part of the index: counting what it sees is a
+ * search, so it runs on a worker beside the connection's query (a newer query does not
+ * cancel it), one at a time. */
+static void handle_status_job(struct server *s, struct conn *c, struct request *req)
+{
+	if (c->status) {
+		protocol_put_error(&c->out, req->id, "status: the last one is still running", -1);
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j || peer_copy(&j->peer, &c->peer) < 0 || trawl_query_parse("", 0, &j->q, NULL) < 0) {
+		protocol_put_error(&c->out, req->id, strerror(ENOMEM), -1);
+		if (j)
+			free(j->peer.groups);
+		free(j);
+		return;
+	}
+	j->req = *req; /* the job owns the request now */
+	memset(req, 0, sizeof(*req));
+	j->is_status = 1;
+	j->conn = c;
+	c->status = j;
+	enqueue(s, j);
+}
+
+/* Whether the peer may do what only the daemon's owner may: in system mode, root. */
+static int is_admin(const struct server *s, const struct conn *c)
+{
+	return !s->opts->is_system || c->peer.uid == 0;
 }
 
 static void handle_line(struct server *s, struct conn *c, const char *line, size_t len)
@@ -440,10 +589,17 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		handle_query(s, c, &req);
 		return; /* the request now belongs to the job, or was released */
 	case OP_HELLO: {
-		json_t *o = json_pack("{s:i,s:s,s:[sssssssssss]}", "protocol", PROTOCOL_VERSION,
-				      "server", s->opts->name, "capabilities", "query", "positions",
-				      "under", "type", "cancel", "status", "rescan", "pick",
-				      "shutdown", "path_bytes", "frecency");
+		/* A system daemon keeps no picks (run_job()). */
+		json_t *o =
+		    s->opts->is_system
+			? json_pack("{s:i,s:s,s:[sssssssss],s:b}", "protocol", PROTOCOL_VERSION,
+				    "server", s->opts->name, "capabilities", "query", "positions",
+				    "under", "type", "cancel", "status", "rescan", "shutdown",
+				    "path_bytes", "system", 1)
+			: json_pack("{s:i,s:s,s:[sssssssssss]}", "protocol", PROTOCOL_VERSION,
+				    "server", s->opts->name, "capabilities", "query", "positions",
+				    "under", "type", "cancel", "status", "rescan", "pick",
+				    "shutdown", "path_bytes", "frecency");
 		if (!o || protocol_put_object(&c->out, req.id, o) < 0)
 			protocol_put_error(&c->out, req.id, strerror(ENOMEM), -1);
 		json_decref(o);
@@ -455,7 +611,13 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		protocol_put_ok(&c->out, req.id);
 		break;
 	case OP_STATUS: {
+		if (!is_admin(s, c)) {
+			handle_status_job(s, c, &req);
+			break;
+		}
 		json_t *o = engine_status(s->e);
+		if (o && s->opts->is_system)
+			json_object_set_new(o, "system", json_true());
 		if (o) {
 			json_object_set_new(o, "clients", json_integer((json_int_t)s->n_conns));
 			json_object_set_new(o, "pid", json_integer(getpid()));
@@ -467,11 +629,17 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		break;
 	}
 	case OP_RESCAN:
+		if (!is_admin(s, c)) {
+			protocol_put_error(&c->out, req.id, "rescan: only root may ask for one",
+					   -1);
+			break;
+		}
 		engine_request_rescan(s->e, req.is_full);
 		protocol_put_ok(&c->out, req.id);
 		break;
 	case OP_PICK:
-		rc = engine_pick(s->e, req.path, req.path_len);
+		/* Answered, not kept, by a system daemon (PROTOCOL.md). */
+		rc = s->opts->is_system ? 0 : engine_pick(s->e, req.path, req.path_len);
 		if (rc < 0) {
 			char msg[300];
 			snprintf(msg, sizeof(msg), "pick: cannot save: %s", strerror(-rc));
@@ -481,6 +649,11 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		}
 		break;
 	case OP_SHUTDOWN:
+		if (!is_admin(s, c)) {
+			protocol_put_error(&c->out, req.id,
+					   "shutdown: only root may stop this daemon", -1);
+			break;
+		}
 		protocol_put_ok(&c->out, req.id);
 		s->is_stopping = 1;
 		break;
@@ -539,6 +712,44 @@ static void conn_read(struct server *s, struct conn *c)
 	conn_flush(s, c);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The peer's supplementary groups as the kernel recorded them at connect() (SO_PEERGROUPS,
+ * Linux 4.13), ascending and unique, into p. A kernel without it gives none: the peer
+ * then sees what its uid and primary group open, never more. Returns 0 or -errno. */
+static int peer_groups(int fd, struct peer *p)
+{
+	gid_t small[64], *buf = small;
+	socklen_t len = sizeof(small);
+	int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) == 0 ? 0 : -errno;
+	if (rc == -ERANGE) {
+		if (!(buf = malloc(len)))
+			return -ENOMEM;
+		rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) == 0 ? 0 : -errno;
+	}
+	size_t n = rc == 0 ? len / sizeof(gid_t) : 0;
+	if (rc == -ENOPROTOOPT)
+		rc = 0;
+	if (rc == 0 && n && !(p->groups = malloc(n * sizeof(*p->groups))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		for (size_t k = 0; k < n; k++)
+			p->groups[k] = buf[k];
+		qsort(p->groups, n, sizeof(*p->groups), cmp_u32);
+		p->n_groups = 0;
+		for (size_t k = 0; k < n; k++)
+			if (!p->n_groups || p->groups[p->n_groups - 1] != p->groups[k])
+				p->groups[p->n_groups++] = p->groups[k];
+	}
+	if (buf != small)
+		free(buf);
+	return rc;
+}
+
 static const char too_many[] = "{\"id\":null,\"error\":\"too many connections\"}\n";
 
 static void accept_clients(struct server *s)
@@ -582,11 +793,22 @@ static void accept_clients(struct server *s)
 		const char *refusal = NULL;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0)
 			refusal = "{\"id\":null,\"error\":\"cannot check your credentials\"}\n";
-		else if (cred.uid != s->opts->owner_uid && cred.uid != 0)
+		else if (!s->opts->is_system && cred.uid != s->opts->owner_uid && cred.uid != 0)
 			refusal = "{\"id\":null,\"error\":\"this daemon serves another user\"}\n";
 		else if (s->n_conns >= SERVER_MAX_CONNECTIONS)
 			refusal = too_many;
 		struct conn *c = refusal ? NULL : calloc(1, sizeof(*c));
+		if (c) {
+			c->peer.uid = cred.uid;
+			c->peer.gid = cred.gid;
+			/* Only a peer that may see part of the index needs its groups. */
+			if (s->opts->is_system && cred.uid != 0 && peer_groups(fd, &c->peer) < 0) {
+				free(c);
+				c = NULL;
+				refusal = "{\"id\":null,\"error\":\"cannot check your "
+					  "credentials\"}\n";
+			}
+		}
 		if (!c) {
 			if (!refusal)
 				refusal = "{\"id\":null,\"error\":\"out of memory\"}\n";
@@ -602,6 +824,7 @@ static void accept_clients(struct server *s)
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			close(fd);
+			free(c->peer.groups);
 			free(c);
 			continue;
 		}
@@ -627,7 +850,12 @@ static void collect_jobs(struct server *s)
 	while (j) {
 		struct job *next = j->next;
 		struct conn *c = j->conn;
-		if (c && c->running == j) {
+		if (c && c->status == j) {
+			c->status = NULL;
+			if (outbuf_append(&c->out, j->out.data, j->out.len) < 0)
+				protocol_put_error(&c->out, j->req.id, strerror(ENOMEM), -1);
+			conn_flush(s, c);
+		} else if (c && c->running == j) {
 			c->running = NULL;
 			if (outbuf_append(&c->out, j->out.data, j->out.len) < 0)
 				protocol_put_error(&c->out, j->req.id, strerror(ENOMEM), -1);
@@ -685,6 +913,7 @@ static void server_release(struct server *s)
 		close(s->timer_fd);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
+	vis_cache_free(s->vis);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->has_work);
 }
@@ -696,6 +925,10 @@ int server_run(const struct server_options *opts, struct engine *e)
 	pthread_cond_init(&s.has_work, NULL);
 	s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc = 0;
+	if (opts->is_system && (rc = vis_cache_new(&s.vis)) < 0) {
+		fprintf(stderr, "trawld: %s\n", strerror(-rc));
+		goto out;
+	}
 	s.epfd = epoll_create1(EPOLL_CLOEXEC);
 	s.jobs_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -18,8 +18,11 @@
 #define SERVER_WORKERS 2
 
 struct server_options {
-	int listen_fd;	     /* a listening, non-blocking Unix stream socket */
-	uid_t owner_uid;     /* peers with this uid (or root) may talk; others are refused */
+	int listen_fd;	 /* a listening, non-blocking Unix stream socket */
+	uid_t owner_uid; /* peers with this uid (or root) may talk; others are refused */
+	/* Serve every user instead (trawld --system): each peer sees only what it could
+	 * list itself (trawl_visibility_new()); shutdown and rescan are root's. */
+	int is_system;
 	int signal_fd;	     /* a signalfd for the signals that end the daemon */
 	const char *name;    /* "trawld 0.1.0", for hello */
 	const char *version; /* "0.1.0", for status */
