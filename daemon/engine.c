@@ -837,6 +837,13 @@ static void save_snapshot(struct engine *e, struct trawl_index *ix)
 			strerror(-rc));
 }
 
+static void save_picks(struct engine *e)
+{
+	int rc = frecency_save(&e->picks);
+	if (rc < 0)
+		fprintf(stderr, "trawld: save picks '%s': %s\n", e->picks.file, strerror(-rc));
+}
+
 /* One walk (or list read), then the rebuild and save it calls for. A catch-up rescan
  * right after a full walk keeps its counters to itself, so that status goes on showing
  * the walk's. */
@@ -893,6 +900,7 @@ static void *walk_thread(void *arg)
 		int rc = process_dirty(e, &n_changes);
 		if (rc < 0 && rc != -ECANCELED)
 			fprintf(stderr, "trawld: reading changed directories: %s\n", strerror(-rc));
+		save_picks(e);
 		pthread_mutex_lock(&e->lock);
 		e->changes_since_save += n_changes;
 		/* Sleep until asked, until something changed, or until the rescan period is
@@ -900,7 +908,8 @@ static void *walk_thread(void *arg)
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += e->cfg.rescan_interval_s;
-		while (!e->is_rescan_asked && !atomic_load(&e->stop) && !e->dirty->n) {
+		while (!e->is_rescan_asked && !atomic_load(&e->stop) && !e->dirty->n &&
+		       !atomic_load(&e->picks.is_dirty)) {
 			if (!e->cfg.rescan_interval_s) {
 				pthread_cond_wait(&e->wake, &e->lock);
 			} else if (pthread_cond_timedwait(&e->wake, &e->lock, &until) ==
@@ -1193,6 +1202,7 @@ void engine_stop(struct engine *e)
 			save_snapshot(e, r->ix);
 		engine_release(r);
 	}
+	save_picks(e);
 	engine_free(e);
 }
 
@@ -1263,7 +1273,12 @@ json_t *engine_status(struct engine *e)
 
 int engine_pick(struct engine *e, const char *path, size_t len)
 {
-	return frecency_pick(&e->picks, path, len, time(NULL));
+	int rc = frecency_pick(&e->picks, path, len, time(NULL));
+	/* The walk thread saves it: an fsync has no place on the server's loop. */
+	pthread_mutex_lock(&e->lock);
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	return rc;
 }
 
 int32_t engine_frecency_bonus(struct engine *e, const char *path, size_t len)

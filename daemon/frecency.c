@@ -101,42 +101,67 @@ void frecency_release(struct frecency *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* Write the table to a temporary file beside f->file, then rename it over. */
-static int save(struct frecency *f)
+/* Write `len` bytes to a temporary file beside `file`, then rename it over. */
+static int write_file(const char *file, const char *data, size_t len)
 {
 	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", f->file, (int)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	FILE *out = fdopen(fd, "w");
-	if (!out) {
-		int rc = -errno;
-		close(fd);
-		unlink(tmp);
-		return rc;
-	}
 	int rc = 0;
-	for (size_t k = 0; k < f->n && rc == 0; k++) {
-		char *b64 = protocol_base64_encode(f->items[k].path, f->items[k].len);
-		if (!b64)
-			rc = -ENOMEM;
-		else if (fprintf(out, "%.6f %lld %s\n", f->items[k].weight,
-				 (long long)f->items[k].at, b64) < 0)
-			rc = -EIO;
-		free(b64);
+	for (size_t at = 0; at < len && rc == 0;) {
+		ssize_t n = write(fd, data + at, len - at);
+		if (n > 0)
+			at += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			rc = -errno;
 	}
-	if (fflush(out) != 0 && rc == 0)
+	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
-	if (rc == 0 && fsync(fileno(out)) != 0)
+	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
-	if (fclose(out) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, f->file) != 0)
+	if (rc == 0 && rename(tmp, file) != 0)
 		rc = -errno;
 	if (rc != 0)
 		unlink(tmp);
+	return rc;
+}
+
+/* The table as the file holds it, into a new buffer. */
+static char *format_locked(struct frecency *f, size_t *len)
+{
+	char *text = NULL;
+	FILE *out = open_memstream(&text, len);
+	if (!out)
+		return NULL;
+	int is_ok = 1;
+	for (size_t k = 0; k < f->n && is_ok; k++) {
+		char *b64 = protocol_base64_encode(f->items[k].path, f->items[k].len);
+		is_ok = b64 && fprintf(out, "%.6f %lld %s\n", f->items[k].weight,
+				       (long long)f->items[k].at, b64) > 0;
+		free(b64);
+	}
+	if (fclose(out) != 0 || !is_ok) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int frecency_save(struct frecency *f)
+{
+	if (!f->file || !atomic_exchange(&f->is_dirty, 0))
+		return 0;
+	size_t len = 0;
+	pthread_mutex_lock(&f->lock);
+	char *text = format_locked(f, &len);
+	pthread_mutex_unlock(&f->lock);
+	int rc = text ? write_file(f->file, text, len) : -ENOMEM;
+	free(text);
+	if (rc < 0)
+		atomic_store(&f->is_dirty, 1);
 	return rc;
 }
 
@@ -165,9 +190,9 @@ int frecency_pick(struct frecency *f, const char *path, size_t len, time_t now)
 			evict_one(f, now);
 		rc = add_item(f, path, len, 1.0, now);
 	}
-	if (rc == 0 && f->file)
-		rc = save(f);
 	pthread_mutex_unlock(&f->lock);
+	if (rc == 0)
+		atomic_store(&f->is_dirty, 1);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #define TRAWL_FRECENCY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -29,7 +30,8 @@ struct frecency {
 	pthread_mutex_t lock;
 	struct frecency_item *items;
 	size_t n, cap;
-	char *file; /* where it is saved; NULL: not saved */
+	char *file;	      /* where it is saved; NULL: not saved */
+	_Atomic int is_dirty; /* picked since the last save */
 };
 
 /** Initialise, loading `file` when it exists (a malformed line is skipped). `file` may
@@ -39,9 +41,14 @@ int frecency_init(struct frecency *f, const char *file);
 /** Free everything. */
 void frecency_release(struct frecency *f);
 
-/** Record a pick at time `now` and save the table (temp file, fsync, rename).
- * Returns 0 or -errno of the save (the pick is kept in memory either way). */
+/** Record a pick at time `now` (in memory: frecency_save() writes it). Returns 0 or
+ * -ENOMEM. */
 int frecency_pick(struct frecency *f, const char *path, size_t len, time_t now);
+
+/** When there were picks since the last save, write the table (temp file, fsync,
+ * rename); the lock is held only to copy it, so bonuses are not held up by the disk.
+ * Returns 0 or -errno (the picks stay in memory and are saved next time). */
+int frecency_save(struct frecency *f);
 
 /** The bonus for `path` at time `now`: 0 when never picked. */
 int32_t frecency_bonus(struct frecency *f, const char *path, size_t len, time_t now);

@@ -642,7 +642,7 @@ static void handle_line(struct server *s, struct conn *c, const char *line, size
 		rc = s->opts->is_system ? 0 : engine_pick(s->e, req.path, req.path_len);
 		if (rc < 0) {
 			char msg[300];
-			snprintf(msg, sizeof(msg), "pick: cannot save: %s", strerror(-rc));
+			snprintf(msg, sizeof(msg), "pick: %s", strerror(-rc));
 			protocol_put_error(&c->out, req.id, msg, -1);
 		} else {
 			protocol_put_ok(&c->out, req.id);

@@ -436,6 +436,7 @@ def test_shutdown_saves_a_snapshot_and_restart_uses_it(d, tree):
     # Ready at once from the snapshot, before any walk has finished.
     st = d.wait_ready(walks=0)
     assert st["snapshot"]["loaded"] is True, st
+    assert st["picks"] >= 1, "the picks are saved on shutdown and loaded again"
     c = d.client()
     after, _ = c.query("", under=tree, limit=10000)
     assert sorted(map(raw_path, after)) == sorted(map(raw_path, before))
