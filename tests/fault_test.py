@@ -441,9 +441,11 @@ def test_a_tree_ten_thousand_levels_deep_is_indexed(work):
             if d.proc and d.proc.poll() is None:
                 d.proc.kill()
                 d.proc.wait()
-        remove_deep_tree(root)
-        if is_mounted:
-            subprocess.run(["umount", mount], check=False)
+        try:
+            remove_deep_tree(root)
+        finally:
+            if is_mounted:
+                subprocess.run(["umount", mount], check=False)
 
 
 def test_a_100mb_line_gets_one_error_and_costs_no_memory(work):
@@ -575,6 +577,13 @@ def test_clients_that_stop_reading_hold_up_nobody(work):
     d.stop_cleanly()
 
 
+def _remove(path):
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:  # what is left of a deep tree that a failure left behind
+        print(f"  could not remove '{path}'", file=sys.stderr)
+
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 
@@ -613,9 +622,9 @@ def main():
                         d.proc.kill()
                         d.proc.wait()
                 FaultDaemon.running.clear()
-                shutil.rmtree(work, ignore_errors=True)
+                _remove(work)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        _remove(root)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
