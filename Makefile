@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
-.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh run install uninstall clean fmt lint
+.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh bench-soak run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -144,6 +144,11 @@ bench-index: $(BENCH_BIN)
 bench-fresh: $(PROGRAMS)
 	@scripts/deps.sh bench
 	bench/fresh.py $(BUILD) $(FRESH_ARGS)
+
+# Ten minutes by default, so not part of `make bench`.
+bench-soak: $(PROGRAMS)
+	@scripts/deps.sh bench
+	bench/soak.py $(BUILD) $(SOAK_ARGS)
 
 run: deps
 	$(MAKE) --no-print-directory all
