@@ -229,14 +229,14 @@ int main(int argc, char **argv)
 	struct trawl_index *ix = NULL;
 	double t0 = now_ms();
 	if (trawl_index_build_from_list(buf, len, '\n', 2, &ix, NULL) < 0)
-		return 1;
+		exit(1);
 	double build = now_ms() - t0;
 	free(buf);
 	if (!is_metas) {
 		struct walker w = {
 		    .ix = ix, .ds = &ds, .path = malloc(4096), .len = 1, .cap = 4096};
 		if (!w.path)
-			return 3;
+			exit(3);
 		w.path[0] = '/';
 		collect_dirs(&w);
 		free(w.path);
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	t0 = now_ms();
 	apply_metas(ix, &ds);
 	if (trawl_index_rebuild(ix) < 0)
-		return 1;
+		exit(1);
 	double metas = now_ms() - t0;
 	struct trawl_index_stats st;
 	trawl_index_stats(ix, &st);
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
 			trawl_visibility_free(vis[u]);
 			double s = now_ms();
 			if (trawl_visibility_new(ix, &users[u].cred, &vis[u]) < 0)
-				return 1;
+				exit(1);
 			t[k] = now_ms() - s;
 		}
 		printf("| %s | %.2f | %llu | %zu |\n", users[u].who, median(t, rounds),
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)m0, seen, (unsigned long long)m1, stale);
 		trawl_visibility_free(vis[0]);
 		if (trawl_visibility_new(ix, &users[0].cred, &vis[0]) < 0)
-			return 1;
+			exit(1);
 	}
 	for (size_t u = 0; u < 3; u++)
 		trawl_visibility_free(vis[u]);

@@ -485,16 +485,17 @@ static int push_hidden_modes(struct walk_ctx *w)
 	const struct engine *e = w->e;
 	for (size_t k = 0; k < e->n_hidden; k++) {
 		struct stat st;
-		if (lstat(e->hidden[k], &st) != 0 || !S_ISDIR(st.st_mode))
+		size_t len = strlen(e->hidden[k]);
+		if (!len || lstat(e->hidden[k], &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
 		struct trawl_dir_meta meta = {
 		    .mode = st.st_mode, .uid = st.st_uid, .gid = st.st_gid};
 		struct trawl_dir_meta known;
-		if (trawl_index_dir_meta(w->ix, e->hidden[k], strlen(e->hidden[k]), &known) == 0 &&
+		if (trawl_index_dir_meta(w->ix, e->hidden[k], len, &known) == 0 &&
 		    is_same_meta(&known, &meta))
 			continue;
 		int rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &meta,
-				    e->hidden[k], strlen(e->hidden[k]), NULL, 0);
+				    e->hidden[k], len, NULL, 0);
 		if (rc < 0)
 			return rc;
 	}

@@ -736,7 +736,7 @@ static int peer_groups(int fd, struct peer *p)
 		rc = 0;
 	if (rc == 0 && n && !(p->groups = malloc(n * sizeof(*p->groups))))
 		rc = -ENOMEM;
-	if (rc == 0) {
+	if (rc == 0 && n) {
 		for (size_t k = 0; k < n; k++)
 			p->groups[k] = buf[k];
 		qsort(p->groups, n, sizeof(*p->groups), cmp_u32);

@@ -91,15 +91,22 @@ int vis_cache_get(struct vis_cache *c, struct trawl_index *ix, const struct traw
 	/* Built unlocked: other users' searches go on meanwhile. Two searches of one user
 	 * may both build; the later one stays cached. */
 	struct vis_entry *e = calloc(1, sizeof(*e));
-	uint32_t *groups = cred->n_groups ? malloc(cred->n_groups * sizeof(*groups)) : NULL;
-	int rc = e && (groups || !cred->n_groups) ? trawl_visibility_new(ix, cred, &e->v) : -ENOMEM;
+	uint32_t *groups = NULL;
+	size_t groups_bytes = cred->n_groups * sizeof(*groups);
+	int rc = e ? 0 : -ENOMEM;
+	if (rc == 0 && groups_bytes) {
+		if ((groups = malloc(groups_bytes)))
+			memcpy(groups, cred->groups, groups_bytes);
+		else
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = trawl_visibility_new(ix, cred, &e->v);
 	if (rc < 0) {
 		free(e);
 		free(groups);
 		return rc;
 	}
-	if (groups)
-		memcpy(groups, cred->groups, cred->n_groups * sizeof(*groups));
 	atomic_init(&e->refs, 2); /* the caller's and the cache's */
 
 	pthread_mutex_lock(&c->lock);
