@@ -1227,15 +1227,16 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		}
 		if (rc < 0 || ws[0].rc < 0 || (rc = make_scan_set(&cand, &st, dead, lo, hi)) < 0)
 			goto done;
-		/* Counted without what is dead: a skipped scan counts these as matches. */
-		n_cand = cand	   ? roaring_bitmap_get_cardinality(cand)
-			 : lo < hi ? hi - lo - roaring_bitmap_range_cardinality(dead, lo, hi)
-				   : 0;
+		n_cand = cand ? roaring_bitmap_get_cardinality(cand) : hi - lo;
 		is_scan_skipped = beats(&ws[0].top, ub_rest);
 		if (is_scan_skipped) {
 			/* Nothing left can enter the top: skip the scan. What it would have
-			 * verified is counted as if it matched, an upper bound. */
-			ws[0].n_matched += n_cand;
+			 * verified is counted as if it matched, an upper bound: never what is
+			 * dead (a user's count must not grow with what it may not see). */
+			ws[0].n_matched +=
+			    cand || lo == hi
+				? n_cand
+				: n_cand - roaring_bitmap_range_cardinality(dead, lo, hi);
 		}
 	}
 	if (rc < 0 || ws[0].rc < 0)
