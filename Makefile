@@ -157,6 +157,7 @@ run: deps
 BINDIR := $(PREFIX)/bin
 MANDIR := $(PREFIX)/share/man/man1
 UNITDIR := $(PREFIX)/lib/systemd/user
+SYSUNITDIR := $(PREFIX)/lib/systemd/system
 LISPDIR := $(PREFIX)/share/emacs/site-lisp
 
 install: all
@@ -166,12 +167,16 @@ install: all
 	install -m 644 $(wildcard docs/*.1) $(DESTDIR)$(MANDIR)/
 	sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/trawld.service > $(DESTDIR)$(UNITDIR)/trawld.service
 	install -m 644 daemon/systemd/trawld.socket $(DESTDIR)$(UNITDIR)/trawld.socket
+	install -d $(DESTDIR)$(SYSUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' daemon/systemd/trawld-system.service > $(DESTDIR)$(SYSUNITDIR)/trawld-system.service
+	install -m 644 daemon/systemd/trawld-system.socket $(DESTDIR)$(SYSUNITDIR)/trawld-system.socket
 	$(if $(wildcard emacs/trawl.el),install -d $(DESTDIR)$(LISPDIR) && install -m 644 emacs/trawl.el $(DESTDIR)$(LISPDIR)/trawl.el)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/trawl $(DESTDIR)$(BINDIR)/trawld
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,$(notdir $(wildcard docs/*.1)))
 	rm -f $(DESTDIR)$(UNITDIR)/trawld.service $(DESTDIR)$(UNITDIR)/trawld.socket
+	rm -f $(DESTDIR)$(SYSUNITDIR)/trawld-system.service $(DESTDIR)$(SYSUNITDIR)/trawld-system.socket
 	rm -f $(DESTDIR)$(LISPDIR)/trawl.el
 
 clean:
@@ -192,4 +197,5 @@ lint:
 	clang-tidy --quiet $(filter-out tests/%,$(filter %.c,$(FMT_SRC))) $(TIDY_FLAGS)
 	clang-tidy --quiet -checks=-clang-analyzer-* $(filter tests/%.c,$(FMT_SRC)) $(TIDY_FLAGS)
 
--include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(INDEX_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) \
+	$(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/tests/fuzz/%.d,$(wildcard tests/fuzz/fuzz_*.c)) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

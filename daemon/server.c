@@ -141,6 +141,10 @@ static uint64_t count_hidden_matches(const char *const *hidden, struct trawl_mat
 		return 0;
 	for (; *hidden; hidden++) {
 		size_t len = strlen(*hidden);
+		struct trawl_dir_meta meta;
+		/* Before the walk's first batch is applied, the ancestors are not there. */
+		if (trawl_index_dir_meta(ix, *hidden, len, &meta) != 0)
+			continue;
 		if (vis && trawl_visibility_allows(ix, vis, *hidden, len) != 1)
 			continue;
 		if (req->under) {
@@ -215,8 +219,10 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	}
 	so.visible = ve ? ve->v : NULL;
 	int rc = trawl_index_search(r->ix, j->q, &so, &res);
-	if (rc == 0)
-		res.n_matched -= count_hidden_matches(hidden, m, j->q, req, r->ix, so.visible);
+	if (rc == 0) {
+		uint64_t n = count_hidden_matches(hidden, m, j->q, req, r->ix, so.visible);
+		res.n_matched -= n < res.n_matched ? n : res.n_matched;
+	}
 	vis_entry_put(ve);
 	engine_release(r);
 	if (rc == -ECANCELED || atomic_load(&j->cancel)) {
@@ -294,9 +300,10 @@ static void run_status(struct server *s, struct job *j, struct trawl_matcher *m)
 	/* The empty query counts every entry it may see, exactly. */
 	int rc = trawl_index_search(r->ix, j->q, &so, &res);
 	uint64_t entries = 0;
-	if (rc == 0)
-		entries = res.n_matched -
-			  count_hidden_matches(hidden, m, j->q, &j->req, r->ix, so.visible);
+	if (rc == 0) {
+		uint64_t n = count_hidden_matches(hidden, m, j->q, &j->req, r->ix, so.visible);
+		entries = n < res.n_matched ? res.n_matched - n : 0;
+	}
 	vis_entry_put(ve);
 	engine_release(r);
 	trawl_results_release(&res);
