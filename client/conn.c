@@ -50,6 +50,10 @@ int conn_socket_path(const char *override, char *buf, size_t cap)
 		n = snprintf(buf, cap, "/tmp/trawl-%u/socket", (unsigned)getuid());
 	if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
+	/* No daemon of the user's own, but a system one: ask that (PROTOCOL.md). */
+	if (!override && !(env && *env) && access(buf, F_OK) != 0 &&
+	    access(CONN_SYSTEM_SOCKET, F_OK) == 0 && cap > strlen(CONN_SYSTEM_SOCKET))
+		snprintf(buf, cap, "%s", CONN_SYSTEM_SOCKET);
 	return 0;
 }
 

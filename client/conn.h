@@ -13,9 +13,13 @@ struct conn {
 	long long next_id; /* conn_request() numbers requests from 1 */
 };
 
+/* The socket of a system daemon (trawld --system). */
+#define CONN_SYSTEM_SOCKET "/run/trawl/socket"
+
 /**
  * Resolve the socket path as PROTOCOL.md says: `override` when not NULL, else
- * $TRAWL_SOCKET, else $XDG_RUNTIME_DIR/trawl/socket, else /tmp/trawl-$UID/socket.
+ * $TRAWL_SOCKET, else $XDG_RUNTIME_DIR/trawl/socket, else /tmp/trawl-$UID/socket; but
+ * when no socket is at that default and one is at CONN_SYSTEM_SOCKET, that one.
  * Returns 0, or -ENAMETOOLONG when it does not fit in `cap` (or a sockaddr_un).
  */
 int conn_socket_path(const char *override, char *buf, size_t cap);

@@ -77,7 +77,9 @@
 (defcustom trawl-socket nil
   "The daemon's socket file.
 nil means the default of docs/PROTOCOL.md: $TRAWL_SOCKET, else
-$XDG_RUNTIME_DIR/trawl/socket, else /tmp/trawl-UID/socket.
+$XDG_RUNTIME_DIR/trawl/socket, else /tmp/trawl-UID/socket; but when
+no socket is there and a system daemon's is at /run/trawl/socket,
+that one.
 A string is the socket's file name."
   :type '(choice (const :tag "Default ($TRAWL_SOCKET, $XDG_RUNTIME_DIR...)" nil)
                  (file :tag "Socket file")))
@@ -150,17 +152,25 @@ queries ask for the boost."
   "A query sent to the daemon and what came back for it."
   id (results nil) (done nil) (error nil) (matched nil))
 
+(defconst trawl--system-socket "/run/trawl/socket"
+  "The socket of a system daemon (trawld --system).")
+
 (defun trawl--socket ()
   "Return the socket file name, resolved as in docs/PROTOCOL.md."
   (let ((env (lambda (name)
                (let ((value (getenv name)))
                  (and value (not (string-empty-p value)) value)))))
-    (expand-file-name
-     (or trawl-socket
-         (funcall env "TRAWL_SOCKET")
-         (when-let ((runtime (funcall env "XDG_RUNTIME_DIR")))
-           (expand-file-name "trawl/socket" runtime))
-         (format "/tmp/trawl-%d/socket" (user-uid))))))
+    (or (and trawl-socket (expand-file-name trawl-socket))
+        (and (funcall env "TRAWL_SOCKET")
+             (expand-file-name (funcall env "TRAWL_SOCKET")))
+        (let ((own (expand-file-name
+                    (if-let ((runtime (funcall env "XDG_RUNTIME_DIR")))
+                        (expand-file-name "trawl/socket" runtime)
+                      (format "/tmp/trawl-%d/socket" (user-uid))))))
+          (if (and (not (file-exists-p own))
+                   (file-exists-p trawl--system-socket))
+              trawl--system-socket
+            own)))))
 
 (defun trawl--json-encode (object)
   "Return OBJECT, a plist, as one line of JSON."
