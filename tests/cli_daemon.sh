@@ -18,18 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
-failures=0
-checks=0
-check() { # NAME EXPECTED ACTUAL
-	checks=$((checks + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok - $1"
-	else
-		echo "not ok - $1"
-		printf '  expected: %s\n  actual:   %s\n' "$2" "$3"
-		failures=$((failures + 1))
-	fi
-}
+. "$(dirname "$0")/lib/check.sh"
 
 # Nothing of the user's: no socket, state, cache or configuration from outside.
 export HOME="$tmp/home" XDG_CACHE_HOME="$tmp/cache" XDG_STATE_HOME="$tmp/state"
@@ -209,5 +198,4 @@ check "--no-start starts nothing" "2 1" "$? $(wc -l <"$tmp/starts" | tr -d ' ')"
 "$trawl" 2>/dev/null </dev/null
 check "no query and no terminal is a usage error" 2 $?
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+check_summary

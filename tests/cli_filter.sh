@@ -5,18 +5,7 @@ set -u
 trawl=${TRAWL_BUILD:-build}/trawl
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-check() { # NAME EXPECTED ACTUAL
-	checks=$((checks + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok - $1"
-	else
-		echo "not ok - $1"
-		printf '  expected: %s\n  actual:   %s\n' "$2" "$3"
-		failures=$((failures + 1))
-	fi
-}
+. "$(dirname "$0")/lib/check.sh"
 
 printf '%s\n' /etc/nginx/conf.d/default.conf /usr/share/doc/nginx/README \
 	/etc/nginx/nginx.conf /srv/www/index.html >"$tmp/paths"
@@ -61,5 +50,4 @@ esac
 "$trawl" --help | grep -q -- '--filter QUERY'
 check "--help documents --filter" 0 $?
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+check_summary

@@ -17,19 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
-failures=0
-checks=0
-check() { # NAME EXPECTED ACTUAL
-	checks=$((checks + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok - $1"
-	else
-		echo "not ok - $1"
-		printf '  expected: %s\n  actual:   %s\n' "$2" "$3"
-		failures=$((failures + 1))
-		return 1
-	fi
-}
+. "$(dirname "$0")/lib/check.sh"
 if [ ! -x "$trawld" ]; then
 	echo "skip: no trawld in '$build' to test against"
 	exit 0
@@ -380,5 +368,4 @@ else
 	echo "skip: fish is not installed"
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+check_summary
