@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
-.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh bench-soak run install uninstall clean fmt lint
+.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh bench-soak bench-walk run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -131,7 +131,7 @@ test-c: $(TEST_BIN) $(PROGRAMS)
 
 # The benchmarks run on an optimised build without sanitizers; bench/README.md says
 # what each measures. RANK_ARGS and INDEX_ARGS pass options through (e.g. --seed 1).
-bench: bench-index bench-rank bench-fresh
+bench: bench-index bench-rank bench-fresh bench-walk
 
 bench-rank: $(TRAWL) $(BENCH_BIN)
 	@scripts/deps.sh bench
@@ -144,6 +144,10 @@ bench-index: $(BENCH_BIN)
 bench-fresh: $(PROGRAMS)
 	@scripts/deps.sh bench
 	bench/fresh.py $(BUILD) $(FRESH_ARGS)
+
+bench-walk: $(PROGRAMS)
+	@scripts/deps.sh bench
+	bench/walk.py $(BUILD) $(WALK_ARGS)
 
 # Ten minutes by default, so not part of `make bench`.
 bench-soak: $(PROGRAMS)

@@ -9,7 +9,7 @@ case "$level" in
 test | bench) pkgs="$pkgs tmux python3 socat emacs-nox elpa-vertico elpa-package-lint bash zsh clang libclang-rt-14-dev fish elpa-consult" ;;
 esac
 case "$level" in
-bench) pkgs="$pkgs fzf fzy apt-file lz4 time python3" ;;
+bench) pkgs="$pkgs fzf fzy apt-file lz4 time python3 bfs fd-find plocate" ;;
 esac
 
 missing=""
