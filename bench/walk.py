@@ -122,7 +122,7 @@ def bench_tree(args, work, label, root, is_whole_fs):
     tools = [("bfs", ["bfs", root, "-xdev"] if is_whole_fs else ["bfs", root]),
              ("fd -HI", [fd, "-HI", "--one-file-system", ".", root] if fd else None),
              ("find", ["find", root, "-xdev"] if is_whole_fs else ["find", root])]
-    db = os.path.join(work, f"{label}.db")
+    db = os.path.join(work, "".join(ch if ch.isalnum() else "-" for ch in label) + ".db")
     updatedb = ["updatedb.plocate", "-U", root, "-o", db, "--prunepaths", "",
                 "--prunenames", "", "-l", "0"]
     modes = ["warm"] + (["cold"] if args.cold else [])
