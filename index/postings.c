@@ -232,6 +232,9 @@ void postings_release(struct postings *p)
 
 size_t postings_memory_bytes(const struct postings *p)
 {
+	size_t cached = atomic_load(&((struct postings *)p)->memory_bytes);
+	if (cached)
+		return cached;
 	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps));
 	for (int c = 0; c < 256; c++)
 		if (p->chars[c])
@@ -239,5 +242,7 @@ size_t postings_memory_bytes(const struct postings *p)
 	for (size_t slot = 0; slot < p->n_slots; slot++)
 		if (p->maps[slot])
 			n += roaring_bitmap_size_in_bytes(p->maps[slot]);
+	/* Two callers at once both add it up and store the same sum. */
+	atomic_store(&((struct postings *)p)->memory_bytes, n);
 	return n;
 }

@@ -5,6 +5,7 @@
 #ifndef TRAWL_POSTINGS_H
 #define TRAWL_POSTINGS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ struct postings {
 	roaring_bitmap_t **maps;
 	size_t n_slots; /* a power of two */
 	size_t n_trigrams;
+	/* postings_memory_bytes(), worked out once: the postings never change, and adding
+	 * up every bitmap takes long enough at millions of entries to slow each status. */
+	_Atomic size_t memory_bytes;
 };
 
 #define TRIGRAM_USED (1u << 31)
