@@ -52,7 +52,10 @@ def materialise(root, n_paths):
             full = root.encode() + p
             d = os.path.dirname(full)
             if d not in made:
-                os.makedirs(d, exist_ok=True)
+                try:
+                    os.makedirs(d, exist_ok=True)
+                except (FileExistsError, NotADirectoryError):
+                    continue  # listed as a file elsewhere in the corpus
                 made.add(d)
             try:
                 os.close(os.open(full, os.O_CREAT | os.O_WRONLY, 0o644))
