@@ -32,6 +32,8 @@
 /* After a rescan, a delta this large relative to the base is folded in at once rather
  * than left for later. */
 #define ENGINE_REBUILD_AFTER_WALK_DIVISOR 100
+/* During a first walk, no rebuild before it has run this long (see maybe_rebuild()). */
+#define ENGINE_FIRST_REBUILD_MS 1000
 /* How long dirty directories gather before they are read: a burst of events in one
  * directory (an unpacked archive) then costs one read, and freshness stays well within
  * a frame's worth of milliseconds. */
@@ -326,10 +328,16 @@ static int maybe_rebuild(struct engine *e, struct trawl_index *ix)
 	uint64_t pending = st.n_delta + st.n_tombstones;
 	if (pending <= ENGINE_REBUILD_MIN_CHANGES || pending <= st.n_base)
 		return 0;
+	/* A first walk that ends within a second folds everything in once at its end:
+	 * the rebuilds along the way cost more than the slow searches they would save. */
+	pthread_mutex_lock(&e->lock);
+	int is_early = !e->is_ready && now_ms() - e->walk_started_ms < ENGINE_FIRST_REBUILD_MS;
+	pthread_mutex_unlock(&e->lock);
+	if (is_early)
+		return 0;
 	int rc = trawl_index_rebuild(ix);
 	if (rc < 0)
 		fprintf(stderr, "trawld: rebuild: %s\n", strerror(-rc));
-	(void)e;
 	return rc;
 }
 
