@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carry.h"
 #include "fold.h"
 #include "generation.h"
 #include "query.h"
@@ -321,6 +322,7 @@ struct worker {
 	const char *under; /* the scope as a path, for delta records; NULL: everywhere */
 	size_t under_len;
 	struct trawl_matcher *m;
+	struct carry *carry; /* NULL: the query is matched on whole paths */
 	struct topk top;
 	uint64_t n_matched;
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
@@ -576,6 +578,30 @@ static void consider(struct worker *w, uint32_t id)
 		}
 	}
 	size_t len;
+	if (w->carry) {
+		int32_t score;
+		int rc = carry_match(w->carry, id, &score);
+		if (rc < 0) {
+			w->rc = rc;
+			return;
+		}
+		if (rc != CARRY_FALLBACK) {
+			if (rc == 0)
+				return;
+			w->n_matched++;
+			/* Below the worst of a full top it cannot enter: no path needed. */
+			if (w->top.n == w->top.limit && score < w->top.slots[0].score)
+				return;
+			if (build_path(w, id, &len) < 0) {
+				w->rc = -ENOMEM;
+				return;
+			}
+			// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
+			if ((rc = topk_push(&w->top, score, w->path, len, s->kind[id])) < 0)
+				w->rc = rc;
+			return;
+		}
+	}
 	if (build_path(w, id, &len) < 0) {
 		w->rc = -ENOMEM;
 		return;
@@ -1196,6 +1222,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			rc = -ENOMEM;
 			goto out;
 		}
+		if ((rc = carry_new(q, s, &w->carry)) < 0)
+			goto out;
 	}
 
 	/* A small delta is scanned first, by one worker: its results set the score to beat.
@@ -1310,6 +1338,7 @@ done:;
 out:
 	for (size_t i = 0; i < n_workers; i++) {
 		trawl_matcher_free(ws[i].m);
+		carry_free(ws[i].carry);
 		topk_release(&ws[i].top);
 		free(ws[i].path);
 	}

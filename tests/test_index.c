@@ -693,6 +693,75 @@ static void should_equal_brute_force_on_random_trees(void **state)
 	assert_true(n_skipped_scans > (unsigned)cases / 4 && n_full_scans > (unsigned)cases / 4);
 }
 
+/* The scan carries the matcher's state from each directory to its children: names that
+ * fold to nothing or to a '/' (a fullwidth solidus), deep chains, directories equal to a
+ * term, case kept, and terms that span components must score as whole paths do. */
+static void should_score_a_scan_as_whole_paths_are_scored(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {
+	    "/usr/lib/x86_64-linux-gnu/libso.so.1",
+	    "/usr/lib/python3/dist-packages/numpy/core/multiarray.py",
+	    "/usr/share/locale/fr/LC_MESSAGES/core.mo",
+	    "/usr/share/locale/fr_CA/LC_MESSAGES/Lib So.mo",
+	    "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/lib/so",
+	    "/lib/so",
+	    "/so/lib",
+	    "/core/core/core",
+	    "/x\xef\xbc\x8f"
+	    "lib/so\xef\xbc\x8f"
+	    "core",
+	    "/soft\xc2\xad/\xc2\xad/lib",
+	    "/Caf\xc3\xa9/e\xcc\x81t\xc3\xa9/Stra\xc3\x9f"
+	    "e.so",
+	    "/ngi/nginx/conf/nginx.conf",
+	    "/etc/nginx/sites-enabled/default",
+	};
+	static const char *const queries[] = {
+	    "lib so",
+	    "core multia",
+	    "locale fr LC",
+	    "ngi",
+	    "so",
+	    "core",
+	    "lib/so",
+	    "b/c",
+	    "Lib",
+	    "LC_M",
+	    "lib | core so",
+	    "etes",
+	    "strasse",
+	    "cafe",
+	    "\xef\xbc\x8f",
+	    "r/s",
+	    "usr lib so 1",
+	    "c/d/e/f/g/h/i/j/k/l/m",
+	    "nginx conf",
+	    "x so core",
+	};
+	struct model m = {0};
+	char list[4096];
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		size_t n = strlen(paths[i]);
+		memcpy(list + len, paths[i], n);
+		len += n;
+		list[len++] = '\n';
+		model_add(&m, paths[i], n, TRAWL_KIND_FILE);
+	}
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, NULL), 0);
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		check_search(ix, &m, mt, queries[i], 100000, NULL, 0, NULL);
+		check_search(ix, &m, mt, queries[i], 1, NULL, 0, NULL);
+	}
+	trawl_matcher_free(mt);
+	trawl_index_free(ix);
+	model_release(&m);
+}
+
 /* ---- visibility: what one user may see ---- */
 
 /* Directory meta for permission checks: modes that open to some classes and not to
@@ -1470,6 +1539,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
+	    cmocka_unit_test(should_score_a_scan_as_whole_paths_are_scored),
 	    cmocka_unit_test(should_show_each_user_what_it_could_list),
 	    cmocka_unit_test(should_hide_what_closed_directories_hold),
 	    cmocka_unit_test(should_reject_paths_it_cannot_index),

@@ -1,0 +1,35 @@
+/* carry.h: scoring base entries in id order with the matcher's state carried from each
+ * directory to its children, so an entry costs its name, not its whole path. The score
+ * is exactly trawl_match()'s on the entry's full path. */
+#ifndef TRAWL_CARRY_H
+#define TRAWL_CARRY_H
+
+#include <stdint.h>
+
+#include "store.h"
+#include "trawl_index.h"
+
+/* carry_match() could not score this entry this way: use trawl_match() on its path. */
+#define CARRY_FALLBACK 2
+
+struct carry;
+
+/**
+ * A carrier for `q` over the entries of `s`, in *out; *out is NULL (and 0 returned) when
+ * the query has a term it cannot carry (only positive fuzzy terms are carried). Returns
+ * 0 or -ENOMEM. One carrier per thread.
+ */
+int carry_new(const struct trawl_query *q, const struct store *s, struct carry **out);
+
+/** Free a carrier. carry_free(NULL) is a no-op. */
+void carry_free(struct carry *c);
+
+/**
+ * Score base entry `id` as trawl_match() would score its path: 1 and *score when it
+ * matches, 0 when it does not, CARRY_FALLBACK when the caller must use trawl_match()
+ * (the root itself, a path too long for the programme), -ENOMEM. Cheapest when
+ * successive calls have the same parent, as in a scan in id order.
+ */
+int carry_match(struct carry *c, uint32_t id, int32_t *score);
+
+#endif
