@@ -721,6 +721,48 @@ static int cmp_bound_desc(const void *a, const void *b, void *arg)
 	return (x > y) - (x < y);
 }
 
+/* Bounds of names span a few hundred values: sort by counting them. Wider spans (long
+ * terms) fall back to a comparison sort. */
+#define ORDER_MAX_SPAN 4096
+
+/* Sort the names `order` (n of them, from `base`) by bound[name - base], best first,
+ * equal bounds in name order, as cmp_bound_desc() does. Returns 0 or -ENOMEM. */
+static int order_by_bound(uint32_t *order, uint32_t n, const int32_t *bound, uint32_t base)
+{
+	if (n < 2)
+		return 0;
+	int32_t most = INT32_MIN, least = INT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t b = bound[order[i] - base];
+		most = b > most ? b : most;
+		least = b < least ? b : least;
+	}
+	if ((int64_t)most - least >= ORDER_MAX_SPAN) {
+		struct bound_key bk = {bound, base};
+		qsort_r(order, n, sizeof(*order), cmp_bound_desc, &bk);
+		return 0;
+	}
+	size_t span = (size_t)(most - least) + 1;
+	uint32_t *start = calloc(span + 1, sizeof(*start));
+	uint32_t *sorted = malloc((size_t)n * sizeof(*sorted));
+	if (!start || !sorted) {
+		free(start);
+		free(sorted);
+		return -ENOMEM;
+	}
+	/* Slot 0 is the best bound; order[] is in name order, and stays so within a slot. */
+	for (uint32_t i = 0; i < n; i++)
+		start[(size_t)(most - bound[order[i] - base]) + 1]++;
+	for (size_t k = 1; k <= span; k++)
+		start[k] += start[k - 1];
+	for (uint32_t i = 0; i < n; i++)
+		sorted[start[most - bound[order[i] - base]]++] = order[i];
+	memcpy(order, sorted, (size_t)n * sizeof(*order));
+	free(start);
+	free(sorted);
+	return 0;
+}
+
 /* ---- strong candidates: names that start with a term ----
  *
  * An entry whose name starts with a term (the term's "prefix tier": its name equals the
@@ -811,8 +853,8 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 	}
 	w->parent = STORE_NO_PARENT;
 	/* Best bound first; equal bounds in name order, so the work is deterministic. */
-	struct bound_key bk = {bound, lo};
-	qsort_r(order, n_matching, sizeof(*order), cmp_bound_desc, &bk);
+	if ((rc = order_by_bound(order, n_matching, bound, lo)) < 0)
+		goto out;
 	/* Stopping early is as good as scoring the rest: none of it can enter. */
 	for (uint32_t i = 0; i < n_matching && !beats(&w->top, bound[order[i] - lo]); i++)
 		if ((rc = strong_name(w, st, order[i])) < 0)
