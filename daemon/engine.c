@@ -380,10 +380,12 @@ static int on_dir(void *ctx, const struct walk_dir *d)
 			mark_dirty(e, d->path, d->path_len);
 	}
 
-	/* The directory itself: added when new, its meta refreshed when it changed. */
+	/* The directory itself: added when new, its meta refreshed when it changed. An
+	 * unchanged one has the meta the walker just compared (a chmod or chown moves the
+	 * ctime), so it costs no look-up. */
 	struct trawl_dir_meta known;
-	int rc = trawl_index_dir_meta(w->ix, d->path, d->path_len, &known);
-	if (rc < 0 || !is_same_meta(&known, &d->meta)) {
+	int rc = d->is_unchanged ? 0 : trawl_index_dir_meta(w->ix, d->path, d->path_len, &known);
+	if (!d->is_unchanged && (rc < 0 || !is_same_meta(&known, &d->meta))) {
 		rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &d->meta, d->path,
 				d->path_len, NULL, 0);
 		if (rc < 0)

@@ -76,6 +76,19 @@ size_t generation_node_path(const struct generation *g, uint32_t node, char *buf
 	return base_len + len;
 }
 
+/* The last path each thread resolved in a base, down to where it left the base. Look-ups
+ * come in walk order (a directory, then its children), so the next one usually starts
+ * with it and resolves only its last name: folding every name of a path for each
+ * look-up was most of an incremental rescan. Keyed by the base's serial, which is never
+ * reused; an entry counts only while it is live in the generation asked. */
+#define RESOLVE_CACHE_BYTES 1024
+static _Thread_local struct {
+	uint64_t serial;
+	uint32_t id;
+	size_t len;
+	char path[RESOLVE_CACHE_BYTES];
+} resolve_cache;
+
 int generation_resolve(const struct generation *g, struct name_folder *nf, const char *path,
 		       size_t len, uint32_t *node)
 {
@@ -84,7 +97,17 @@ int generation_resolve(const struct generation *g, struct name_folder *nf, const
 	len = path_trim(path, len);
 	const struct store *s = &g->base->store;
 	uint32_t n_base = s->n_entries, at = 0; /* the root */
-	for (size_t i = 1; i < len;) {
+	size_t i = 1;
+	size_t cl = resolve_cache.len;
+	if (resolve_cache.serial == g->base->serial && cl > 1 && cl <= len &&
+	    (cl == len || path[cl] == '/') && memcmp(path, resolve_cache.path, cl) == 0 &&
+	    resolve_cache.id < n_base && generation_base_live(g, resolve_cache.id)) {
+		at = resolve_cache.id;
+		i = cl + 1;
+	}
+	size_t base_end = 0; /* where the path left the base, when it did past the root */
+	uint32_t base_at = 0;
+	for (; i < len;) {
 		const char *slash = memchr(path + i, '/', len - i);
 		size_t end = slash ? (size_t)(slash - path) : len;
 		const char *name = path + i;
@@ -97,6 +120,8 @@ int generation_resolve(const struct generation *g, struct name_folder *nf, const
 				return rc;
 			if (c != STORE_NO_PARENT && generation_base_live(g, c)) {
 				at = c;
+				base_end = end;
+				base_at = c;
 				continue;
 			}
 		}
@@ -104,6 +129,12 @@ int generation_resolve(const struct generation *g, struct name_folder *nf, const
 		if (r == NODE_NONE)
 			return -ENOENT;
 		at = n_base + r;
+	}
+	if (base_end > 1 && base_end < RESOLVE_CACHE_BYTES) {
+		resolve_cache.serial = g->base->serial;
+		resolve_cache.id = base_at;
+		resolve_cache.len = base_end;
+		memcpy(resolve_cache.path, path, base_end);
 	}
 	*node = at;
 	return 0;
