@@ -708,12 +708,9 @@ static void should_score_a_scan_as_whole_paths_are_scored(void **state)
 	    "/lib/so",
 	    "/so/lib",
 	    "/core/core/core",
-	    "/x\xef\xbc\x8f"
-	    "lib/so\xef\xbc\x8f"
-	    "core",
+	    "/x\357\274\217lib/so\357\274\217core",
 	    "/soft\xc2\xad/\xc2\xad/lib",
-	    "/Caf\xc3\xa9/e\xcc\x81t\xc3\xa9/Stra\xc3\x9f"
-	    "e.so",
+	    "/Caf\303\251/e\314\201t\303\251/Stra\303\237e.so",
 	    "/ngi/nginx/conf/nginx.conf",
 	    "/etc/nginx/sites-enabled/default",
 	};
