@@ -71,6 +71,7 @@ struct engine {
 	int last_save_error;	   /* -errno of the last failed save, 0 */
 	uint64_t n_directories;	   /* reached by the last complete walk */
 	uint64_t changes_since_save;
+	int64_t last_rebuild_ms, last_rebuild_end_ms; /* the walk thread's last rebuild */
 	uint64_t n_walks;
 
 	struct frecency picks;
@@ -329,15 +330,23 @@ static int maybe_rebuild(struct engine *e, struct trawl_index *ix)
 	if (pending <= ENGINE_REBUILD_MIN_CHANGES || pending <= st.n_base)
 		return 0;
 	/* A first walk that ends within a second folds everything in once at its end:
-	 * the rebuilds along the way cost more than the slow searches they would save. */
+	 * the rebuilds along the way cost more than the slow searches they would save. A
+	 * longer one rebuilds at most a third of the time, so walking goes on at speed. */
+	int64_t now = now_ms();
 	pthread_mutex_lock(&e->lock);
-	int is_early = !e->is_ready && now_ms() - e->walk_started_ms < ENGINE_FIRST_REBUILD_MS;
+	int is_early = !e->is_ready && (now - e->walk_started_ms < ENGINE_FIRST_REBUILD_MS ||
+					 now - e->last_rebuild_end_ms < 2 * e->last_rebuild_ms);
 	pthread_mutex_unlock(&e->lock);
 	if (is_early)
 		return 0;
 	int rc = trawl_index_rebuild(ix);
 	if (rc < 0)
 		fprintf(stderr, "trawld: rebuild: %s\n", strerror(-rc));
+	int64_t end = now_ms();
+	pthread_mutex_lock(&e->lock);
+	e->last_rebuild_ms = end - now;
+	e->last_rebuild_end_ms = end;
+	pthread_mutex_unlock(&e->lock);
 	return rc;
 }
 
