@@ -427,7 +427,9 @@ def test_a_tree_ten_thousand_levels_deep_is_indexed(work):
         # 256 descriptors leave the walk 64 anchors: past them, paths from the last
         # anchor outgrow PATH_MAX and are opened in hops.
         d = FaultDaemon(work, ["--root", root, "--state-dir", f"{work}/deep-state"],
-                        "deep", nofile=(256, 256)).start()
+                        "deep", nofile=(256, 256))
+        d.ready_timeout = 120  # 10,000 levels under ASan on a busy machine
+        d.start()
         assert len(leaf) > 4 * 4096, len(leaf)
         assert_serves(d, "zz-deepest-leaf", leaf)
         names, _ = _deep_names()
