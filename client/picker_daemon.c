@@ -154,10 +154,15 @@ static int send_query(struct picker *p, int is_new_text)
 	return 0;
 }
 
-/* Ask for a first page of results for the text. */
+/* Ask for a first page of results for the text: PICKER_FIRST_SCREENS screenfuls. The
+ * first query goes out before the screen is open, so the height comes from the terminal. */
 int picker_daemon_query(struct picker *p)
 {
-	p->limit = PICKER_FIRST_LIMIT;
+	int height = p->is_ui_open ? p->height : picker_height(p, p->term.rows);
+	size_t rows = height > 2 ? (size_t)height - 2 : 1;
+	p->limit = rows * PICKER_FIRST_SCREENS;
+	if (p->limit > PICKER_LIMIT_MAX)
+		p->limit = PICKER_LIMIT_MAX;
 	return send_query(p, 1);
 }
 

@@ -15,11 +15,14 @@
 
 /* Tunables of the picker. */
 
-/* Results asked for first: a screenful with room to scroll. Scrolling near the end asks
- * again for PICKER_LIMIT_GROWTH times as many, up to the protocol's PICKER_LIMIT_MAX. */
-#define PICKER_FIRST_LIMIT  200
-#define PICKER_LIMIT_GROWTH 4
-#define PICKER_LIMIT_MAX    10000
+/* Results asked for a new query text: this many screenfuls of the list, the one shown and
+ * the next. Not more: the index answers a small top-K far sooner than a large one (its
+ * shortcuts stop once the K-th best beats a bound; at 7.9M entries `usr` takes 0.6 ms for
+ * 76 results and 1.2 s for 200). Scrolling near the end asks again for
+ * PICKER_LIMIT_GROWTH times as many, up to the protocol's PICKER_LIMIT_MAX. */
+#define PICKER_FIRST_SCREENS 2
+#define PICKER_LIMIT_GROWTH  4
+#define PICKER_LIMIT_MAX     10000
 /* How often to ask the daemon's status: often while the first walk runs (the count and
  * the results grow), rarely after (only the total changes). */
 #define PICKER_STATUS_WALKING_MS 250

@@ -199,6 +199,17 @@ static int is_on_results(const struct term_key *k)
 	}
 }
 
+/* Whether keys on the results wait for the answer in flight: always when it is for a new
+ * text; when it only brings more of the same text (the cursor neared the end, the index
+ * grew), only once the cursor is on the last result there is, as the results shown stay
+ * valid and a large answer can take long. */
+static int is_answer_awaited(const struct picker *p)
+{
+	if (p->is_latest_done || !p->latest_id)
+		return 0;
+	return p->is_latest_new_text || p->cursor + 1 >= p->shown.n;
+}
+
 int picker_keys_on_input(struct picker *p, int is_final)
 {
 	size_t i = 0, n = 0;
@@ -206,8 +217,13 @@ int picker_keys_on_input(struct picker *p, int is_final)
 	struct term_key k;
 	while (status == RUNNING && i < p->in_len &&
 	       (n = term_key_decode(p->in + i, p->in_len - i, is_final, &k)) > 0) {
-		if (!p->is_paste && is_on_results(&k) && !p->is_latest_done && p->latest_id)
-			break; /* picker_daemon_read() calls again when the answer is in */
+		if (!p->is_paste && is_on_results(&k)) {
+			/* Near the end of the results: ask for more before moving on, as keys
+			 * come in bursts (a held arrow key) faster than the loop goes round. */
+			picker_daemon_refresh(p);
+			if (is_answer_awaited(p))
+				break; /* picker_daemon_read() calls again when the answer is in */
+		}
 		i += n;
 		status = on_key(p, &k);
 	}
