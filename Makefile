@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS := $(TRAWL) $(if $(wildcard daemon/main.c),$(TRAWLD))
 
 .SECONDARY:
-.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh bench-soak bench-walk run install uninstall clean fmt lint
+.PHONY: all help deps test test-c fuzz bench bench-rank bench-index bench-fresh bench-soak bench-walk bench-picker run install uninstall clean fmt lint
 
 all: $(PROGRAMS)
 
@@ -144,6 +144,10 @@ bench-index: $(BENCH_BIN)
 bench-fresh: $(PROGRAMS)
 	@scripts/deps.sh bench
 	bench/fresh.py $(BUILD) $(FRESH_ARGS)
+
+bench-picker: $(PROGRAMS)
+	@scripts/deps.sh bench
+	bench/picker_latency.py --build $(BUILD) $(PICKER_ARGS)
 
 bench-walk: $(PROGRAMS)
 	@scripts/deps.sh bench
