@@ -335,7 +335,7 @@ static int maybe_rebuild(struct engine *e, struct trawl_index *ix)
 	int64_t now = now_ms();
 	pthread_mutex_lock(&e->lock);
 	int is_early = !e->is_ready && (now - e->walk_started_ms < ENGINE_FIRST_REBUILD_MS ||
-					 now - e->last_rebuild_end_ms < 2 * e->last_rebuild_ms);
+					now - e->last_rebuild_end_ms < 2 * e->last_rebuild_ms);
 	pthread_mutex_unlock(&e->lock);
 	if (is_early)
 		return 0;
