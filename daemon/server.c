@@ -184,6 +184,32 @@ static int job_visibility(struct server *s, struct job *j, struct trawl_index *i
 	return rc;
 }
 
+/* Search for a job as its peer may see, the roots' ancestors left out: `so` gets room
+ * for them in its limit and the peer's visibility, and res->n_matched comes back without
+ * them (*hidden says which they are, to drop from the results). Returns the search's
+ * result, or 1 when job_visibility() has already answered the job. */
+static int search_for_job(struct server *s, struct job *j, struct trawl_matcher *m,
+			  struct trawl_search_options *so, struct trawl_results *res,
+			  const char *const **hidden)
+{
+	so->limit += engine_hidden(s->e, hidden);
+	struct engine_ref *r = engine_acquire(s->e);
+	struct vis_entry *ve = NULL;
+	if (job_visibility(s, j, r->ix, &ve) < 0) {
+		engine_release(r);
+		return 1;
+	}
+	so->visible = ve ? ve->v : NULL;
+	int rc = trawl_index_search(r->ix, j->q, so, res);
+	if (rc == 0) {
+		uint64_t n = count_hidden_matches(*hidden, m, j->q, &j->req, r->ix, so->visible);
+		res->n_matched -= n < res->n_matched ? n : res->n_matched;
+	}
+	vis_entry_put(ve);
+	engine_release(r);
+	return rc;
+}
+
 static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, unsigned threads)
 {
 	struct request *req = &j->req;
@@ -198,12 +224,8 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 		if (limit > PROTOCOL_MAX_LIMIT)
 			limit = PROTOCOL_MAX_LIMIT;
 	}
-	/* The roots' ancestors are in the index but are not answers: ask for as many more
-	 * results as there are of them, and leave them out. */
-	const char *const *hidden;
-	size_t n_hidden = engine_hidden(s->e, &hidden);
 	struct trawl_search_options so = {
-	    .limit = limit + n_hidden,
+	    .limit = limit,
 	    .under = req->under,
 	    .under_len = req->under_len,
 	    .kinds = req->kinds,
@@ -211,20 +233,10 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	    .cancel = &j->cancel,
 	};
 	struct trawl_results res = {0};
-	struct engine_ref *r = engine_acquire(s->e);
-	struct vis_entry *ve = NULL;
-	if (job_visibility(s, j, r->ix, &ve) < 0) {
-		engine_release(r);
-		return;
-	}
-	so.visible = ve ? ve->v : NULL;
-	int rc = trawl_index_search(r->ix, j->q, &so, &res);
-	if (rc == 0) {
-		uint64_t n = count_hidden_matches(hidden, m, j->q, req, r->ix, so.visible);
-		res.n_matched -= n < res.n_matched ? n : res.n_matched;
-	}
-	vis_entry_put(ve);
-	engine_release(r);
+	const char *const *hidden;
+	int rc = search_for_job(s, j, m, &so, &res, &hidden);
+	if (rc == 1)
+		return; /* answered already */
 	if (rc == -ECANCELED || atomic_load(&j->cancel)) {
 		trawl_results_release(&res);
 		return;
@@ -286,26 +298,14 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
  * nothing about the rest (no walk, index or watch counters, no clients). */
 static void run_status(struct server *s, struct job *j, struct trawl_matcher *m)
 {
-	const char *const *hidden;
-	size_t n_hidden = engine_hidden(s->e, &hidden);
-	struct trawl_search_options so = {.limit = 1 + n_hidden, .threads = 1};
+	struct trawl_search_options so = {.limit = 1, .threads = 1};
 	struct trawl_results res = {0};
-	struct engine_ref *r = engine_acquire(s->e);
-	struct vis_entry *ve = NULL;
-	if (job_visibility(s, j, r->ix, &ve) < 0) {
-		engine_release(r);
-		return;
-	}
-	so.visible = ve ? ve->v : NULL;
+	const char *const *hidden;
 	/* The empty query counts every entry it may see, exactly. */
-	int rc = trawl_index_search(r->ix, j->q, &so, &res);
-	uint64_t entries = 0;
-	if (rc == 0) {
-		uint64_t n = count_hidden_matches(hidden, m, j->q, &j->req, r->ix, so.visible);
-		entries = n < res.n_matched ? res.n_matched - n : 0;
-	}
-	vis_entry_put(ve);
-	engine_release(r);
+	int rc = search_for_job(s, j, m, &so, &res, &hidden);
+	if (rc == 1)
+		return; /* answered already */
+	uint64_t entries = rc == 0 ? res.n_matched : 0;
 	trawl_results_release(&res);
 	json_t *full = rc == 0 ? engine_status(s->e) : NULL;
 	json_t *walk = json_object();
