@@ -1301,6 +1301,11 @@ int engine_pick(struct engine *e, const char *path, size_t len)
 	return rc;
 }
 
+size_t engine_pick_count(struct engine *e)
+{
+	return frecency_count(&e->picks);
+}
+
 int32_t engine_frecency_bonus(struct engine *e, const char *path, size_t len)
 {
 	return frecency_bonus(&e->picks, path, len, time(NULL));

@@ -61,6 +61,10 @@ size_t engine_hidden(struct engine *e, const char *const **paths);
 /** Record that the user picked `path`. Returns 0 or -errno (saving the picks). */
 int engine_pick(struct engine *e, const char *path, size_t len);
 
+/** How many paths have been picked (and not forgotten): with none, frecency changes
+ * nothing, and a query need not look past its limit for it. Thread-safe. */
+size_t engine_pick_count(struct engine *e);
+
 /** The frecency bonus of `path` (0 when never picked). Thread-safe. */
 int32_t engine_frecency_bonus(struct engine *e, const char *path, size_t len);
 

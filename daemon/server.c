@@ -217,7 +217,7 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	size_t limit = req->limit;
 	/* Picks are not kept for a system daemon: they would tell one user what another
 	 * opened. */
-	int has_frecency = req->has_frecency && !s->opts->is_system;
+	int has_frecency = req->has_frecency && !s->opts->is_system && engine_pick_count(s->e);
 	if (has_frecency) {
 		/* Picked paths may sit a little below the cut: look past it. */
 		limit = limit * 4 + 50;
