@@ -22,9 +22,17 @@
 struct cterm {
 	const struct term *t;
 	size_t off; /* of its state in a level */
+	/* For carry_bound(): the alignment bound, and rest[i], the most units i.. can add
+	 * to an alignment (rest[n] = 0). */
+	int32_t align;
+	int32_t *rest;
+	int is_ascii;	  /* every unit is ASCII */
+	uint64_t mask[2]; /* its units, lowercased, as in name_mask() */
 };
 
-enum { CT_BEST, CT_PROGRESS, CT_COMPONENT, CT_EXTRA };
+/* CT_CONT: the most an alignment started in the directories and continued into a name
+ * can score (see level_bound()). */
+enum { CT_BEST, CT_PROGRESS, CT_COMPONENT, CT_CONT, CT_EXTRA };
 
 struct carry {
 	const struct trawl_query *q;
@@ -90,6 +98,8 @@ void carry_free(struct carry *c)
 		fold_buf_release(&c->fold[v]);
 		free(c->bonus[v]);
 	}
+	if (c->terms)
+		free(c->terms[0].rest);
 	free(c->terms);
 	free(c->ids);
 	free(c->units_len);
@@ -129,12 +139,38 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 		carry_free(c);
 		return -ENOMEM;
 	}
+	size_t n_rest = 0;
+	for (size_t g = 0; g < q->n_groups; g++)
+		for (size_t k = 0; k < q->groups[g].n_terms; k++)
+			n_rest += q->groups[g].terms[k].n_units + 1;
+	int32_t *rest = malloc(n_rest * sizeof(*rest));
+	if (!rest) {
+		carry_free(c);
+		return -ENOMEM;
+	}
 	n = 0;
 	for (size_t g = 0; g < q->n_groups; g++) {
 		for (size_t k = 0; k < q->groups[g].n_terms; k++, n++) {
-			c->terms[n].t = &q->groups[g].terms[k];
-			c->terms[n].off = c->width;
-			c->width += 2 * c->terms[n].t->n_units + CT_EXTRA;
+			struct cterm *ct = &c->terms[n];
+			ct->t = &q->groups[g].terms[k];
+			ct->off = c->width;
+			c->width += 2 * ct->t->n_units + CT_EXTRA;
+			const uint32_t *u = ct->t->units;
+			size_t nu = ct->t->n_units;
+			ct->rest = rest;
+			rest += nu + 1;
+			ct->rest[nu] = 0;
+			for (size_t i = nu; i-- > 1;)
+				ct->rest[i] =
+				    ct->rest[i + 1] + SCORE_MATCH + score_char_bound(u, i);
+			ct->rest[0] = ct->rest[1] + SCORE_MATCH; /* unused: units 1.. bound it */
+			ct->align = score_alignment_bound(u, nu);
+			ct->is_ascii = 1;
+			for (size_t i = 0; i < nu; i++) {
+				ct->is_ascii &= u[i] < 0x80;
+				uint32_t b = u[i] >= 'A' && u[i] <= 'Z' ? u[i] + ('a' - 'A') : u[i];
+				ct->mask[(b >> 6) & 1] |= 1ull << (b & 63);
+			}
 		}
 	}
 	*out = c;
@@ -236,6 +272,22 @@ static int units_equal(const uint32_t *a, size_t na, const uint32_t *b, size_t n
 	return na == nb && memcmp(a, b, na * sizeof(*a)) == 0;
 }
 
+/* The most an alignment whose units 0..i are matched in the directories (d[i] or g[i])
+ * can score once its other units are matched in a name: unit i + 1 earns at most
+ * SCORE_MATCH and the best bonus (a gap's cost is in g already; right after d[i], a
+ * component start or the consecutive bonus is no more), the others rest[]. */
+static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32_t *g)
+{
+	size_t n = ct->t->n_units;
+	int32_t v = SCORE_NONE;
+	for (size_t i = 0; i + 1 < n; i++) {
+		int32_t at = max32(d[i], g[i]);
+		if (at > SCORE_NONE)
+			v = max32(v, at + SCORE_MATCH + score_best_bonus() + ct->rest[i + 2]);
+	}
+	return v;
+}
+
 /* Push the level of directory `id`, a child of the top level (or the root, on an empty
  * stack): its name's columns, then a '/'. */
 static int push_level(struct carry *c, uint32_t id)
@@ -260,6 +312,7 @@ static int push_level(struct carry *c, uint32_t id)
 			x[2 * n + CT_BEST] = SCORE_NONE;
 			x[2 * n + CT_PROGRESS] = 0;
 			x[2 * n + CT_COMPONENT] = 0;
+			x[2 * n + CT_CONT] = SCORE_NONE;
 		}
 		for (int v = 0; v < FOLD_VARIANTS; v++)
 			len[v] = 0;
@@ -292,6 +345,7 @@ static int push_level(struct carry *c, uint32_t id)
 		column(t, d, g, &extra[CT_BEST], '/', BONUS_PUNCT, 0, PENALTY_NAME_TAIL_MAX);
 		if (extra[CT_PROGRESS] < (int32_t)n && t->units[extra[CT_PROGRESS]] == '/')
 			extra[CT_PROGRESS]++;
+		extra[CT_CONT] = level_bound(&c->terms[k], d, g);
 	}
 	if (!is_root)
 		for (int v = 0; v < FOLD_VARIANTS; v++)
@@ -457,5 +511,91 @@ int carry_match(struct carry *c, uint32_t id, int32_t *score)
 		total += best;
 	}
 	*score = total + claim;
+	return 1;
+}
+
+/* A unit of an ASCII name as a term folded with `flags` sees it. */
+static uint32_t ascii_unit(unsigned char b, unsigned flags)
+{
+	return !(flags & FOLD_KEEP_CASE) && b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b;
+}
+
+/* The bytes of a name, lowercased, as a set; returns whether they are all ASCII. */
+static int name_mask(const char *name, size_t len, uint64_t m[2])
+{
+	unsigned all = 0;
+	m[0] = m[1] = 0;
+	for (size_t j = 0; j < len; j++) {
+		unsigned b = (unsigned char)name[j];
+		all |= b;
+		b += (b - 'A' < 26u) * ('a' - 'A');
+		m[(b >> 6) & 1] |= 1ull << (b & 63);
+	}
+	return all < 0x80;
+}
+
+/* The most term ct can add to an entry named `name` (ASCII, whose bytes are `nm`) whose
+ * parent's level is x: an alignment started in the directories (ended there, or
+ * continued into the name), or one inside the name, which needs every unit of the term
+ * in the name; plus the claim, which needs the name to start with the term, else a whole
+ * directory's bonus. */
+static int32_t term_bound(const struct cterm *ct, const int32_t *x, const char *name, size_t len,
+			  const uint64_t nm[2])
+{
+	const struct term *t = ct->t;
+	const size_t n = t->n_units;
+	const int32_t *extra = x + 2 * n;
+	int32_t v = max32(extra[CT_BEST], extra[CT_CONT]);
+	int32_t claim = extra[CT_COMPONENT] ? BONUS_COMPONENT_EXACT : 0;
+	if (!ct->is_ascii) {
+		v = max32(v, ct->align + BONUS_IN_NAME);
+		claim = BONUS_NAME_EXACT;
+	} else {
+		if (!(ct->mask[0] & ~nm[0]) && !(ct->mask[1] & ~nm[1]))
+			v = max32(v, ct->align + BONUS_IN_NAME);
+		size_t prefix = 0;
+		while (prefix < n && prefix < len &&
+		       t->units[prefix] == ascii_unit((unsigned char)name[prefix], t->fold_flags))
+			prefix++;
+		if (prefix == n) {
+			const char *dot = len > 1 ? memrchr(name + 1, '.', len - 1) : NULL;
+			size_t stem = dot ? (size_t)(dot - name) : len;
+			claim = len == n    ? BONUS_NAME_EXACT
+				: stem == n ? BONUS_STEM_EXACT
+					    : BONUS_NAME_PREFIX;
+		}
+	}
+	return v > SCORE_NONE ? v + claim : SCORE_NONE;
+}
+
+int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
+{
+	uint32_t p = c->s->parent[id];
+	if (p == STORE_NO_PARENT)
+		return CARRY_FALLBACK;
+	int rc = set_parent(c, p);
+	if (rc != 0)
+		return rc;
+	size_t nl;
+	const char *name = store_name(c->s, id, &nl);
+	uint64_t nm[2];
+	if (!name_mask(name, nl, nm))
+		return CARRY_FALLBACK;
+	const int32_t *top = c->state + (c->depth - 1) * c->width;
+	const struct trawl_query *q = c->q;
+	int64_t total = 0;
+	size_t k = 0;
+	for (size_t gi = 0; gi < q->n_groups; gi++) {
+		int32_t best = SCORE_NONE;
+		for (size_t j = 0; j < q->groups[gi].n_terms; j++, k++)
+			best = max32(best,
+				     term_bound(&c->terms[k], top + c->terms[k].off, name, nl, nm));
+		if (best == SCORE_NONE)
+			return 0;
+		total += best;
+	}
+	*bound = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+	/* The root "/" and each directory below it put one '/' before the name. */
+	*slashes = c->depth;
 	return 1;
 }

@@ -32,4 +32,12 @@ void carry_free(struct carry *c);
  */
 int carry_match(struct carry *c, uint32_t id, int32_t *score);
 
+/**
+ * An upper bound on carry_match()'s score for base entry `id`, cheaper than the score:
+ * 1 with *bound and the number of '/' in the entry's path in *slashes; 0 when the entry
+ * cannot match; CARRY_FALLBACK (a root, a name that is not ASCII, a path the carrier
+ * cannot hold); -ENOMEM.
+ */
+int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
+
 #endif

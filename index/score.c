@@ -262,6 +262,36 @@ static int units_equal(const uint32_t *a, size_t na, const uint32_t *b, size_t n
 	return na == nb && memcmp(a, b, na * sizeof(*a)) == 0;
 }
 
+int32_t score_best_bonus(void)
+{
+	return max32(max32(BONUS_COMPONENT, BONUS_DELIMITER), max32(BONUS_CAMEL, BONUS_PUNCT));
+}
+
+/* After a gap a unit earns at most the best bonus plus GAP_START. Right after the
+ * previous match it earns max(BONUS_CONSECUTIVE, its bonus), and its bonus depends on
+ * the previous path character, which is the previous term unit: a component start only
+ * after '/', a delimiter's after ASCII punctuation or a non-ASCII character, else
+ * camelCase at best. */
+int32_t score_char_bound(const uint32_t *term, size_t i)
+{
+	uint32_t prev = term[i - 1];
+	int32_t bonus = BONUS_CAMEL;
+	if (prev == '/')
+		bonus = BONUS_COMPONENT;
+	else if (prev >= 0x80 || !((prev >= 'a' && prev <= 'z') || (prev >= 'A' && prev <= 'Z') ||
+				   (prev >= '0' && prev <= '9')))
+		bonus = max32(BONUS_DELIMITER, BONUS_PUNCT);
+	return max32(max32(BONUS_CONSECUTIVE, bonus), score_best_bonus() + GAP_START);
+}
+
+int32_t score_alignment_bound(const uint32_t *term, size_t n)
+{
+	int32_t v = SCORE_MATCH * (int32_t)n + FIRST_CHAR_MULTIPLIER * score_best_bonus();
+	for (size_t i = 1; i < n; i++)
+		v += score_char_bound(term, i);
+	return v;
+}
+
 int32_t score_name_claim(const uint32_t *term, size_t n, const struct subject *s)
 {
 	const uint32_t *name = s->units + s->name_start;

@@ -59,6 +59,22 @@ int32_t score_term(struct score_scratch *scratch, enum term_kind kind, const uin
  */
 int32_t score_name_claim(const uint32_t *term, size_t n, const struct subject *s);
 
+/** The most any character can earn as a bonus. */
+int32_t score_best_bonus(void);
+
+/**
+ * The most term unit i > 0 can add beyond SCORE_MATCH in any alignment of `term`, given
+ * that the unit before it is term[i - 1].
+ */
+int32_t score_char_bound(const uint32_t *term, size_t i);
+
+/**
+ * The best alignment score of a term of n units whose first unit does not earn the
+ * in-name bonus, with no tail penalty: an upper bound on any alignment that starts in a
+ * directory.
+ */
+int32_t score_alignment_bound(const uint32_t *term, size_t n);
+
 /** Cells of scratch score_term() needs for a term of n units against s. */
 size_t score_cells_needed(size_t n, const struct subject *s, int with_positions);
 

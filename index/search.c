@@ -12,6 +12,7 @@
 #include "fold.h"
 #include "generation.h"
 #include "query.h"
+#include "score.h"
 #include "tunables.h"
 #include "trawl_index.h"
 #include "visibility.h"
@@ -20,12 +21,11 @@
 #define SEARCH_PARALLEL_MIN_CANDIDATES 4096
 #define SEARCH_MAX_THREADS	       16
 #define SEARCH_DEFAULT_LIMIT	       50
-/* In a query of several terms, the entries whose name starts with a term are scored
- * first when there are at most this many of them. */
-#define STRONG_MAX_ENTRIES 65536
 /* Loops poll the cancel flag once per this many steps: a step scores at most one path
  * (microseconds), so a cancel is seen well within a millisecond. */
 #define SEARCH_POLL_STEPS 64
+/* Candidates read from their bitmap at a time, their names fetched ahead together. */
+#define SEARCH_BATCH 64
 
 /* ---- candidates ---- */
 
@@ -249,37 +249,11 @@ static int32_t max32i(int32_t a, int32_t b)
 	return a > b ? a : b;
 }
 
-/* The most any character can earn as a bonus. */
-static int32_t best_bonus(void)
-{
-	return max32i(max32i(BONUS_COMPONENT, BONUS_DELIMITER), max32i(BONUS_CAMEL, BONUS_PUNCT));
-}
-
-/* The most term character i > 0 can add beyond SCORE_MATCH in any alignment. After a
- * gap it earns at most the best bonus plus GAP_START. Right after the previous match it
- * earns max(BONUS_CONSECUTIVE, its bonus), and its bonus depends on the previous path
- * character, which is the previous term character: a component start only after '/', a
- * delimiter's after ASCII punctuation or a non-ASCII character, else camelCase at best. */
-static int32_t char_bound(const struct term *t, size_t i)
-{
-	uint32_t prev = t->units[i - 1];
-	int32_t bonus = BONUS_CAMEL;
-	if (prev == '/')
-		bonus = BONUS_COMPONENT;
-	else if (prev >= 0x80 || !((prev >= 'a' && prev <= 'z') || (prev >= 'A' && prev <= 'Z') ||
-				   (prev >= '0' && prev <= '9')))
-		bonus = max32i(BONUS_DELIMITER, BONUS_PUNCT);
-	return max32i(max32i(BONUS_CONSECUTIVE, bonus), best_bonus() + GAP_START);
-}
-
 /* The best alignment score of a term whose first character does not earn the in-name
  * bonus, with no tail penalty. */
 static int32_t alignment_bound(const struct term *t)
 {
-	int32_t v = SCORE_MATCH * (int32_t)t->n_units + FIRST_CHAR_MULTIPLIER * best_bonus();
-	for (size_t i = 1; i < t->n_units; i++)
-		v += char_bound(t, i);
-	return v;
+	return score_alignment_bound(t->units, t->n_units);
 }
 
 /* The best score a term can reach on an entry outside its prefix tier: the best
@@ -568,7 +542,28 @@ static void consider(struct worker *w, uint32_t id)
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return;
-	if (has_floor(w)) {
+	int is_bounded = 0;
+	if (w->carry && has_floor(w)) {
+		/* The carrier bounds an entry from its directories' columns and its name. */
+		int32_t ub;
+		size_t slashes, most;
+		int rc = carry_bound(w->carry, id, &ub, &slashes);
+		if (rc < 0) {
+			w->rc = rc;
+			return;
+		}
+		if (rc == 0)
+			return;
+		if (rc == 1) {
+			int may = may_rank(w, ub, &most);
+			if (may == 0 || (may < 0 && slashes > most)) {
+				w->n_pruned++;
+				return;
+			}
+			is_bounded = 1;
+		}
+	}
+	if (!is_bounded && has_floor(w)) {
 		size_t n, most;
 		const char *name = store_name(s, id, &n);
 		int may = may_rank(w, name_bound(w, name, n), &most);
@@ -690,12 +685,28 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	w->parent = STORE_NO_PARENT;
 	if (w->candidates) {
+		/* Candidates come in batches whose names are fetched ahead: a name's offset,
+		 * then its bytes, are where a scan of spread-out names waits for memory. */
+		const struct store *s = &w->g->base->store;
+		uint32_t batch[SEARCH_BATCH];
 		roaring_uint32_iterator_t it;
 		roaring_init_iterator(w->candidates, &it);
-		if (roaring_move_uint32_iterator_equalorlarger(&it, w->lo))
-			for (; it.has_value && it.current_value < w->hi && !is_cancelled(w);
-			     roaring_advance_uint32_iterator(&it))
-				consider(w, it.current_value);
+		int is_more = roaring_move_uint32_iterator_equalorlarger(&it, w->lo);
+		while (is_more && !is_cancelled(w)) {
+			uint32_t n = roaring_read_uint32_iterator(&it, batch, SEARCH_BATCH);
+			while (n && batch[n - 1] >= w->hi) {
+				n--;
+				is_more = 0;
+			}
+			is_more &= n == SEARCH_BATCH;
+			for (uint32_t i = 0; i < n; i++)
+				__builtin_prefetch(&s->name_offset[s->name_id[batch[i]]]);
+			for (uint32_t i = 0; i < n; i++)
+				__builtin_prefetch(s->name_bytes +
+						   s->name_offset[s->name_id[batch[i]]]);
+			for (uint32_t i = 0; i < n && !is_cancelled(w); i++)
+				consider(w, batch[i]);
+		}
 	} else {
 		for (uint32_t id = w->lo; id < w->hi && !is_cancelled(w); id++)
 			if (is_base_live(w, id))
@@ -767,10 +778,16 @@ static int order_by_bound(uint32_t *order, uint32_t n, const int32_t *bound, uin
  *
  * An entry whose name starts with a term (the term's "prefix tier": its name equals the
  * term, has it as stem, or starts with it) scores far above most others. Those entries
- * are scored first, from the name order, where they form one range of names per term.
- * Then, when the K-th best score so far is above what any other entry could score
- * (ub_rest), the scan of the remaining candidates is skipped: the answer is still exact.
+ * are scored first, from the name order, where they form one range of names per term:
+ * each name gets a bound on what its entries can score, and names are taken best bound
+ * first until the K-th best score so far beats the next bound. Then, when it also beats
+ * what any entry outside the tiers could score (ub_rest), the scan of the remaining
+ * candidates is skipped: the answer is still exact.
  */
+
+/* At most this many names of the tiers get a bound each; beyond, the tiers are left to
+ * the scan. A bound costs about as much as a tenth of scoring one entry. */
+#define STRONG_MAX_NAMES (1u << 18)
 
 struct strong {
 	const struct store *s;
@@ -779,31 +796,67 @@ struct strong {
 	roaring_bitmap_t *done;	      /* entries scored here, kept out of the scan */
 };
 
-/* Score one base entry if it is a live candidate in scope not scored yet. */
-static int strong_entry(struct worker *w, struct strong *st, uint32_t id)
+/* Whether base entry `id` is a live candidate in scope of a wanted kind. */
+static int is_strong_candidate(const struct worker *w, const struct strong *st, uint32_t id)
 {
-	if (id < st->lo || id >= st->hi || !(st->s->kind[id] & w->kinds) || !is_base_live(w, id) ||
-	    (st->cand && !roaring_bitmap_contains(st->cand, id)))
-		return 0;
-	if (!roaring_bitmap_add_checked(st->done, id))
-		return 0;
-	size_t len = store_path(st->s, id, w->path, w->cap);
-	if (len > w->cap) {
-		if (!reserve(w, len))
-			return -ENOMEM;
-		store_path(st->s, id, w->path, w->cap);
-	}
-	w->parent = STORE_NO_PARENT; /* the scan's parent cache no longer holds */
-	return offer(w, w->path, len, st->s->kind[id]);
+	return id >= st->lo && id < st->hi && (st->s->kind[id] & w->kinds) && is_base_live(w, id) &&
+	       (!st->cand || roaring_bitmap_contains(st->cand, id));
 }
 
-static int strong_name(struct worker *w, struct strong *st, uint32_t k)
+/* Score the entries of name k, whose entries score at most `bound`, and exactly it when
+ * `is_exact`. Entries that cannot enter the top are left for the scan (which prunes them
+ * too); *is_done is set when no entry of this name, nor of any name bounded lower, can. */
+static int strong_name(struct worker *w, struct strong *st, uint32_t k, int32_t bound, int is_exact,
+		       int *is_done)
 {
 	const struct store *s = st->s;
 	for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1]; i++) {
 		if (is_cancelled(w))
 			return w->rc;
-		int rc = strong_entry(w, st, s->name_entries[i]);
+		uint32_t id = s->name_entries[i];
+		if (!is_strong_candidate(w, st, id))
+			continue;
+		size_t most;
+		int may = has_floor(w) ? may_rank(w, bound, &most) : 1;
+		if (may == 0) {
+			*is_done = 1;
+			return 0;
+		}
+		if (may < 0 && entry_slashes(s, id) > most)
+			continue;
+		if (!roaring_bitmap_add_checked(st->done, id))
+			continue;
+		size_t len = store_path(s, id, w->path, w->cap);
+		if (len > w->cap) {
+			if (!reserve(w, len))
+				return -ENOMEM;
+			store_path(s, id, w->path, w->cap);
+		}
+		w->parent = STORE_NO_PARENT; /* the scan's parent cache no longer holds */
+		int rc;
+		/* A root's path is its name, not "/name": it is matched as it is. */
+		if (is_exact && s->parent[id] != STORE_NO_PARENT) {
+			w->n_matched++;
+			rc = topk_push(&w->top, bound, w->path, len, s->kind[id]);
+		} else {
+			rc = offer(w, w->path, len, s->kind[id]);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Score the entries of the names `order` (n of them, bounds in bound[name - base], best
+ * first), until the top beats the next bound. exact[name - base], when given, says the
+ * name's entries all score its bound. */
+static int strong_names(struct worker *w, struct strong *st, const uint32_t *order, uint32_t n,
+			const int32_t *bound, const uint8_t *exact, uint32_t base)
+{
+	int is_done = 0;
+	for (uint32_t i = 0; i < n && !is_done; i++) {
+		uint32_t k = order[i];
+		int rc = strong_name(w, st, k, bound[k - base], exact && exact[k - base], &is_done);
 		if (rc < 0)
 			return rc;
 	}
@@ -816,18 +869,38 @@ static int beats(const struct topk *t, int32_t bound)
 	return t->n == t->limit && t->slots[0].score > bound;
 }
 
+/* The name claim (score_name_claim()) of a term of n ASCII units on an ASCII name of
+ * len bytes that starts with it, case aside. */
+static int32_t tier_claim(const char *name, size_t len, size_t n)
+{
+	if (len == n)
+		return BONUS_NAME_EXACT;
+	const char *dot = memrchr(name + 1, '.', len - 1);
+	return (dot ? (size_t)(dot - name) : len) == n ? BONUS_STEM_EXACT : BONUS_NAME_PREFIX;
+}
+
 /* A query of one positive term: score its prefix-tier names by the name alone, then
- * their entries from the best name down, until no remaining name can enter the top. */
+ * their entries from the best name down, until no remaining name can enter the top.
+ *
+ * An entry's score is its best alignment plus the name's claim. The best alignment
+ * starting in the name is the name's own (as "/name" scores it); one starting in a
+ * directory earns no in-name bonus and scores at most alignment_bound(). So an entry of
+ * an ASCII name scores at most max(name score, alignment_bound + claim), and exactly the
+ * name's score when that is the larger: the query is the term alone, nothing else to
+ * check. Other names keep the looser cross_slack(). */
 static int strong_single(struct worker *w, struct strong *st, const struct term *t, uint32_t lo,
 			 uint32_t hi)
 {
 	const struct store *s = st->s;
-	int32_t slack = cross_slack(t);
+	int32_t slack = cross_slack(t), align = alignment_bound(t);
+	int is_alone = w->q->n_groups == 1 && w->q->groups[0].n_terms == 1;
+	int is_term_ascii = t->n_units == t->loose_len && is_ascii(t->loose, t->loose_len);
 	uint32_t n = hi - lo;
 	int32_t *bound = malloc(((size_t)n + 1) * sizeof(*bound));
 	uint32_t *order = malloc(((size_t)n + 1) * sizeof(*order));
+	uint8_t *exact = malloc((size_t)n + 1);
 	int rc = -ENOMEM;
-	if (!bound || !order)
+	if (!bound || !order || !exact)
 		goto out;
 	uint32_t n_matching = 0;
 	for (uint32_t k = lo; k < hi; k++) {
@@ -836,30 +909,102 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 			goto out;
 		}
 		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
+		const char *name = s->name_bytes + s->name_offset[k];
 		if (!reserve(w, nl + 1))
 			goto out;
 		w->path[0] = '/';
-		memcpy(w->path + 1, s->name_bytes + s->name_offset[k], nl);
+		memcpy(w->path + 1, name, nl);
 		int32_t score;
 		rc = trawl_match(w->m, w->q, w->path, nl + 1, &score);
 		if (rc < 0)
 			goto out;
-		if (rc) {
-			bound[k - lo] = score + slack;
-			order[n_matching++] = k;
-		} else {
+		exact[k - lo] = 0;
+		if (!rc) {
 			bound[k - lo] = SCORE_NONE;
+			continue;
 		}
+		if (is_term_ascii && nl >= t->loose_len && is_ascii(name, nl)) {
+			int32_t other = align + tier_claim(name, nl, t->loose_len);
+			bound[k - lo] = max32i(score, other);
+			exact[k - lo] = is_alone && score >= other;
+		} else {
+			bound[k - lo] = score + slack;
+		}
+		order[n_matching++] = k;
 	}
 	w->parent = STORE_NO_PARENT;
 	/* Best bound first; equal bounds in name order, so the work is deterministic. */
 	if ((rc = order_by_bound(order, n_matching, bound, lo)) < 0)
 		goto out;
-	/* Stopping early is as good as scoring the rest: none of it can enter. */
-	for (uint32_t i = 0; i < n_matching && !beats(&w->top, bound[order[i] - lo]); i++)
-		if ((rc = strong_name(w, st, order[i])) < 0)
-			goto out;
-	rc = 0;
+	rc = strong_names(w, st, order, n_matching, bound, exact, lo);
+out:
+	free(bound);
+	free(order);
+	free(exact);
+	return rc;
+}
+
+struct name_range {
+	uint32_t lo, hi;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct name_range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static int cmp_range_size(const void *a, const void *b)
+{
+	const struct name_range *x = a, *y = b;
+	uint32_t nx = x->hi - x->lo, ny = y->hi - y->lo;
+	return (nx > ny) - (nx < ny);
+}
+
+/* Several terms: the names of every tier, each once, get name_bound(), a bound for all
+ * of their entries whatever the terms; then as strong_single(). */
+static int strong_multi(struct worker *w, struct strong *st, struct name_range *r, size_t n_r)
+{
+	const struct store *s = st->s;
+	qsort(r, n_r, sizeof(*r), cmp_range);
+	size_t m = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; i < n_r; i++) {
+		if (r[i].lo >= r[i].hi)
+			continue;
+		if (m && r[i].lo <= r[m - 1].hi) {
+			if (r[i].hi > r[m - 1].hi)
+				r[m - 1].hi = r[i].hi;
+		} else {
+			r[m++] = r[i];
+		}
+	}
+	for (size_t i = 0; i < m; i++)
+		total += r[i].hi - r[i].lo;
+	if (total == 0)
+		return 0;
+	/* Names are bounded in one array indexed from the first range's start. */
+	uint32_t base = r[0].lo, span = r[m - 1].hi - base;
+	int32_t *bound = malloc((size_t)span * sizeof(*bound));
+	uint32_t *order = malloc((size_t)total * sizeof(*order));
+	int rc = -ENOMEM;
+	if (!bound || !order)
+		goto out;
+	uint32_t n = 0;
+	for (size_t i = 0; i < m; i++) {
+		for (uint32_t k = r[i].lo; k < r[i].hi; k++) {
+			if (is_cancelled(w)) {
+				rc = w->rc;
+				goto out;
+			}
+			size_t nl = s->name_offset[k + 1] - s->name_offset[k];
+			bound[k - base] = name_bound(w, s->name_bytes + s->name_offset[k], nl);
+			order[n++] = k;
+		}
+	}
+	if ((rc = order_by_bound(order, n, bound, base)) < 0)
+		goto out;
+	rc = strong_names(w, st, order, n, bound, NULL, base);
 out:
 	free(bound);
 	free(order);
@@ -895,6 +1040,7 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 		return 0;
 	struct name_folder nf;
 	name_folder_init(&nf);
+	struct name_range *ranges = NULL;
 	int rc = 0;
 	/* Terms folded with case or marks kept may miss names of the loose range, and a
 	 * suffix term need not start a name: the tier's bound holds for neither. */
@@ -904,24 +1050,41 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 		rc = strong_single(w, st, single, lo, hi);
 		goto out;
 	}
-	for (size_t g = 0; g < q->n_groups && rc == 0; g++) {
-		for (size_t k = 0; k < q->groups[g].n_terms && rc == 0; k++) {
+	if (!(ranges = malloc(n_positive * sizeof(*ranges)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t n_r = 0;
+	uint64_t n_names = 0;
+	for (size_t g = 0; g < q->n_groups; g++) {
+		for (size_t k = 0; k < q->groups[g].n_terms; k++) {
 			const struct term *t = &q->groups[g].terms[k];
 			if (t->is_negated)
 				continue;
-			uint32_t lo, hi;
-			store_prefix_range(s, &nf, t->loose, t->loose_len, &lo, &hi);
-			uint32_t n = s->name_entries_offset[hi] - s->name_entries_offset[lo];
-			if (n > STRONG_MAX_ENTRIES || t->fold_flags != 0 ||
-			    t->kind == TERM_SUFFIX) {
+			if (t->fold_flags != 0 || t->kind == TERM_SUFFIX) {
 				*ub_rest = INT32_MAX;
 				continue;
 			}
-			for (uint32_t name = lo; name < hi && rc == 0; name++)
-				rc = strong_name(w, st, name);
+			struct name_range *nr = &ranges[n_r++];
+			store_prefix_range(s, &nf, t->loose, t->loose_len, &nr->lo, &nr->hi);
+			n_names += nr->hi - nr->lo;
 		}
 	}
+	if (n_names > STRONG_MAX_NAMES) {
+		/* The smallest tiers still set the score to beat; the rest go to the scan. */
+		qsort(ranges, n_r, sizeof(*ranges), cmp_range_size);
+		size_t keep = 0;
+		for (n_names = 0; keep < n_r; keep++) {
+			n_names += ranges[keep].hi - ranges[keep].lo;
+			if (n_names > STRONG_MAX_NAMES)
+				break;
+		}
+		n_r = keep;
+		*ub_rest = INT32_MAX;
+	}
+	rc = strong_multi(w, st, ranges, n_r);
 out:
+	free(ranges);
 	name_folder_release(&nf);
 	return rc;
 }
