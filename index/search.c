@@ -848,15 +848,14 @@ static int strong_name(struct worker *w, struct strong *st, uint32_t k, int32_t 
 }
 
 /* Score the entries of the names `order` (n of them, bounds in bound[name - base], best
- * first), until the top beats the next bound. exact[name - base], when given, says the
- * name's entries all score its bound. */
+ * first), until the top beats the next bound. */
 static int strong_names(struct worker *w, struct strong *st, const uint32_t *order, uint32_t n,
-			const int32_t *bound, const uint8_t *exact, uint32_t base)
+			const int32_t *bound, uint32_t base)
 {
 	int is_done = 0;
 	for (uint32_t i = 0; i < n && !is_done; i++) {
 		uint32_t k = order[i];
-		int rc = strong_name(w, st, k, bound[k - base], exact && exact[k - base], &is_done);
+		int rc = strong_name(w, st, k, bound[k - base], 0, &is_done);
 		if (rc < 0)
 			return rc;
 	}
@@ -879,15 +878,18 @@ static int32_t tier_claim(const char *name, size_t len, size_t n)
 	return (dot ? (size_t)(dot - name) : len) == n ? BONUS_STEM_EXACT : BONUS_NAME_PREFIX;
 }
 
-/* A query of one positive term: score its prefix-tier names by the name alone, then
- * their entries from the best name down, until no remaining name can enter the top.
+/* A query of one positive term: bound its prefix-tier names by their claims alone, then
+ * take them best bound first, scoring each name alone and then its entries, until no
+ * remaining name can enter the top.
  *
  * An entry's score is its best alignment plus the name's claim. The best alignment
- * starting in the name is the name's own (as "/name" scores it); one starting in a
- * directory earns no in-name bonus and scores at most alignment_bound(). So an entry of
- * an ASCII name scores at most max(name score, alignment_bound + claim), and exactly the
- * name's score when that is the larger: the query is the term alone, nothing else to
- * check. Other names keep the looser cross_slack(). */
+ * starting in the name is the name's own (as "/name" scores it), at most the alignment
+ * bound plus the in-name bonus; one starting in a directory earns no in-name bonus and
+ * scores at most alignment_bound(). So an entry of an ASCII name scores at most
+ * max(name score, alignment_bound + claim), and exactly the name's score when that is
+ * the larger: the query is the term alone, nothing else to check. Other names keep the
+ * looser cross_slack(). A large tier is mostly names the term only starts, whose bound is
+ * far below the few it equals or stems: those are rarely scored at all. */
 static int strong_single(struct worker *w, struct strong *st, const struct term *t, uint32_t lo,
 			 uint32_t hi)
 {
@@ -898,49 +900,61 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 	uint32_t n = hi - lo;
 	int32_t *bound = malloc(((size_t)n + 1) * sizeof(*bound));
 	uint32_t *order = malloc(((size_t)n + 1) * sizeof(*order));
-	uint8_t *exact = malloc((size_t)n + 1);
 	int rc = -ENOMEM;
-	if (!bound || !order || !exact)
+	if (!bound || !order)
 		goto out;
-	uint32_t n_matching = 0;
 	for (uint32_t k = lo; k < hi; k++) {
+		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
+		const char *name = s->name_bytes + s->name_offset[k];
+		int is_plain = is_term_ascii && nl >= t->loose_len && is_ascii(name, nl);
+		bound[k - lo] = align + BONUS_IN_NAME +
+				(is_plain ? tier_claim(name, nl, t->loose_len) : BONUS_NAME_EXACT);
+		order[k - lo] = k;
+	}
+	/* Best bound first; equal bounds in name order, so the work is deterministic. */
+	if ((rc = order_by_bound(order, n, bound, lo)) < 0)
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = order[i];
+		size_t most;
+		if (has_floor(w) && may_rank(w, bound[k - lo], &most) == 0)
+			break;
 		if (is_cancelled(w)) {
 			rc = w->rc;
 			goto out;
 		}
 		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
 		const char *name = s->name_bytes + s->name_offset[k];
-		if (!reserve(w, nl + 1))
+		if (!reserve(w, nl + 1)) {
+			rc = -ENOMEM;
 			goto out;
+		}
 		w->path[0] = '/';
 		memcpy(w->path + 1, name, nl);
+		w->parent = STORE_NO_PARENT;
 		int32_t score;
-		rc = trawl_match(w->m, w->q, w->path, nl + 1, &score);
-		if (rc < 0)
+		if ((rc = trawl_match(w->m, w->q, w->path, nl + 1, &score)) < 0)
 			goto out;
-		exact[k - lo] = 0;
-		if (!rc) {
-			bound[k - lo] = SCORE_NONE;
+		if (!rc)
 			continue;
-		}
+		int32_t name_ub = score + slack;
+		int is_exact = 0;
 		if (is_term_ascii && nl >= t->loose_len && is_ascii(name, nl)) {
 			int32_t other = align + tier_claim(name, nl, t->loose_len);
-			bound[k - lo] = max32i(score, other);
-			exact[k - lo] = is_alone && score >= other;
-		} else {
-			bound[k - lo] = score + slack;
+			name_ub = max32i(score, other);
+			is_exact = is_alone && score >= other;
 		}
-		order[n_matching++] = k;
+		int is_done = 0; /* names later in this order may still bound higher */
+		if (name_ub > bound[k - lo])
+			name_ub = bound[k - lo];
+		if ((rc = strong_name(w, st, k, name_ub, is_exact && name_ub == score, &is_done)) <
+		    0)
+			goto out;
 	}
-	w->parent = STORE_NO_PARENT;
-	/* Best bound first; equal bounds in name order, so the work is deterministic. */
-	if ((rc = order_by_bound(order, n_matching, bound, lo)) < 0)
-		goto out;
-	rc = strong_names(w, st, order, n_matching, bound, exact, lo);
+	rc = 0;
 out:
 	free(bound);
 	free(order);
-	free(exact);
 	return rc;
 }
 
@@ -1004,7 +1018,7 @@ static int strong_multi(struct worker *w, struct strong *st, struct name_range *
 	}
 	if ((rc = order_by_bound(order, n, bound, base)) < 0)
 		goto out;
-	rc = strong_names(w, st, order, n, bound, NULL, base);
+	rc = strong_names(w, st, order, n, bound, base);
 out:
 	free(bound);
 	free(order);
