@@ -145,6 +145,7 @@ struct slot {
 	uint8_t kind;
 	char *path;
 	size_t len, cap;
+	size_t slashes; /* '/' in path: the first tie-break, asked often of the worst */
 };
 
 /* A binary heap whose root is the worst of the best `limit` seen. Slots are
@@ -200,6 +201,9 @@ static int slot_set(struct slot *s, int32_t score, const char *path, size_t len,
 	}
 	if (len)
 		memcpy(s->path, path, len);
+	s->slashes = 0;
+	for (size_t i = 0; i < len; i++)
+		s->slashes += path[i] == '/';
 	s->len = len;
 	s->score = score;
 	s->kind = kind;
@@ -301,6 +305,7 @@ struct worker {
 	uint64_t n_matched;
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
 	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
+	_Atomic int32_t *shared;    /* the best worst score of any worker's full top */
 	int32_t floor;		    /* `limit` entries are known to score at least this... */
 	size_t floor_slashes;	    /* ...the worst of them with this many '/' */
 	int rc;
@@ -519,13 +524,14 @@ static int may_rank(const struct worker *w, int32_t ub, size_t *max_slashes)
 	int32_t own = has_own ? w->top.slots[0].score : INT32_MIN;
 	if ((has_floor && ub < w->floor) || (has_own && ub < own))
 		return 0;
+	/* Another worker's full top is as good a floor, for scores below it. */
+	if (w->shared && ub < atomic_load_explicit(w->shared, memory_order_relaxed))
+		return 0;
 	size_t most = SIZE_MAX;
 	if (has_floor && ub == w->floor)
 		most = w->floor_slashes;
-	if (has_own && ub == own) {
-		size_t n = path_slashes(w->top.slots[0].path, w->top.slots[0].len);
-		most = n < most ? n : most;
-	}
+	if (has_own && ub == own)
+		most = w->top.slots[0].slashes < most ? w->top.slots[0].slashes : most;
 	if (most == SIZE_MAX)
 		return 1;
 	*max_slashes = most;
@@ -534,7 +540,21 @@ static int may_rank(const struct worker *w, int32_t ub, size_t *max_slashes)
 
 static int has_floor(const struct worker *w)
 {
-	return w->floor > INT32_MIN || w->top.n == w->top.limit;
+	return w->floor > INT32_MIN || w->top.n == w->top.limit ||
+	       (w->shared && atomic_load_explicit(w->shared, memory_order_relaxed) > INT32_MIN);
+}
+
+/* Offer this worker's worst score, once its top is full, as every worker's floor. */
+static void share_floor(struct worker *w)
+{
+	if (!w->shared || w->top.n < w->top.limit)
+		return;
+	int32_t mine = w->top.slots[0].score;
+	int32_t seen = atomic_load_explicit(w->shared, memory_order_relaxed);
+	while (mine > seen &&
+	       !atomic_compare_exchange_weak_explicit(w->shared, &seen, mine, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
 }
 
 static void consider(struct worker *w, uint32_t id)
@@ -594,6 +614,7 @@ static void consider(struct worker *w, uint32_t id)
 			// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 			if ((rc = topk_push(&w->top, score, w->path, len, s->kind[id])) < 0)
 				w->rc = rc;
+			share_floor(w);
 			return;
 		}
 	}
@@ -605,6 +626,7 @@ static void consider(struct worker *w, uint32_t id)
 	int rc = offer(w, w->path, len, s->kind[id]); // NOLINT(clang-analyzer-unix.Malloc)
 	if (rc < 0)
 		w->rc = rc;
+	share_floor(w);
 }
 
 /* Whether a path is `under` or below it (everything is, without a scope). */
@@ -1524,6 +1546,9 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			ws[i].delta_hi = (uint32_t)((uint64_t)n_records * (i + 1) / n_run);
 		}
 	}
+	_Atomic int32_t shared_floor = INT32_MIN;
+	for (size_t i = 0; i < n_run && n_run > 1; i++)
+		ws[i].shared = &shared_floor;
 	pthread_t tids[SEARCH_MAX_THREADS];
 	int started[SEARCH_MAX_THREADS] = {0};
 	for (size_t i = 1; i < n_run; i++)
