@@ -457,16 +457,26 @@ static int may_match(const struct carry *c, const char *name, size_t len)
 	return 1;
 }
 
-int carry_match(struct carry *c, uint32_t id, int32_t *score)
+/* Make the stack hold the chain of entry id's parent, and give its name: 0,
+ * CARRY_FALLBACK (a root, or a chain the carrier cannot hold), -ENOMEM. */
+static int enter(struct carry *c, uint32_t id, const char **name, size_t *len)
 {
 	uint32_t p = c->s->parent[id];
 	if (p == STORE_NO_PARENT)
 		return CARRY_FALLBACK;
 	int rc = set_parent(c, p);
+	if (rc == 0)
+		*name = store_name(c->s, id, len);
+	return rc;
+}
+
+int carry_match(struct carry *c, uint32_t id, int32_t *score)
+{
+	const char *name;
+	size_t nl;
+	int rc = enter(c, id, &name, &nl);
 	if (rc != 0)
 		return rc;
-	size_t nl;
-	const char *name = store_name(c->s, id, &nl);
 	if (!may_match(c, name, nl))
 		return 0;
 	if ((rc = fold_name(c, name, nl)) != 0)
@@ -570,14 +580,11 @@ static int32_t term_bound(const struct cterm *ct, const int32_t *x, const char *
 
 int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 {
-	uint32_t p = c->s->parent[id];
-	if (p == STORE_NO_PARENT)
-		return CARRY_FALLBACK;
-	int rc = set_parent(c, p);
+	const char *name;
+	size_t nl;
+	int rc = enter(c, id, &name, &nl);
 	if (rc != 0)
 		return rc;
-	size_t nl;
-	const char *name = store_name(c->s, id, &nl);
 	uint64_t nm[2];
 	if (!name_mask(name, nl, nm))
 		return CARRY_FALLBACK;
