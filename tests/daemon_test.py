@@ -145,6 +145,35 @@ class Daemon:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def finish(self):
+        """Stop the daemon; returns how many of its checks failed: a non-zero exit, a
+        sanitizer report in its log."""
+        failed = 0
+        rc = self.stop()
+        if rc != 0:
+            failed += 1
+            print(f"FAIL trawld exited with {rc}")
+        log = self.log_text()
+        if "ERROR: AddressSanitizer" in log or "runtime error" in log or "LeakSanitizer" in log:
+            failed += 1
+            print("FAIL sanitizer report in the daemon's log:\n" + log)
+        return failed
+
+
+def run_each(tests, run):
+    """Run each test through run(test), printing ok or FAIL and the traceback; returns
+    how many failed."""
+    failed = 0
+    for t in tests:
+        try:
+            run(t)
+            print(f"ok   {t.__name__}")
+        except Exception:  # noqa: BLE001 - every failure is reported
+            failed += 1
+            print(f"FAIL {t.__name__}")
+            traceback.print_exc()
+    return failed
+
 
 def make_tree(root):
     files = [
@@ -558,25 +587,13 @@ def main():
     failed = 0
     try:
         d.start()
-        for t in TESTS:
-            name = t.__name__
-            try:
-                if d.proc is None or d.proc.poll() is not None:
-                    d.start()
-                t(d, tree)
-                print(f"ok   {name}")
-            except Exception:  # noqa: BLE001 - every failure is reported
-                failed += 1
-                print(f"FAIL {name}")
-                traceback.print_exc()
-        rc = d.stop()
-        if rc != 0:
-            failed += 1
-            print(f"FAIL trawld exited with {rc}")
-        log = d.log_text()
-        if "ERROR: AddressSanitizer" in log or "runtime error" in log or "LeakSanitizer" in log:
-            failed += 1
-            print("FAIL sanitizer report in the daemon's log:\n" + log)
+        def run(t):
+            if d.proc is None or d.proc.poll() is not None:
+                d.start()
+            t(d, tree)
+
+        failed += run_each(TESTS, run)
+        failed += d.finish()
     finally:
         if d.proc:
             d.proc.kill()

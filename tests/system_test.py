@@ -17,7 +17,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_test import TIMEOUT_S, TRAWLD, Client, Daemon, raw_path  # noqa: E402
+from daemon_test import TIMEOUT_S, TRAWLD, Client, Daemon, raw_path, run_each  # noqa: E402
 
 # How soon a chmod must show, in ms. The daemon takes a few (ENGINE_COALESCE_MS and a
 # directory read), each poll a fork and a query; the rest is room for a sanitizer build
@@ -357,22 +357,8 @@ def main():
         d.sock = os.path.join(work, "run", "socket")
         env.update(daemon=d, sock=d.sock)
         d.start()
-        for t in TESTS:
-            try:
-                t(env)
-                print(f"ok   {t.__name__}")
-            except Exception:  # noqa: BLE001 - every failure is reported
-                failed += 1
-                print(f"FAIL {t.__name__}")
-                traceback.print_exc()
-        rc = d.stop()
-        if rc != 0:
-            failed += 1
-            print(f"FAIL trawld exited with {rc}")
-        log = d.log_text()
-        if "ERROR: AddressSanitizer" in log or "runtime error" in log or "LeakSanitizer" in log:
-            failed += 1
-            print("FAIL sanitizer report in the daemon's log:\n" + log)
+        failed += run_each(TESTS, lambda t: t(env))
+        failed += d.finish()
     except Exception:  # noqa: BLE001 - setting up failed: report, clean up
         failed += 1
         traceback.print_exc()
