@@ -706,10 +706,20 @@ static size_t queue_closes(struct worker *wk, size_t nr)
 	return nr;
 }
 
+/* Whether the caller knows stat'ed directory `it` with the times it has now: then it
+ * need not be read again. */
+static int is_known_unchanged(struct worker *wk, struct item *it)
+{
+	const struct walk_callbacks *cb = wk->w->cb;
+	struct trawl_dir_meta known;
+	return cb->lookup(cb->ctx, item_path(wk, it), it->node->path_len, &known) == 0 &&
+	       known.mtime_ns == ns_of(it->stx.stx_mtime) &&
+	       known.ctime_ns == ns_of(it->stx.stx_ctime);
+}
+
 static void handle_batch(struct worker *wk, size_t n_items)
 {
 	struct walk *w = wk->w;
-	const struct walk_callbacks *cb = w->cb;
 	int is_incremental = w->opts->is_incremental;
 	wk->paths_len = 0;
 	for (size_t i = 0; i < n_items; i++) {
@@ -747,12 +757,8 @@ static void handle_batch(struct worker *wk, size_t n_items)
 				continue;
 			it->has_stat = 1;
 			check_stat(wk, it);
-			struct trawl_dir_meta known;
-			if (it->err || it->is_pruned ||
-			    cb->lookup(cb->ctx, item_path(wk, it), it->node->path_len, &known) < 0)
-				continue;
-			it->is_unchanged = known.mtime_ns == ns_of(it->stx.stx_mtime) &&
-					   known.ctime_ns == ns_of(it->stx.stx_ctime);
+			if (!it->err && !it->is_pruned)
+				it->is_unchanged = is_known_unchanged(wk, it);
 		}
 		nr = 0;
 	}
@@ -807,12 +813,8 @@ static void handle_batch(struct worker *wk, size_t n_items)
 			continue;
 		it->has_stat = 1;
 		check_stat(wk, it);
-		if (it->is_long && is_incremental && !it->err && !it->is_pruned) {
-			struct trawl_dir_meta known;
-			if (cb->lookup(cb->ctx, item_path(wk, it), it->node->path_len, &known) == 0)
-				it->is_unchanged = known.mtime_ns == ns_of(it->stx.stx_mtime) &&
-						   known.ctime_ns == ns_of(it->stx.stx_ctime);
-		}
+		if (it->is_long && is_incremental && !it->err && !it->is_pruned)
+			it->is_unchanged = is_known_unchanged(wk, it);
 	}
 
 	for (size_t i = 0; i < n_items; i++) {
