@@ -455,10 +455,11 @@ struct subdir_emit {
 	void *arg;
 };
 
-static int emit_if_dir(void *ctx, const char *name, size_t len, unsigned kind)
+static int emit_dir(void *ctx, const char *name, size_t len, unsigned kind)
 {
 	struct subdir_emit *s = ctx;
-	return kind == TRAWL_KIND_DIR ? s->emit(s->arg, name, len) : 0;
+	(void)kind;
+	return s->emit(s->arg, name, len);
 }
 
 static int on_subdirs(void *ctx, const char *path, size_t len,
@@ -466,7 +467,7 @@ static int on_subdirs(void *ctx, const char *path, size_t len,
 {
 	struct walk_ctx *w = ctx;
 	struct subdir_emit s = {emit, arg};
-	int rc = trawl_index_children(w->ix, path, len, emit_if_dir, &s);
+	int rc = trawl_index_children_of_kind(w->ix, path, len, TRAWL_KIND_DIR, emit_dir, &s);
 	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
 }
 

@@ -213,6 +213,14 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
 			 void *ctx)
 {
+	return trawl_index_children_of_kind(ix, path, len, TRAWL_KIND_ANY, fn, ctx);
+}
+
+int trawl_index_children_of_kind(struct trawl_index *ix, const char *path, size_t len,
+				 unsigned kinds,
+				 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
+				 void *ctx)
+{
 	struct generation *g;
 	uint32_t node;
 	int rc = resolve_current(ix, path, len, &g, &node);
@@ -226,7 +234,7 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 		 * whole subtree is removed with it. */
 		for (uint32_t c = node + 1; c < s->subtree_end[node] && rc == 0;
 		     c = s->subtree_end[c]) {
-			if (!generation_base_live(g, c))
+			if (!(s->kind[c] & kinds) || !generation_base_live(g, c))
 				continue;
 			size_t n;
 			const char *name = store_name(s, c, &n);
@@ -236,7 +244,8 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 	for (uint32_t r = delta_first_child(&g->delta, node); r != NODE_NONE && rc == 0;
 	     r = delta_next_child(&g->delta, r)) {
 		const struct delta_record *rec = delta_record(g->delta.log, r);
-		rc = fn(ctx, rec->name, rec->name_len, rec->kind);
+		if (rec->kind & kinds)
+			rc = fn(ctx, rec->name, rec->name_len, rec->kind);
 	}
 out:
 	generation_put(g);

@@ -275,6 +275,16 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 void *ctx);
 
 /**
+ * trawl_index_children() for the children of the `kinds` (a mask of enum trawl_kind)
+ * alone: an incremental walk asks for the subdirectories of every directory it finds
+ * unchanged, and a directory holds mostly files, whose names it need not read.
+ */
+int trawl_index_children_of_kind(struct trawl_index *ix, const char *path, size_t len,
+				 unsigned kinds,
+				 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
+				 void *ctx);
+
+/**
  * Fold the delta, tombstones and directory meta into a new base generation and publish
  * it; it costs about a build from a list of the live entries. Searches running meanwhile
  * keep the generation they started with. Returns 0 or -ENOMEM.

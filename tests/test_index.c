@@ -538,6 +538,23 @@ static void check_children(struct trawl_index *ix, const struct model *m, const 
 		assert_string_equal(got.names[i], want.names[i]);
 		assert_int_equal(got.kinds[i], want.kinds[i]);
 	}
+	/* Asked for directories alone, the directories of the same listing. */
+	struct listing dirs = {0};
+	assert_int_equal(
+	    trawl_index_children_of_kind(ix, e->path, e->len, TRAWL_KIND_DIR, collect_child, &dirs),
+	    0);
+	listing_sort(&dirs);
+	size_t k = 0;
+	for (size_t i = 0; i < want.n; i++) {
+		if (want.kinds[i] != TRAWL_KIND_DIR)
+			continue;
+		assert_true(k < dirs.n);
+		assert_string_equal(dirs.names[k], want.names[i]);
+		assert_int_equal(dirs.kinds[k++], TRAWL_KIND_DIR);
+	}
+	assert_int_equal(k, dirs.n);
+	free(dirs.names);
+	free(dirs.kinds);
 	free(got.names);
 	free(got.kinds);
 	free(want.names);
