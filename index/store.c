@@ -18,15 +18,17 @@ struct tnode {
 	const char *name;
 	uint32_t name_len;
 	uint32_t parent;
-	uint32_t first_child;
+	uint32_t first_child; /* the newest child: children are listed newest first */
 	uint32_t next_sibling;
 	uint32_t n_children;
 	uint8_t kind;
+	uint8_t is_sorted; /* children came in ascending byte order: the newest is the largest */
+	uint8_t is_hashed; /* children are in the hash table */
 };
 
-/* A directory's first few children are found by scanning its list; from this many on,
- * they are all in the hash table. Most directories stay below it, and scanning a short
- * list costs less than the cache misses of a large table. */
+/* A directory's children are found by scanning its list while it has fewer than this
+ * many; from this many on, in the hash table. Most directories stay below it, and
+ * scanning a short list costs less than the cache misses of a large table. */
 #define BUILDER_SCAN_CHILDREN 8
 
 struct builder {
@@ -35,6 +37,7 @@ struct builder {
 	uint32_t n_nodes, cap_nodes;
 	uint32_t *slots; /* open addressing: node index or NIL, keyed by (parent, name) */
 	size_t n_slots;	 /* a power of two */
+	size_t n_hashed; /* nodes in the table */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
@@ -53,6 +56,15 @@ static uint64_t node_hash(uint32_t parent, const char *name, size_t len)
 			  0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
 }
 
+/* Byte order, shorter first on a common prefix: -1, 0 or 1. */
+static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	if (c)
+		return c < 0 ? -1 : 1;
+	return (na > nb) - (na < nb);
+}
+
 static void builder_hash_insert(struct builder *b, uint32_t i)
 {
 	const struct tnode *t = &b->nodes[i];
@@ -61,11 +73,17 @@ static void builder_hash_insert(struct builder *b, uint32_t i)
 	while (b->slots[k] != NIL)
 		k = (k + 1) & mask;
 	b->slots[k] = i;
+	b->n_hashed++;
 }
 
-static int builder_grow_slots(struct builder *b)
+/* Make room for `more` nodes in the table, which is kept under half full. */
+static int builder_reserve_slots(struct builder *b, size_t more)
 {
-	size_t n = b->n_slots ? b->n_slots * 2 : 1u << 16;
+	if ((b->n_hashed + more) * 2 < b->n_slots)
+		return 0;
+	size_t n = b->n_slots ? b->n_slots : 1u << 16;
+	while ((b->n_hashed + more) * 2 >= n)
+		n *= 2;
 	uint32_t *slots = malloc(n * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -73,29 +91,55 @@ static int builder_grow_slots(struct builder *b)
 	free(b->slots);
 	b->slots = slots;
 	b->n_slots = n;
-	/* Only children of directories past the scanning threshold live in the table. */
+	b->n_hashed = 0;
 	for (uint32_t i = 0; i < b->n_nodes; i++) {
 		uint32_t p = b->nodes[i].parent;
-		if (p != NIL && b->nodes[p].n_children >= BUILDER_SCAN_CHILDREN)
+		if (p != NIL && b->nodes[p].is_hashed)
 			builder_hash_insert(b, i);
 	}
 	return 0;
 }
 
-/* The existing child `name` of `parent`, or NIL. */
-static uint32_t builder_find(const struct builder *b, uint32_t parent, const char *name, size_t len)
+/* Put the children of `parent` in the table: from now on they are looked up there. */
+static int builder_hash_children(struct builder *b, uint32_t parent)
 {
-	if (parent == NIL || b->nodes[parent].n_children < BUILDER_SCAN_CHILDREN) {
-		uint32_t k = parent == NIL ? 0 : b->nodes[parent].first_child;
-		for (; k != NIL && k < b->n_nodes; k = b->nodes[k].next_sibling) {
+	int rc = builder_reserve_slots(b, b->nodes[parent].n_children);
+	if (rc < 0)
+		return rc;
+	b->nodes[parent].is_hashed = 1;
+	for (uint32_t k = b->nodes[parent].first_child; k != NIL; k = b->nodes[k].next_sibling)
+		builder_hash_insert(b, k);
+	return 0;
+}
+
+/* The existing child `name` of `parent` into *out, or NIL. A directory with many
+ * children gets its children hashed here, the first time one is looked for. */
+static int builder_find(struct builder *b, uint32_t parent, const char *name, size_t len,
+			uint32_t *out)
+{
+	*out = NIL;
+	if (parent == NIL) {
+		/* The only root is node 0. */
+		const struct tnode *t = &b->nodes[0];
+		if (b->n_nodes && t->name_len == len && memcmp(t->name, name, len) == 0)
+			*out = 0;
+		return 0;
+	}
+	if (b->nodes[parent].n_children < BUILDER_SCAN_CHILDREN) {
+		for (uint32_t k = b->nodes[parent].first_child; k != NIL;
+		     k = b->nodes[k].next_sibling) {
 			const struct tnode *t = &b->nodes[k];
-			if (t->parent == parent && t->name_len == len &&
-			    memcmp(t->name, name, len) == 0)
-				return k;
-			if (parent == NIL)
-				break; /* the only root is node 0 */
+			if (t->name_len == len && memcmp(t->name, name, len) == 0) {
+				*out = k;
+				break;
+			}
 		}
-		return NIL;
+		return 0;
+	}
+	if (!b->nodes[parent].is_hashed) {
+		int rc = builder_hash_children(b, parent);
+		if (rc < 0)
+			return rc;
 	}
 	size_t mask = b->n_slots - 1;
 	for (size_t k = node_hash(parent, name, len) & mask; b->slots[k] != NIL;
@@ -103,10 +147,12 @@ static uint32_t builder_find(const struct builder *b, uint32_t parent, const cha
 		/* A used slot always indexes an existing node. */
 		const struct tnode *t = &b->nodes[b->slots[k]];
 		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
-		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0)
-			return b->slots[k];
+		if (t->parent == parent && t->name_len == len && memcmp(t->name, name, len) == 0) {
+			*out = b->slots[k];
+			break;
+		}
 	}
-	return NIL;
+	return 0;
 }
 
 /* A new node `name` under `parent` (NIL for the root), first in its parent's list. */
@@ -124,7 +170,7 @@ static int builder_new_node(struct builder *b, uint32_t parent, const char *name
 		b->cap_nodes = cap;
 	}
 	uint32_t i = b->n_nodes++;
-	b->nodes[i] = (struct tnode){name, (uint32_t)len, parent, NIL, NIL, 0, kind};
+	b->nodes[i] = (struct tnode){name, (uint32_t)len, parent, NIL, NIL, 0, kind, 1, 0};
 	if (parent != NIL) {
 		struct tnode *p = &b->nodes[parent];
 		b->nodes[i].next_sibling = p->first_child;
@@ -139,32 +185,37 @@ static int builder_new_node(struct builder *b, uint32_t parent, const char *name
 static int builder_child(struct builder *b, uint32_t parent, const char *name, size_t len,
 			 uint8_t kind, uint32_t *out)
 {
-	/* The table is kept under half full: ready before any lookup needs it. */
-	if ((size_t)b->n_nodes * 2 >= b->n_slots && builder_grow_slots(b) < 0)
-		return -ENOMEM;
-	uint32_t found = builder_find(b, parent, name, len);
-	if (found != NIL) {
-		/* A path listed as a file that turns out to have children is a directory;
-		 * an explicit directory stays one. */
-		if (kind == TRAWL_KIND_DIR)
-			b->nodes[found].kind = TRAWL_KIND_DIR;
-		*out = found;
-		return 0;
+	/* A name after a sorted directory's largest child is new: sorted input (the
+	 * common case) never looks children up. */
+	int is_after_newest = 1, rc;
+	if (parent != NIL) {
+		uint32_t newest = b->nodes[parent].first_child;
+		is_after_newest = newest == NIL || cmp_bytes(name, len, b->nodes[newest].name,
+							     b->nodes[newest].name_len) > 0;
 	}
+	if (parent == NIL || !is_after_newest || !b->nodes[parent].is_sorted) {
+		uint32_t found;
+		if ((rc = builder_find(b, parent, name, len, &found)) < 0)
+			return rc;
+		if (found != NIL) {
+			/* A path listed as a file that turns out to have children is a
+			 * directory; an explicit directory stays one. */
+			if (kind == TRAWL_KIND_DIR)
+				b->nodes[found].kind = TRAWL_KIND_DIR;
+			*out = found;
+			return 0;
+		}
+	}
+	if (parent != NIL && b->nodes[parent].is_hashed && (rc = builder_reserve_slots(b, 1)) < 0)
+		return rc;
 	uint32_t i;
-	int rc = builder_new_node(b, parent, name, len, kind, &i);
-	if (rc < 0)
+	if ((rc = builder_new_node(b, parent, name, len, kind, &i)) < 0)
 		return rc;
 	if (parent != NIL) {
-		/* At the threshold the directory's children move to the table; past it
-		 * each new one goes there. */
-		const struct tnode *p = &b->nodes[parent];
-		if (p->n_children == BUILDER_SCAN_CHILDREN) {
-			for (uint32_t k = p->first_child; k != NIL; k = b->nodes[k].next_sibling)
-				builder_hash_insert(b, k);
-		} else if (p->n_children > BUILDER_SCAN_CHILDREN) {
+		struct tnode *p = &b->nodes[parent];
+		p->is_sorted &= is_after_newest;
+		if (p->is_hashed)
 			builder_hash_insert(b, i);
-		}
 	}
 	*out = i;
 	return 0;
@@ -322,15 +373,6 @@ struct name_ref {
 	const char *folded;	       /* "/" + fold of each name, in first-seen order */
 	const uint32_t *folded_offset; /* n + 1 */
 };
-
-/* Byte order, shorter first on a common prefix: -1, 0 or 1. */
-static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
-{
-	int c = memcmp(a, b, na < nb ? na : nb);
-	if (c)
-		return c < 0 ? -1 : 1;
-	return (na > nb) - (na < nb);
-}
 
 /* Name order: by loose fold, then by original bytes. Names sharing a folded prefix
  * are then a contiguous range of ids, and a name is found by binary search. Snapshots
@@ -569,6 +611,7 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 	free(b->slots);
 	b->slots = NULL;
 	b->n_slots = 0;
+	b->n_hashed = 0;
 	if ((rc = assign_ids(b, b->root, order, s->parent, s->subtree_end)) < 0)
 		goto out;
 	for (uint32_t id = 0; id < s->n_entries; id++)
