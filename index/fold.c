@@ -194,6 +194,16 @@ nomem:
 
 long fold_loose_bytes(struct fold_buf *b, const char *s, size_t len, char *out, size_t cap)
 {
+	/* ASCII folds byte for byte to its lowercase: most names are ASCII, and looking one up
+	 * (an incremental walk looks up every directory) should not pay for full folding. */
+	size_t ascii = 0;
+	while (ascii < len && (unsigned char)s[ascii] < 0x80)
+		ascii++;
+	if (ascii == len) {
+		for (size_t j = 0; j < len && j < cap; j++)
+			out[j] = s[j] >= 'A' && s[j] <= 'Z' ? (char)(s[j] + ('a' - 'A')) : s[j];
+		return (long)len;
+	}
 	if (fold(b, s, len, 0) < 0)
 		return -ENOMEM;
 	size_t n = 0;
