@@ -451,23 +451,24 @@ static int on_lookup(void *ctx, const char *path, size_t len, struct trawl_dir_m
 }
 
 struct subdir_emit {
-	int (*emit)(void *arg, const char *name, size_t len);
+	int (*emit)(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known);
 	void *arg;
 };
 
-static int emit_dir(void *ctx, const char *name, size_t len, unsigned kind)
+static int emit_dir(void *ctx, const char *name, size_t len, const struct trawl_dir_meta *meta)
 {
 	struct subdir_emit *s = ctx;
-	(void)kind;
-	return s->emit(s->arg, name, len);
+	return s->emit(s->arg, name, len, meta);
 }
 
 static int on_subdirs(void *ctx, const char *path, size_t len,
-		      int (*emit)(void *arg, const char *name, size_t len), void *arg)
+		      int (*emit)(void *arg, const char *name, size_t len,
+				  const struct trawl_dir_meta *known),
+		      void *arg)
 {
 	struct walk_ctx *w = ctx;
 	struct subdir_emit s = {emit, arg};
-	int rc = trawl_index_children_of_kind(w->ix, path, len, TRAWL_KIND_DIR, emit_dir, &s);
+	int rc = trawl_index_child_dirs(w->ix, path, len, emit_dir, &s);
 	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
 }
 

@@ -26,6 +26,9 @@ struct node {
 	uint32_t root;	       /* index of its root in the options */
 	uint32_t path_len;     /* bytes of its absolute path */
 	uint32_t name_len;
+	/* Incremental walks: what the caller knew of it, given with its name. */
+	int has_known;
+	int64_t known_mtime_ns, known_ctime_ns;
 	char name[]; /* NUL-terminated; a root's is its whole path */
 };
 
@@ -170,6 +173,7 @@ static struct node *node_new(struct node *parent, uint32_t root, const char *nam
 	n->anchor_fd = -1;
 	n->anchor_path = NULL;
 	n->root = root;
+	n->has_known = 0;
 	n->name_len = (uint32_t)len;
 	memcpy(n->name, name, len);
 	n->name[len] = '\0';
@@ -573,7 +577,8 @@ static int send_listing(struct worker *wk, const struct item *it, int is_unchang
 
 /* Make a node for the subdirectory `name` of the item, unless the prune rules keep the
  * walk out of it. */
-static int add_subdir(struct worker *wk, const struct item *it, const char *name, size_t len)
+static int add_subdir(struct worker *wk, const struct item *it, const char *name, size_t len,
+		      const struct trawl_dir_meta *known)
 {
 	struct walk *w = wk->w;
 	struct node *parent = it->node;
@@ -599,6 +604,11 @@ static int add_subdir(struct worker *wk, const struct item *it, const char *name
 	struct node *n = node_new(parent, parent->root, name, len);
 	if (!n)
 		return -ENOMEM;
+	if (known) {
+		n->has_known = 1;
+		n->known_mtime_ns = known->mtime_ns;
+		n->known_ctime_ns = known->ctime_ns;
+	}
 	wk->fresh[wk->n_fresh++] = n;
 	return 0;
 }
@@ -609,7 +619,7 @@ struct emit_arg {
 };
 
 /* walk_callbacks.subdirs' `emit`: one subdirectory the caller knew. */
-static int emit_subdir(void *arg, const char *name, size_t len)
+static int emit_subdir(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known)
 {
 	struct emit_arg *a = arg;
 	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) || memchr(name, '\0', len) ||
@@ -617,7 +627,7 @@ static int emit_subdir(void *arg, const char *name, size_t len)
 		stat_add(&a->wk->w->stats->errors, 1);
 		return 0;
 	}
-	return add_subdir(a->wk, a->it, name, len);
+	return add_subdir(a->wk, a->it, name, len, known);
 }
 
 /* Keep the item's fd as an anchor for its descendants, or close it with the next round. */
@@ -672,7 +682,7 @@ static int finish_item(struct worker *wk, struct item *it)
 	for (size_t i = 0; rc == 0 && i < wk->n_kids; i++) {
 		const struct kid *c = &wk->kids[i];
 		if (c->kind == TRAWL_KIND_DIR)
-			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len);
+			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len, NULL);
 	}
 	push_fresh(wk);
 	return rc;
@@ -711,9 +721,15 @@ static size_t queue_closes(struct worker *wk, size_t nr)
 static int is_known_unchanged(struct worker *wk, struct item *it)
 {
 	const struct walk_callbacks *cb = wk->w->cb;
+	const struct node *n = it->node;
 	struct trawl_dir_meta known;
-	return cb->lookup(cb->ctx, item_path(wk, it), it->node->path_len, &known) == 0 &&
-	       known.mtime_ns == ns_of(it->stx.stx_mtime) &&
+	if (n->has_known) {
+		known.mtime_ns = n->known_mtime_ns;
+		known.ctime_ns = n->known_ctime_ns;
+	} else if (cb->lookup(cb->ctx, item_path(wk, it), n->path_len, &known) < 0) {
+		return 0;
+	}
+	return known.mtime_ns == ns_of(it->stx.stx_mtime) &&
 	       known.ctime_ns == ns_of(it->stx.stx_ctime);
 }
 

@@ -209,17 +209,12 @@ int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
 	return rc;
 }
 
-int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
-			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
-			 void *ctx)
-{
-	return trawl_index_children_of_kind(ix, path, len, TRAWL_KIND_ANY, fn, ctx);
-}
-
-int trawl_index_children_of_kind(struct trawl_index *ix, const char *path, size_t len,
-				 unsigned kinds,
-				 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
-				 void *ctx)
+/* Call visit() for each live child of directory `path` of the kinds in `kinds`, with
+ * its node in the generation current when this call started. */
+static int each_child(struct trawl_index *ix, const char *path, size_t len, unsigned kinds,
+		      int (*visit)(void *ctx, const struct generation *g, uint32_t node,
+				   const char *name, size_t len, unsigned kind),
+		      void *ctx)
 {
 	struct generation *g;
 	uint32_t node;
@@ -231,23 +226,66 @@ int trawl_index_children_of_kind(struct trawl_index *ix, const char *path, size_
 	const struct store *s = &g->base->store;
 	if (node < s->n_entries) {
 		/* Base children follow each other subtree by subtree; a removed child's
-		 * whole subtree is removed with it. */
+		 * whole subtree is removed with it. Other kinds are skipped before their
+		 * names are read. */
 		for (uint32_t c = node + 1; c < s->subtree_end[node] && rc == 0;
 		     c = s->subtree_end[c]) {
 			if (!(s->kind[c] & kinds) || !generation_base_live(g, c))
 				continue;
 			size_t n;
 			const char *name = store_name(s, c, &n);
-			rc = fn(ctx, name, n, s->kind[c]);
+			rc = visit(ctx, g, c, name, n, s->kind[c]);
 		}
 	}
 	for (uint32_t r = delta_first_child(&g->delta, node); r != NODE_NONE && rc == 0;
 	     r = delta_next_child(&g->delta, r)) {
 		const struct delta_record *rec = delta_record(g->delta.log, r);
 		if (rec->kind & kinds)
-			rc = fn(ctx, rec->name, rec->name_len, rec->kind);
+			rc = visit(ctx, g, s->n_entries + r, rec->name, rec->name_len, rec->kind);
 	}
 out:
 	generation_put(g);
 	return rc;
+}
+
+struct child_fn {
+	int (*fn)(void *ctx, const char *name, size_t len, unsigned kind);
+	int (*dir_fn)(void *ctx, const char *name, size_t len, const struct trawl_dir_meta *meta);
+	void *ctx;
+};
+
+static int visit_child(void *ctx, const struct generation *g, uint32_t node, const char *name,
+		       size_t len, unsigned kind)
+{
+	const struct child_fn *c = ctx;
+	(void)g;
+	(void)node;
+	return c->fn(c->ctx, name, len, kind);
+}
+
+static int visit_child_dir(void *ctx, const struct generation *g, uint32_t node, const char *name,
+			   size_t len, unsigned kind)
+{
+	const struct child_fn *c = ctx;
+	struct trawl_dir_meta meta;
+	(void)kind;
+	generation_node_meta(g, node, &meta);
+	return c->dir_fn(c->ctx, name, len, &meta);
+}
+
+int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
+			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
+			 void *ctx)
+{
+	struct child_fn c = {.fn = fn, .ctx = ctx};
+	return each_child(ix, path, len, TRAWL_KIND_ANY, visit_child, &c);
+}
+
+int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
+			   int (*fn)(void *ctx, const char *name, size_t len,
+				     const struct trawl_dir_meta *meta),
+			   void *ctx)
+{
+	struct child_fn c = {.dir_fn = fn, .ctx = ctx};
+	return each_child(ix, path, len, TRAWL_KIND_DIR, visit_child_dir, &c);
 }

@@ -275,14 +275,15 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 void *ctx);
 
 /**
- * trawl_index_children() for the children of the `kinds` (a mask of enum trawl_kind)
- * alone: an incremental walk asks for the subdirectories of every directory it finds
- * unchanged, and a directory holds mostly files, whose names it need not read.
+ * trawl_index_children() for the subdirectories alone, each with its meta as
+ * trawl_index_dir_meta() gives it: an incremental walk asks for the subdirectories of
+ * every directory it finds unchanged, then compares each one's times; a directory holds
+ * mostly files, whose names it need not read, and the meta spares a look-up by path.
  */
-int trawl_index_children_of_kind(struct trawl_index *ix, const char *path, size_t len,
-				 unsigned kinds,
-				 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
-				 void *ctx);
+int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
+			   int (*fn)(void *ctx, const char *name, size_t len,
+				     const struct trawl_dir_meta *meta),
+			   void *ctx);
 
 /**
  * Fold the delta, tombstones and directory meta into a new base generation and publish

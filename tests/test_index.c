@@ -509,6 +509,34 @@ static void listing_sort(struct listing *l)
 		}
 }
 
+struct child_dirs {
+	struct trawl_index *ix;
+	const char *parent;
+	size_t parent_len;
+	struct listing l;
+};
+
+static int collect_child_dir(void *ctx, const char *name, size_t len,
+			     const struct trawl_dir_meta *meta)
+{
+	struct child_dirs *cd = ctx;
+	char path[4096];
+	size_t at = cd->parent_len;
+	assert_true(at + 1 + len < sizeof(path));
+	memcpy(path, cd->parent, at);
+	if (at > 1)
+		path[at++] = '/';
+	memcpy(path + at, name, len);
+	struct trawl_dir_meta want;
+	assert_int_equal(trawl_index_dir_meta(cd->ix, path, at + len, &want), 0);
+	assert_int_equal(meta->mtime_ns, want.mtime_ns);
+	assert_int_equal(meta->ctime_ns, want.ctime_ns);
+	assert_int_equal(meta->mode, want.mode);
+	assert_int_equal(meta->uid, want.uid);
+	assert_int_equal(meta->gid, want.gid);
+	return collect_child(&cd->l, name, len, TRAWL_KIND_DIR);
+}
+
 /* The children of directory `e` in the index equal the model's, each once. Names in
  * these trees have no NUL, so they compare as strings. */
 static void check_children(struct trawl_index *ix, const struct model *m, const struct ref_entry *e)
@@ -538,11 +566,11 @@ static void check_children(struct trawl_index *ix, const struct model *m, const 
 		assert_string_equal(got.names[i], want.names[i]);
 		assert_int_equal(got.kinds[i], want.kinds[i]);
 	}
-	/* Asked for directories alone, the directories of the same listing. */
-	struct listing dirs = {0};
-	assert_int_equal(
-	    trawl_index_children_of_kind(ix, e->path, e->len, TRAWL_KIND_DIR, collect_child, &dirs),
-	    0);
+	/* Asked for directories alone, the directories of the same listing, each with the
+	 * meta a look-up of its path gives. */
+	struct child_dirs cd = {ix, e->path, e->len, {0}};
+	assert_int_equal(trawl_index_child_dirs(ix, e->path, e->len, collect_child_dir, &cd), 0);
+	struct listing dirs = cd.l;
 	listing_sort(&dirs);
 	size_t k = 0;
 	for (size_t i = 0; i < want.n; i++) {

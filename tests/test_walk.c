@@ -832,15 +832,20 @@ static int known_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 	return -ENOENT;
 }
 
+/* Lists what it knew; every other subdirectory comes without its meta, so that the walk
+ * asks known_lookup() for it (both ways are tested). */
 static int known_subdirs(void *ctx, const char *path, size_t len,
-			 int (*emit)(void *arg, const char *name, size_t len), void *arg)
+			 int (*emit)(void *arg, const char *name, size_t len,
+				     const struct trawl_dir_meta *known),
+			 void *arg)
 {
 	struct known *k = ctx;
 	for (size_t i = 0; i < k->n; i++) {
 		const char *p = k->paths[i];
 		if (strlen(p) > len + 1 && memcmp(p, path, len) == 0 && p[len] == '/' &&
 		    !strchr(p + len + 1, '/')) {
-			int rc = emit(arg, p + len + 1, strlen(p + len + 1));
+			int rc = emit(arg, p + len + 1, strlen(p + len + 1),
+				      i % 2 ? &k->metas[i] : NULL);
 			if (rc)
 				return rc;
 		}
@@ -933,16 +938,19 @@ static int ghost_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 }
 
 static int ghost_subdirs(void *ctx, const char *path, size_t len,
-			 int (*emit)(void *arg, const char *name, size_t len), void *arg)
+			 int (*emit)(void *arg, const char *name, size_t len,
+				     const struct trawl_dir_meta *known),
+			 void *arg)
 {
 	(void)ctx;
 	(void)path;
 	(void)len;
-	int rc = emit(arg, "ghost", 5);
+	static const struct trawl_dir_meta once = {.mtime_ns = 1, .ctime_ns = 1};
+	int rc = emit(arg, "ghost", 5, &once);
 	if (rc == 0)
-		rc = emit(arg, "a/b", 3);
+		rc = emit(arg, "a/b", 3, NULL);
 	if (rc == 0)
-		rc = emit(arg, "..", 2);
+		rc = emit(arg, "..", 2, NULL);
 	return rc;
 }
 
