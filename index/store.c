@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -445,16 +446,17 @@ void store_folded_release(struct store_folded *f)
 }
 
 /* Distinct names: a hash of name bytes finds them; they are then numbered in name
- * order (see cmp_name_ref), and their folds handed back in that order. */
-static int intern_names(struct store *s, const struct builder *b, const uint32_t *order,
+ * order (see cmp_name_ref), and their folds handed back in that order. The name of each
+ * builder node goes to name_of_node[]. */
+static int intern_names(struct store *s, const struct builder *b, uint32_t *name_of_node,
 			struct store_folded *folded)
 {
 	size_t n_slots = 1024;
-	while (n_slots < (size_t)s->n_entries * 2)
+	while (n_slots < (size_t)b->n_nodes * 2)
 		n_slots *= 2;
 	uint32_t *slots = malloc(n_slots * sizeof(*slots));
-	const char **first = malloc((size_t)s->n_entries * sizeof(*first));
-	uint32_t *first_len = malloc((size_t)s->n_entries * sizeof(*first_len));
+	const char **first = malloc((size_t)b->n_nodes * sizeof(*first));
+	uint32_t *first_len = malloc((size_t)b->n_nodes * sizeof(*first_len));
 	struct store_folded unordered = {0};
 	int rc = -ENOMEM;
 	if (!slots || !first || !first_len)
@@ -462,8 +464,8 @@ static int intern_names(struct store *s, const struct builder *b, const uint32_t
 	memset(slots, 0xff, n_slots * sizeof(*slots));
 	uint32_t n_names = 0;
 	size_t bytes = 0;
-	for (uint32_t id = 0; id < s->n_entries; id++) {
-		const struct tnode *t = &b->nodes[order[id]];
+	for (uint32_t node = 0; node < b->n_nodes; node++) {
+		const struct tnode *t = &b->nodes[node];
 		size_t k = hash_bytes(t->name, t->name_len, 0xcbf29ce484222325ull) & (n_slots - 1);
 		for (; slots[k] != NIL; k = (k + 1) & (n_slots - 1))
 			if (first_len[slots[k]] == t->name_len &&
@@ -476,7 +478,7 @@ static int intern_names(struct store *s, const struct builder *b, const uint32_t
 			bytes += t->name_len;
 			n_names++;
 		}
-		s->name_id[id] = slots[k];
+		name_of_node[node] = slots[k];
 	}
 	s->n_names = n_names;
 	if (bytes > UINT32_MAX) {
@@ -514,8 +516,8 @@ static int intern_names(struct store *s, const struct builder *b, const uint32_t
 	uint32_t *renumber = first_len;
 	for (uint32_t k = 0; k < n_names; k++)
 		renumber[slots[k]] = k;
-	for (uint32_t id = 0; id < s->n_entries; id++)
-		s->name_id[id] = renumber[s->name_id[id]];
+	for (uint32_t node = 0; node < b->n_nodes; node++)
+		name_of_node[node] = renumber[name_of_node[node]];
 	rc = 0;
 out:
 	free(slots);
@@ -593,6 +595,22 @@ uint32_t store_builder_count(const struct store_builder *sb)
 	return sb->b.n_nodes;
 }
 
+/* Interning names needs the nodes, not their ids: it runs beside assign_ids(). */
+struct intern_job {
+	struct store *s;
+	const struct builder *b;
+	uint32_t *name_of_node;
+	struct store_folded *folded;
+	int rc;
+};
+
+static void *intern_job_run(void *arg)
+{
+	struct intern_job *j = arg;
+	j->rc = intern_names(j->s, j->b, j->name_of_node, j->folded);
+	return NULL;
+}
+
 int store_builder_finish(struct store_builder *sb, struct store *s, struct store_folded *folded,
 			 uint32_t *node_of_id)
 {
@@ -612,14 +630,29 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 	b->slots = NULL;
 	b->n_slots = 0;
 	b->n_hashed = 0;
-	if ((rc = assign_ids(b, b->root, order, s->parent, s->subtree_end)) < 0)
+	/* s->name_id holds each node's name until the ids are known. */
+	struct intern_job job = {s, b, s->name_id, folded, 0};
+	pthread_t thread;
+	int is_threaded = pthread_create(&thread, NULL, intern_job_run, &job) == 0;
+	rc = assign_ids(b, b->root, order, s->parent, s->subtree_end);
+	if (is_threaded)
+		pthread_join(thread, NULL);
+	else
+		intern_job_run(&job);
+	if (rc == 0)
+		rc = job.rc;
+	if (rc < 0)
 		goto out;
 	for (uint32_t id = 0; id < s->n_entries; id++)
 		s->kind[id] = b->nodes[order[id]].kind;
 	if (node_of_id)
 		memcpy(node_of_id, order, (size_t)b->n_nodes * sizeof(*order));
-	if ((rc = intern_names(s, b, order, folded)) < 0)
-		goto out;
+	/* From names by node to names by id, in place in order[], which then swaps in. */
+	for (uint32_t id = 0; id < s->n_entries; id++)
+		order[id] = s->name_id[order[id]];
+	uint32_t *name_id = order;
+	order = s->name_id;
+	s->name_id = name_id;
 	rc = index_name_entries(s);
 out:
 	free(order);
