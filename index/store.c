@@ -388,6 +388,30 @@ static int cmp_name_ref(const void *a, const void *b, void *arg)
 	return c ? c : cmp_bytes(r->name[x], r->len[x], r->name[y], r->len[y]);
 }
 
+/* A name being put in name order: the first 8 bytes of its fold after the '/',
+ * big-endian and zero-padded, so that ordering prefixes orders folds as far as they
+ * go (no fold holds a NUL), with no cache miss; equal prefixes are compared in full. */
+struct name_rank {
+	uint64_t prefix;
+	uint32_t name;
+};
+
+static uint64_t fold_prefix(const char *fold, size_t len)
+{
+	uint64_t p = 0;
+	for (size_t i = 0; i < sizeof(p); i++)
+		p = p << 8 | (i < len ? (unsigned char)fold[i] : 0);
+	return p;
+}
+
+static int cmp_name_rank(const void *a, const void *b, void *arg)
+{
+	const struct name_rank *x = a, *y = b;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return cmp_name_ref(&x->name, &y->name, arg);
+}
+
 /* The "/" + loose fold of each of n names, appended into one arena. */
 static int fold_all(const char *const *name, const uint32_t *len, uint32_t n,
 		    struct store_folded *f)
@@ -458,6 +482,7 @@ static int intern_names(struct store *s, const struct builder *b, uint32_t *name
 	const char **first = malloc((size_t)b->n_nodes * sizeof(*first));
 	uint32_t *first_len = malloc((size_t)b->n_nodes * sizeof(*first_len));
 	struct store_folded unordered = {0};
+	struct name_rank *ranks = NULL;
 	int rc = -ENOMEM;
 	if (!slots || !first || !first_len)
 		goto out;
@@ -488,10 +513,17 @@ static int intern_names(struct store *s, const struct builder *b, uint32_t *name
 	if ((rc = fold_all(first, first_len, n_names, &unordered)) < 0)
 		goto out;
 	rc = -ENOMEM;
-	for (uint32_t k = 0; k < n_names; k++)
-		slots[k] = k;
+	free(slots);
+	slots = NULL;
+	if (!(ranks = malloc(((size_t)n_names + 1) * sizeof(*ranks))))
+		goto out;
+	for (uint32_t k = 0; k < n_names; k++) {
+		const char *f = unordered.bytes + unordered.offset[k] + 1;
+		ranks[k] = (struct name_rank){
+		    fold_prefix(f, unordered.offset[k + 1] - unordered.offset[k] - 1), k};
+	}
 	struct name_ref refs = {first, first_len, unordered.bytes, unordered.offset};
-	qsort_r(slots, n_names, sizeof(*slots), cmp_name_ref, &refs);
+	qsort_r(ranks, n_names, sizeof(*ranks), cmp_name_rank, &refs);
 	s->name_offset = malloc(((size_t)n_names + 1) * sizeof(*s->name_offset));
 	s->name_bytes = malloc(bytes + 1);
 	folded->bytes = malloc((size_t)unordered.offset[n_names] + 1);
@@ -500,7 +532,7 @@ static int intern_names(struct store *s, const struct builder *b, uint32_t *name
 		goto out;
 	size_t at = 0, fat = 0;
 	for (uint32_t k = 0; k < n_names; k++) {
-		uint32_t old = slots[k];
+		uint32_t old = ranks[k].name;
 		s->name_offset[k] = (uint32_t)at;
 		memcpy(s->name_bytes + at, first[old], first_len[old]);
 		at += first_len[old];
@@ -515,12 +547,13 @@ static int intern_names(struct store *s, const struct builder *b, uint32_t *name
 	/* first_len has been read for the last time: it becomes the old -> new map. */
 	uint32_t *renumber = first_len;
 	for (uint32_t k = 0; k < n_names; k++)
-		renumber[slots[k]] = k;
+		renumber[ranks[k].name] = k;
 	for (uint32_t node = 0; node < b->n_nodes; node++)
 		name_of_node[node] = renumber[name_of_node[node]];
 	rc = 0;
 out:
 	free(slots);
+	free(ranks);
 	free(first);
 	free(first_len);
 	store_folded_release(&unordered);
