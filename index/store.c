@@ -469,6 +469,34 @@ void store_folded_release(struct store_folded *f)
 	f->offset = NULL;
 }
 
+/* Interning a node is a chain of cache misses: its slot, the name the slot holds, that
+ * name's bytes. Each is fetched ahead of need, one stage of INTERN_AHEAD nodes further
+ * for each link; the slots of the nodes ahead wait in a ring of INTERN_RING. */
+#define INTERN_AHEAD 8
+#define INTERN_RING  32 /* a power of two, over 3 * INTERN_AHEAD */
+
+static void intern_prefetch(const struct builder *b, uint32_t node, const uint32_t *slots,
+			    size_t n_slots, const char *const *first, const uint32_t *first_len,
+			    size_t *ring)
+{
+	/* The first nodes have no stages before them: start the ring full. */
+	for (uint32_t i = node ? node + 3 * INTERN_AHEAD : 0;
+	     i <= node + 3 * INTERN_AHEAD && i < b->n_nodes; i++) {
+		const struct tnode *t = &b->nodes[i];
+		ring[i % INTERN_RING] =
+		    hash_bytes(t->name, t->name_len, 0xcbf29ce484222325ull) & (n_slots - 1);
+		__builtin_prefetch(&slots[ring[i % INTERN_RING]]);
+	}
+	uint32_t i = node + 2 * INTERN_AHEAD;
+	if (i < b->n_nodes && slots[ring[i % INTERN_RING]] != NIL) {
+		__builtin_prefetch(&first[slots[ring[i % INTERN_RING]]]);
+		__builtin_prefetch(&first_len[slots[ring[i % INTERN_RING]]]);
+	}
+	i = node + INTERN_AHEAD;
+	if (i < b->n_nodes && slots[ring[i % INTERN_RING]] != NIL)
+		__builtin_prefetch(first[slots[ring[i % INTERN_RING]]]);
+}
+
 /* Distinct names: a hash of name bytes finds them; they are then numbered in name
  * order (see cmp_name_ref), and their folds handed back in that order. The name of each
  * builder node goes to name_of_node[]. */
@@ -489,9 +517,11 @@ static int intern_names(struct store *s, const struct builder *b, uint32_t *name
 	memset(slots, 0xff, n_slots * sizeof(*slots));
 	uint32_t n_names = 0;
 	size_t bytes = 0;
+	size_t ring[INTERN_RING];
 	for (uint32_t node = 0; node < b->n_nodes; node++) {
+		intern_prefetch(b, node, slots, n_slots, first, first_len, ring);
 		const struct tnode *t = &b->nodes[node];
-		size_t k = hash_bytes(t->name, t->name_len, 0xcbf29ce484222325ull) & (n_slots - 1);
+		size_t k = ring[node % INTERN_RING];
 		for (; slots[k] != NIL; k = (k + 1) & (n_slots - 1))
 			if (first_len[slots[k]] == t->name_len &&
 			    memcmp(first[slots[k]], t->name, t->name_len) == 0)
