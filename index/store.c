@@ -239,12 +239,13 @@ int store_path_is_acceptable(const char *p, size_t len)
 	return 1;
 }
 
-/* The nodes of the previous path, root first: sorted input shares most of them. */
+/* The previous path and its nodes, root first: sorted input shares most of them. */
 struct chain {
 	uint32_t *node;
-	const char **name;
-	uint32_t *name_len;
+	uint32_t *end; /* where each component of the previous path ends in it */
 	size_t depth, cap;
+	const char *prev;
+	size_t prev_len;
 };
 
 static int chain_reserve(struct chain *c, size_t depth)
@@ -257,16 +258,39 @@ static int chain_reserve(struct chain *c, size_t depth)
 	uint32_t *node = realloc(c->node, cap * sizeof(*node));
 	if (node)
 		c->node = node;
-	const char **name = realloc(c->name, cap * sizeof(*name));
-	if (name)
-		c->name = name;
-	uint32_t *name_len = realloc(c->name_len, cap * sizeof(*name_len));
-	if (name_len)
-		c->name_len = name_len;
-	if (!node || !name || !name_len)
+	uint32_t *end = realloc(c->end, cap * sizeof(*end));
+	if (end)
+		c->end = end;
+	if (!node || !end)
 		return -ENOMEM;
 	c->cap = cap;
 	return 0;
+}
+
+/* The length of the common prefix of a and b, a word at a time while they agree. */
+static size_t common_prefix(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t n = na < nb ? na : nb, i = 0;
+	for (uint64_t x, y; i + sizeof(x) <= n; i += sizeof(x)) {
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&y, b + i, sizeof(y));
+		if (x != y)
+			break;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* How many leading components p (len bytes) shares with the previous path: those that
+ * end inside the bytes the two have in common, or where both end with them. */
+static size_t chain_shared(const struct chain *c, const char *p, size_t len)
+{
+	size_t lcp = common_prefix(c->prev, c->prev_len, p, len), d = 0;
+	while (d < c->depth &&
+	       (c->end[d] < lcp || (c->end[d] == lcp && (lcp == len || p[lcp] == '/'))))
+		d++;
+	return d;
 }
 
 static int insert_path(struct builder *b, struct chain *c, uint32_t root, const char *p, size_t len,
@@ -276,35 +300,29 @@ static int insert_path(struct builder *b, struct chain *c, uint32_t root, const 
 		leaf_kind = TRAWL_KIND_DIR;
 		len--;
 	}
-	uint32_t parent = root;
-	size_t depth = 0;
-	for (size_t i = 1; i < len; depth++) {
+	/* Shared components are the previous path's nodes. Only the last can change kind:
+	 * the previous path's leaf may be a directory of this one (a file listed before
+	 * its children turns out to be a directory; an explicit one stays one). */
+	size_t depth = chain_shared(c, p, len), i = depth ? c->end[depth - 1] + 1 : 1;
+	if (depth && (i <= len || leaf_kind == TRAWL_KIND_DIR))
+		b->nodes[c->node[depth - 1]].kind = TRAWL_KIND_DIR;
+	uint32_t parent = depth ? c->node[depth - 1] : root;
+	for (; i < len; depth++) {
 		const char *slash = memchr(p + i, '/', len - i);
 		size_t end = slash ? (size_t)(slash - p) : len;
-		const char *name = p + i;
-		size_t n = end - i;
 		uint8_t kind = slash ? TRAWL_KIND_DIR : leaf_kind;
 		int rc = chain_reserve(c, depth + 1);
 		if (rc < 0)
 			return rc;
-		uint32_t node;
-		if (depth < c->depth && c->name_len[depth] == n &&
-		    memcmp(c->name[depth], name, n) == 0) {
-			node = c->node[depth];
-			if (kind == TRAWL_KIND_DIR)
-				b->nodes[node].kind = TRAWL_KIND_DIR;
-		} else {
-			if ((rc = builder_child(b, parent, name, n, kind, &node)) < 0)
-				return rc;
-			c->depth = depth; /* the rest of the previous chain no longer applies */
-			c->node[depth] = node;
-			c->name[depth] = name;
-			c->name_len[depth] = (uint32_t)n;
-		}
-		c->depth = depth + 1 > c->depth ? depth + 1 : c->depth;
-		parent = node;
+		if ((rc = builder_child(b, parent, p + i, end - i, kind, &parent)) < 0)
+			return rc;
+		c->node[depth] = parent;
+		c->end[depth] = (uint32_t)end;
 		i = end + 1;
 	}
+	c->depth = depth;
+	c->prev = p;
+	c->prev_len = len;
 	return 0;
 }
 
@@ -633,8 +651,7 @@ void store_builder_free(struct store_builder *sb)
 	free(sb->b.nodes);
 	free(sb->b.slots);
 	free(sb->c.node);
-	free(sb->c.name);
-	free(sb->c.name_len);
+	free(sb->c.end);
 	free(sb);
 }
 
