@@ -42,59 +42,85 @@ struct name_keys {
 	uint32_t n_keys;       /* N_CHAR_KEYS + the number of trigrams */
 };
 
+/* The trigram table while it is filled: each used slot's dense key, and the last name
+ * that listed it (k + 1, or 0), so that a name lists each of its trigrams once. */
+struct trigram_fill {
+	uint32_t *stamp, *dense;
+	size_t used;
+};
+
+/* The first size of the trigram table; it doubles when half full. */
+#define TRIGRAM_MIN_SLOTS 1024
+
+/* Double the table (or make the first), moving each trigram, its dense key and stamp. */
+static int grow_trigrams(struct postings *p, struct trigram_fill *t)
+{
+	size_t n = p->n_slots ? p->n_slots * 2 : TRIGRAM_MIN_SLOTS;
+	struct postings bigger = {.n_slots = n};
+	bigger.keys = calloc(n, sizeof(*bigger.keys));
+	uint32_t *stamp = calloc(n, sizeof(*stamp)), *dense = malloc(n * sizeof(*dense));
+	if (!bigger.keys || !stamp || !dense) {
+		free(bigger.keys);
+		free(stamp);
+		free(dense);
+		return -ENOMEM;
+	}
+	for (size_t slot = 0; slot < p->n_slots; slot++) {
+		if (!p->keys[slot])
+			continue;
+		size_t to = slot_of(&bigger, p->keys[slot]);
+		bigger.keys[to] = p->keys[slot];
+		stamp[to] = t->stamp[slot];
+		dense[to] = t->dense[slot];
+	}
+	free(p->keys);
+	free(t->stamp);
+	free(t->dense);
+	p->keys = bigger.keys;
+	p->n_slots = n;
+	t->stamp = stamp;
+	t->dense = dense;
+	return 0;
+}
+
 /* One pass over the names: the trigram table and each name's distinct trigrams. The
- * table starts large enough for most inputs (a few hundred thousand distinct trigrams,
- * or twice the occurrences in a small input); when it passes half full the pass starts
- * again with a table four times larger. */
+ * table is kept under half full and no larger: the smaller it is, the more of it the
+ * caches hold, here and in every look-up (Debian's 71K trigrams take 256 Ki slots). */
 static int collect_trigrams(struct postings *p, struct name_keys *nk, const struct store_folded *f,
 			    uint32_t n_names)
 {
 	size_t cap = (size_t)f->offset[n_names] + 1;
 	nk->keys = malloc(cap * sizeof(*nk->keys));
 	nk->offset = malloc(((size_t)n_names + 1) * sizeof(*nk->offset));
-	if (!nk->keys || !nk->offset)
-		return -ENOMEM;
-	/* stamp[slot] == k + 1: slot already listed for name k (a repeated trigram). */
-	uint32_t *stamp = NULL, *dense = NULL;
-	size_t first = 1024; /* never more than twice the trigram occurrences there are */
-	while (first < (1u << 20) && first < 2 * cap)
-		first *= 2;
+	struct trigram_fill t = {0};
 	int rc = -ENOMEM;
-	for (size_t n_slots = first;; n_slots *= 4) {
-		free(p->keys);
-		free(stamp);
-		free(dense);
-		p->n_slots = n_slots;
-		p->keys = calloc(n_slots, sizeof(*p->keys));
-		stamp = calloc(n_slots, sizeof(*stamp));
-		dense = malloc(n_slots * sizeof(*dense));
-		if (!p->keys || !stamp || !dense)
-			goto out;
-		size_t used = 0, at = 0;
-		uint32_t k = 0;
-		for (; k < n_names && used * 2 < n_slots; k++) {
-			const unsigned char *b = (const unsigned char *)f->bytes + f->offset[k];
-			size_t len = f->offset[k + 1] - f->offset[k];
-			nk->offset[k] = (uint32_t)at;
-			for (size_t i = 0; i + 3 <= len; i++) {
-				uint32_t key = trigram_key(b + i);
-				size_t slot = slot_of(p, key);
-				if (!p->keys[slot]) {
-					p->keys[slot] = key;
-					dense[slot] = (uint32_t)(N_CHAR_KEYS + used++);
+	if (!nk->keys || !nk->offset || grow_trigrams(p, &t) < 0)
+		goto out;
+	size_t at = 0;
+	for (uint32_t k = 0; k < n_names; k++) {
+		const unsigned char *b = (const unsigned char *)f->bytes + f->offset[k];
+		size_t len = f->offset[k + 1] - f->offset[k];
+		nk->offset[k] = (uint32_t)at;
+		for (size_t i = 0; i + 3 <= len; i++) {
+			uint32_t key = trigram_key(b + i);
+			size_t slot = slot_of(p, key);
+			if (!p->keys[slot]) {
+				if ((t.used + 1) * 2 >= p->n_slots) {
+					if (grow_trigrams(p, &t) < 0)
+						goto out;
+					slot = slot_of(p, key);
 				}
-				if (stamp[slot] != k + 1) {
-					stamp[slot] = k + 1;
-					nk->keys[at++] = dense[slot];
-				}
+				p->keys[slot] = key;
+				t.dense[slot] = (uint32_t)(N_CHAR_KEYS + t.used++);
+			}
+			if (t.stamp[slot] != k + 1) {
+				t.stamp[slot] = k + 1;
+				nk->keys[at++] = t.dense[slot];
 			}
 		}
-		if (k == n_names && used * 2 < n_slots) {
-			nk->offset[n_names] = (uint32_t)at;
-			p->n_trigrams = used;
-			break;
-		}
 	}
+	nk->offset[n_names] = (uint32_t)at;
+	p->n_trigrams = t.used;
 	nk->n_keys = (uint32_t)(N_CHAR_KEYS + p->n_trigrams);
 	nk->slot_of_key = malloc((p->n_trigrams + 1) * sizeof(*nk->slot_of_key));
 	p->maps = calloc(p->n_slots, sizeof(*p->maps));
@@ -102,11 +128,11 @@ static int collect_trigrams(struct postings *p, struct name_keys *nk, const stru
 		goto out;
 	for (size_t slot = 0; slot < p->n_slots; slot++)
 		if (p->keys[slot])
-			nk->slot_of_key[dense[slot] - N_CHAR_KEYS] = (uint32_t)slot;
+			nk->slot_of_key[t.dense[slot] - N_CHAR_KEYS] = (uint32_t)slot;
 	rc = 0;
 out:
-	free(stamp);
-	free(dense);
+	free(t.stamp);
+	free(t.dense);
 	return rc;
 }
 
