@@ -322,6 +322,8 @@ static void consume(struct walk *w)
 		pthread_mutex_lock(&w->lock);
 		if (rc)
 			abort_locked(w, rc);
+		else if (is_stop_requested(w)) /* readers that keep up never let it wait */
+			abort_locked(w, -ECANCELED);
 	}
 	pthread_mutex_unlock(&w->lock);
 }
