@@ -899,6 +899,18 @@ static uint32_t anchor_budget(void)
 	return (uint32_t)budget;
 }
 
+/* WALK_DEFAULT_THREADS, fewer when descriptors are short: a reader holds up to two
+ * batches of directories open and a ring, and the old default of 2 stands at worst. */
+static unsigned default_workers(void)
+{
+	struct rlimit rl;
+	uint64_t n = WALK_DEFAULT_THREADS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / (2 * WALK_BATCH_DIRS + 1) < n)
+		n = rl.rlim_cur / (2 * WALK_BATCH_DIRS + 1);
+	return n < 2 ? 2 : (unsigned)n;
+}
+
 static int add_roots(struct walk *w)
 {
 	size_t n = 0;
@@ -953,7 +965,7 @@ int walk_run(const struct walk_options *opts, const struct walk_callbacks *cb,
 	pthread_cond_init(&w->has_work, NULL);
 	pthread_cond_init(&w->has_result, NULL);
 	pthread_cond_init(&w->has_room, NULL);
-	unsigned n_workers = opts->threads ? opts->threads : 2;
+	unsigned n_workers = opts->threads ? opts->threads : default_workers();
 	struct worker *wks = calloc(n_workers, sizeof(*wks));
 	int rc =
 	    wks ? walk_prune_table_init(&w->prune, &opts->prune, "/proc/self/mountinfo") : -ENOMEM;

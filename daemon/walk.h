@@ -94,6 +94,12 @@ struct walk_prune {
  * selinuxfs. NULL-ended. */
 extern const char *const walk_default_prune_fs[];
 
+/* Reader threads by default. On a cold cache reading a directory is mostly waiting for
+ * the disk, and more reads in flight finish sooner whatever the cores: a cold walk of
+ * this machine's / took 2.8-4.0 s with 2 readers, 1.7-2.1 s with 8 (fd: 2.2-2.4 s),
+ * and a warm one no longer. */
+#define WALK_DEFAULT_THREADS 8
+
 struct walk_options {
 	const char *const *roots; /* absolute directories; NULL-ended */
 	struct walk_prune prune;
@@ -101,7 +107,7 @@ struct walk_options {
 				    by device id; a mount point not entered counts as pruned) */
 	int is_uring_disabled;	 /* use the plain walker even where io_uring works */
 	int is_incremental;	 /* use callbacks.lookup/subdirs to skip unchanged dirs */
-	unsigned threads;	 /* reader threads (0: 2) */
+	unsigned threads;	 /* reader threads (0: WALK_DEFAULT_THREADS) */
 	const _Atomic int *stop; /* when non-NULL and set, the walk ends early with -ECANCELED */
 };
 
