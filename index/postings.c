@@ -55,17 +55,18 @@ struct trigram_fill {
 /* Double the table (or make the first), moving each trigram, its dense key and stamp. */
 static int grow_trigrams(struct postings *p, struct trigram_fill *t)
 {
-	size_t n = p->n_slots ? p->n_slots * 2 : TRIGRAM_MIN_SLOTS;
+	size_t n_old = t->stamp ? p->n_slots : 0; /* the first table has nothing to move */
+	size_t n = n_old ? n_old * 2 : TRIGRAM_MIN_SLOTS;
 	struct postings bigger = {.n_slots = n};
 	bigger.keys = calloc(n, sizeof(*bigger.keys));
-	uint32_t *stamp = calloc(n, sizeof(*stamp)), *dense = malloc(n * sizeof(*dense));
+	uint32_t *stamp = calloc(n, sizeof(*stamp)), *dense = calloc(n, sizeof(*dense));
 	if (!bigger.keys || !stamp || !dense) {
 		free(bigger.keys);
 		free(stamp);
 		free(dense);
 		return -ENOMEM;
 	}
-	for (size_t slot = 0; slot < p->n_slots; slot++) {
+	for (size_t slot = 0; slot < n_old; slot++) {
 		if (!p->keys[slot])
 			continue;
 		size_t to = slot_of(&bigger, p->keys[slot]);

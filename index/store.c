@@ -613,7 +613,8 @@ out:
 static int index_name_entries(struct store *s)
 {
 	s->name_entries_offset = calloc((size_t)s->n_names + 1, sizeof(uint32_t));
-	s->name_entries = malloc((size_t)s->n_entries * sizeof(uint32_t));
+	/* One more than needed: malloc(0) may return NULL, and an empty store is no error. */
+	s->name_entries = malloc(((size_t)s->n_entries + 1) * sizeof(uint32_t));
 	if (!s->name_entries_offset || !s->name_entries)
 		return -ENOMEM;
 	for (uint32_t id = 0; id < s->n_entries; id++)
@@ -695,13 +696,15 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 			 uint32_t *node_of_id)
 {
 	struct builder *b = &sb->b;
+	/* Read once: the threads below share b and s, and the analyzer then forgets. */
+	const uint32_t n_nodes = b->n_nodes;
 	memset(s, 0, sizeof(*s));
-	s->n_entries = b->n_nodes;
-	uint32_t *order = malloc((size_t)b->n_nodes * sizeof(*order));
-	s->parent = malloc((size_t)b->n_nodes * sizeof(*s->parent));
-	s->name_id = malloc((size_t)b->n_nodes * sizeof(*s->name_id));
-	s->subtree_end = malloc((size_t)b->n_nodes * sizeof(*s->subtree_end));
-	s->kind = malloc(b->n_nodes);
+	s->n_entries = n_nodes;
+	uint32_t *order = malloc((size_t)n_nodes * sizeof(*order));
+	s->parent = malloc((size_t)n_nodes * sizeof(*s->parent));
+	s->name_id = malloc((size_t)n_nodes * sizeof(*s->name_id));
+	s->subtree_end = malloc((size_t)n_nodes * sizeof(*s->subtree_end));
+	s->kind = malloc(n_nodes);
 	int rc = -ENOMEM;
 	if (!order || !s->parent || !s->name_id || !s->subtree_end || !s->kind)
 		goto out;
@@ -723,13 +726,15 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 		rc = job.rc;
 	if (rc < 0)
 		goto out;
-	for (uint32_t id = 0; id < s->n_entries; id++)
-		s->kind[id] = b->nodes[order[id]].kind;
 	if (node_of_id)
-		memcpy(node_of_id, order, (size_t)b->n_nodes * sizeof(*order));
-	/* From names by node to names by id, in place in order[], which then swaps in. */
-	for (uint32_t id = 0; id < s->n_entries; id++)
-		order[id] = s->name_id[order[id]];
+		memcpy(node_of_id, order, (size_t)n_nodes * sizeof(*order));
+	/* Kinds and names by node become kinds and names by id, the names in place in
+	 * order[], which then swaps in. */
+	for (uint32_t id = 0; id < n_nodes; id++) {
+		uint32_t node = order[id];
+		s->kind[id] = b->nodes[node].kind;
+		order[id] = s->name_id[node];
+	}
 	uint32_t *name_id = order;
 	order = s->name_id;
 	s->name_id = name_id;
