@@ -533,14 +533,21 @@ static uint32_t ascii_unit(unsigned char b, unsigned flags)
 /* The bytes of a name, lowercased, as a set; returns whether they are all ASCII. */
 static int name_mask(const char *name, size_t len, uint64_t m[2])
 {
+	/* In registers, without branches: a byte at a time through memory would wait on the
+	 * store of the byte before. */
 	unsigned all = 0;
-	m[0] = m[1] = 0;
+	uint64_t lo = 0, hi = 0;
 	for (size_t j = 0; j < len; j++) {
 		unsigned b = (unsigned char)name[j];
 		all |= b;
 		b += (b - 'A' < 26u) * ('a' - 'A');
-		m[(b >> 6) & 1] |= 1ull << (b & 63);
+		uint64_t bit = 1ull << (b & 63);
+		uint64_t is_hi = 0 - (uint64_t)((b >> 6) & 1);
+		lo |= bit & ~is_hi;
+		hi |= bit & is_hi;
 	}
+	m[0] = lo;
+	m[1] = hi;
 	return all < 0x80;
 }
 
