@@ -1,7 +1,8 @@
 /* store.c: building the entry store from a list of paths, and rebuilding paths. The
- * list becomes a temporary tree (a hash of (parent, name) finds existing nodes; a stack
- * of the previous path's nodes makes sorted input cheap), then a depth-first walk with
- * children in byte order assigns the final ids. */
+ * list becomes a temporary tree (the previous path's nodes serve the components it
+ * shares, a name past a sorted directory's last child is new, a hash of (parent, name)
+ * finds the rest), then a depth-first walk with children in byte order assigns the
+ * final ids while a second thread interns the names. */
 #include "store.h"
 
 #include <errno.h>
