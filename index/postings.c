@@ -49,14 +49,24 @@ struct trigram_fill {
 	size_t used;
 };
 
-/* The first size of the trigram table; it doubles when half full. */
-#define TRIGRAM_MIN_SLOTS 1024
+/* The first size of the trigram table, for `cap` trigram occurrences: large enough for
+ * most inputs, a few hundred thousand distinct trigrams, but never more than twice the
+ * occurrences. It is not smaller because slot_of() keeps the low bits of a product,
+ * which for a trigram are those of its last two bytes: at 256 Ki slots, Debian's 71K
+ * trigrams clustered, and collecting them took 0.83 s instead of 0.55 s. */
+static size_t first_trigram_slots(size_t cap)
+{
+	size_t n = 1024;
+	while (n < (1u << 20) && n < 2 * cap)
+		n *= 2;
+	return n;
+}
 
 /* Double the table (or make the first), moving each trigram, its dense key and stamp. */
-static int grow_trigrams(struct postings *p, struct trigram_fill *t)
+static int grow_trigrams(struct postings *p, struct trigram_fill *t, size_t cap)
 {
 	size_t n_old = t->stamp ? p->n_slots : 0; /* the first table has nothing to move */
-	size_t n = n_old ? n_old * 2 : TRIGRAM_MIN_SLOTS;
+	size_t n = n_old ? n_old * 2 : first_trigram_slots(cap);
 	struct postings bigger = {.n_slots = n};
 	bigger.keys = calloc(n, sizeof(*bigger.keys));
 	uint32_t *stamp = calloc(n, sizeof(*stamp)), *dense = calloc(n, sizeof(*dense));
@@ -85,8 +95,8 @@ static int grow_trigrams(struct postings *p, struct trigram_fill *t)
 }
 
 /* One pass over the names: the trigram table and each name's distinct trigrams. The
- * table is kept under half full and no larger: the smaller it is, the more of it the
- * caches hold, here and in every look-up (Debian's 71K trigrams take 256 Ki slots). */
+ * table doubles when half full; the names' lists hold dense keys, not slots, so the
+ * pass goes on where it was. */
 static int collect_trigrams(struct postings *p, struct name_keys *nk, const struct store_folded *f,
 			    uint32_t n_names)
 {
@@ -95,7 +105,7 @@ static int collect_trigrams(struct postings *p, struct name_keys *nk, const stru
 	nk->offset = malloc(((size_t)n_names + 1) * sizeof(*nk->offset));
 	struct trigram_fill t = {0};
 	int rc = -ENOMEM;
-	if (!nk->keys || !nk->offset || grow_trigrams(p, &t) < 0)
+	if (!nk->keys || !nk->offset || grow_trigrams(p, &t, cap) < 0)
 		goto out;
 	size_t at = 0;
 	for (uint32_t k = 0; k < n_names; k++) {
@@ -107,7 +117,7 @@ static int collect_trigrams(struct postings *p, struct name_keys *nk, const stru
 			size_t slot = slot_of(p, key);
 			if (!p->keys[slot]) {
 				if ((t.used + 1) * 2 >= p->n_slots) {
-					if (grow_trigrams(p, &t) < 0)
+					if (grow_trigrams(p, &t, cap) < 0)
 						goto out;
 					slot = slot_of(p, key);
 				}
