@@ -925,13 +925,14 @@ static int strong_single(struct worker *w, struct strong *st, const struct term 
 	int rc = -ENOMEM;
 	if (!bound || !order)
 		goto out;
-	for (uint32_t k = lo; k < hi; k++) {
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = lo + i;
 		size_t nl = s->name_offset[k + 1] - s->name_offset[k];
 		const char *name = s->name_bytes + s->name_offset[k];
 		int is_plain = is_term_ascii && nl >= t->loose_len && is_ascii(name, nl);
-		bound[k - lo] = align + BONUS_IN_NAME +
-				(is_plain ? tier_claim(name, nl, t->loose_len) : BONUS_NAME_EXACT);
-		order[k - lo] = k;
+		bound[i] = align + BONUS_IN_NAME +
+			   (is_plain ? tier_claim(name, nl, t->loose_len) : BONUS_NAME_EXACT);
+		order[i] = k;
 	}
 	/* Best bound first; equal bounds in name order, so the work is deterministic. */
 	if ((rc = order_by_bound(order, n, bound, lo)) < 0)
