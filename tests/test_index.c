@@ -1447,17 +1447,28 @@ static void assert_stops_promptly(struct trawl_index *ix, const char *text)
 		trawl_results_release(&r);
 		return;
 	}
-	struct canceller c = {.delay_ms = full_ms / 4};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
-	int rc = run_search(ix, text, NULL, 0, 50, &c.flag, &r);
-	double end = now_ms();
-	pthread_join(t, NULL);
-	assert_int_equal(rc, -ECANCELED);
-	/* About a millisecond in the library; sanitizers and a busy machine add to it. */
-	if (end - c.set_at_ms > 50)
-		fail_msg("'%s' stopped %.1f ms after its cancel (full search %.1f ms)", text,
-			 end - c.set_at_ms, full_ms);
+	/* A run may go faster than the first (a quieter machine) and end before its flag is
+	 * set: then it is tried again with the flag set sooner. Whatever happens, a search
+	 * must not go on for long after its flag is set. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct canceller c = {.delay_ms = full_ms / (4 << attempt)};
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+		int rc = run_search(ix, text, NULL, 0, 50, &c.flag, &r);
+		double end = now_ms();
+		pthread_join(t, NULL);
+		/* About a millisecond in the library; sanitizers and a busy machine add to it. */
+		if (end - c.set_at_ms > 50)
+			fail_msg("'%s' stopped %.1f ms after its cancel (full search %.1f ms)",
+				 text, end - c.set_at_ms, full_ms);
+		if (rc == 0)
+			continue;
+		assert_int_equal(rc, -ECANCELED);
+		trawl_results_release(&r);
+		return;
+	}
+	print_message("'%s' ended before its cancel five times (full search %.1f ms)\n", text,
+		      full_ms);
 	trawl_results_release(&r);
 }
 
