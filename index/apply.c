@@ -131,6 +131,14 @@ struct applier {
 	const struct store *s;
 	uint32_t n_base;
 	int is_add_if_missing; /* trawl_index_add(): leave a live path alone */
+	/* The previous change's path, and the live directories its first chain_len
+	 * components resolved to once it was applied: a batch lists a directory's entries
+	 * together, and resolving every component of every path again, a hash probe each,
+	 * was most of applying a first walk. */
+	const char *prev_path;
+	size_t prev_len;
+	uint32_t *chain; /* room for the most components of any path in the batch */
+	size_t chain_len;
 };
 
 /* The live node named `name` under live directory `at`, given the base entry `base_id`
@@ -242,8 +250,22 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 	int is_if_missing = a->is_add_if_missing;
 	const char *path = c->path;
 	uint32_t at = 0; /* the root */
-	size_t pos = 1;
-	for (size_t i = 0; i < k; i++) {
+	size_t pos = 1, i = 0;
+	/* Directories this path shares with the previous one are where that change left
+	 * them (the entry itself is always looked up). */
+	if (k > 1 && a->prev_path) {
+		i = shared_components(path, len, a->prev_path, a->prev_len);
+		i = i < a->chain_len ? i : a->chain_len;
+		i = i < k - 1 ? i : k - 1;
+		if (i)
+			at = a->chain[i - 1];
+		for (size_t skip = 0; skip < i; skip++)
+			pos = (size_t)((const char *)memchr(path + pos, '/', len - pos) - path) + 1;
+	}
+	a->prev_path = path;
+	a->prev_len = len;
+	a->chain_len = i;
+	for (; i < k; i++) {
 		const char *slash = memchr(path + pos, '/', len - pos);
 		size_t end = slash ? (size_t)(slash - path) : len;
 		const char *name = path + pos;
@@ -269,12 +291,17 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 				remove_node(a, x);
 			}
 			x = append_record(a, at, name, n, c->kind);
-			if (c->kind == TRAWL_KIND_DIR)
+			if (c->kind == TRAWL_KIND_DIR) {
 				set_meta(a, x, &c->meta);
+				a->chain[i] = x;
+				a->chain_len = i + 1;
+			}
 			return 1;
 		}
 		if (x != NODE_NONE && generation_node_kind(a->g, x) == TRAWL_KIND_DIR) {
 			at = x;
+			a->chain[i] = at;
+			a->chain_len = i + 1;
 			continue;
 		}
 		if (op != TRAWL_CHANGE_ADD)
@@ -284,6 +311,8 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 		if (x != NODE_NONE)
 			remove_node(a, x);
 		at = append_record(a, at, name, n, TRAWL_KIND_DIR);
+		a->chain[i] = at;
+		a->chain_len = i + 1;
 	}
 	/* `at` is the entry: the root when the path is "/". */
 	switch (op) {
@@ -357,9 +386,19 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 	}
 	if (rc < 0)
 		goto out;
+	size_t most = 1;
+	for (size_t c = 0; c < n; c++)
+		if (p.first[c + 1] - p.first[c] > most)
+			most = p.first[c + 1] - p.first[c];
+	uint32_t *chain = malloc(most * sizeof(*chain));
+	if (!chain) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	delta_view_adopt_tables(&ng->delta);
 	/* Nothing below fails: the changes go in, all of them. */
-	struct applier a = {ng, &g->base->store, g->base->store.n_entries, is_add_if_missing};
+	struct applier a = {
+	    ng, &g->base->store, g->base->store.n_entries, is_add_if_missing, NULL, 0, chain, 0};
 	size_t ignored = 0;
 	for (size_t c = 0; c < n; c++)
 		ignored +=
@@ -367,6 +406,7 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 					    p.first[c + 1] - p.first[c]);
 	if (n_ignored)
 		*n_ignored = ignored;
+	free(chain);
 	index_publish(ix, ng);
 	ng = NULL;
 	rc = 0;
