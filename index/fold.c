@@ -137,7 +137,8 @@ int fold(struct fold_buf *b, const char *str, size_t len, unsigned flags)
 
 	b->len = 0;
 	/* Most names are ASCII: one unit per byte. Reserve for that and grow if a cluster
-	 * expands further. */
+	 * expands further, always keeping room for the rest of the input at one unit a byte
+	 * (the ASCII path below does not check). */
 	if (fold_buf_reserve(b, len + 1) < 0)
 		goto nomem;
 	size_t i = 0;
@@ -179,7 +180,7 @@ int fold(struct fold_buf *b, const char *str, size_t len, unsigned flags)
 			i += clen;
 			continue;
 		}
-		if (fold_buf_reserve(b, b->len + (size_t)k + 1) < 0)
+		if (fold_buf_reserve(b, b->len + (size_t)k + (len - i - clen) + 1) < 0)
 			goto nomem;
 		uint8_t cls = unicode_class(cp);
 		for (utf8proc_ssize_t j = 0; j < k; j++)

@@ -164,6 +164,28 @@ static void should_give_ascii_loose_bytes_as_folding_does(void **state)
 	fold_buf_release(&b);
 }
 
+/* A cluster that folds to more units than it has bytes ("½" is "1⁄2") leaves less room
+ * for the ASCII after it: a long run of each must fit (the fuzzer found it did not). */
+static void should_fold_expanding_clusters_followed_by_ascii(void **state)
+{
+	(void)state;
+	char in[1000];
+	size_t n = 0;
+	for (int i = 0; i < 200; i++) {
+		in[n++] = (char)0xc2;
+		in[n++] = (char)0xbd;
+	}
+	while (n < sizeof(in))
+		in[n++] = 'a';
+	struct fold_buf b;
+	fold_buf_init(&b);
+	assert_int_equal(fold(&b, in, n, 0), 0);
+	assert_int_equal(b.len, 200 * 3 + 600);
+	assert_int_equal(b.units[0], '1');
+	assert_int_equal(b.units[b.len - 1], 'a');
+	fold_buf_release(&b);
+}
+
 static void should_detect_uppercase_and_marks_in_terms(void **state)
 {
 	(void)state;
@@ -191,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(should_classify_characters_of_the_source),
 	    cmocka_unit_test(should_survive_long_runs_of_marks),
 	    cmocka_unit_test(should_give_ascii_loose_bytes_as_folding_does),
+	    cmocka_unit_test(should_fold_expanding_clusters_followed_by_ascii),
 	    cmocka_unit_test(should_detect_uppercase_and_marks_in_terms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
