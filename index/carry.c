@@ -22,8 +22,8 @@
 struct cterm {
 	const struct term *t;
 	size_t off; /* of its state in a level */
-	/* For carry_bound(): the alignment bound, and rest[i], the most units i.. can add
-	 * to an alignment (rest[n] = 0). */
+	/* For carry_bound(): the alignment bound, and rest[i] for 1 <= i <= n, the most
+	 * units i.. can add to an alignment (rest[n] = 0; unit 0 has no such bound). */
 	int32_t align;
 	int32_t *rest;
 	int is_ascii;	  /* every unit is ASCII */
@@ -143,7 +143,7 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 	for (size_t g = 0; g < q->n_groups; g++)
 		for (size_t k = 0; k < q->groups[g].n_terms; k++)
 			n_rest += q->groups[g].terms[k].n_units + 1;
-	int32_t *rest = malloc(n_rest * sizeof(*rest));
+	int32_t *rest = calloc(n_rest, sizeof(*rest));
 	if (!rest) {
 		carry_free(c);
 		return -ENOMEM;
@@ -163,7 +163,6 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			for (size_t i = nu; i-- > 1;)
 				ct->rest[i] =
 				    ct->rest[i + 1] + SCORE_MATCH + score_char_bound(u, i);
-			ct->rest[0] = ct->rest[1] + SCORE_MATCH; /* unused: units 1.. bound it */
 			ct->align = score_alignment_bound(u, nu);
 			ct->is_ascii = 1;
 			for (size_t i = 0; i < nu; i++) {

@@ -869,15 +869,15 @@ static int strong_name(struct worker *w, struct strong *st, uint32_t k, int32_t 
 	return 0;
 }
 
-/* Score the entries of the names `order` (n of them, bounds in bound[name - base], best
+/* Score the entries of names[order[i]] (n of them, bounded by bound[order[i]], best
  * first), until the top beats the next bound. */
 static int strong_names(struct worker *w, struct strong *st, const uint32_t *order, uint32_t n,
-			const int32_t *bound, uint32_t base)
+			const uint32_t *names, const int32_t *bound)
 {
 	int is_done = 0;
 	for (uint32_t i = 0; i < n && !is_done; i++) {
-		uint32_t k = order[i];
-		int rc = strong_name(w, st, k, bound[k - base], 0, &is_done);
+		uint32_t at = order[i];
+		int rc = strong_name(w, st, names[at], bound[at], 0, &is_done);
 		if (rc < 0)
 			return rc;
 	}
@@ -1020,29 +1020,31 @@ static int strong_multi(struct worker *w, struct strong *st, struct name_range *
 		total += r[i].hi - r[i].lo;
 	if (total == 0)
 		return 0;
-	/* Names are bounded in one array indexed from the first range's start. */
-	uint32_t base = r[0].lo, span = r[m - 1].hi - base;
-	int32_t *bound = malloc((size_t)span * sizeof(*bound));
+	/* The tiers' names side by side with their bounds, sorted as positions. */
+	uint32_t *names = malloc((size_t)total * sizeof(*names));
+	int32_t *bound = malloc((size_t)total * sizeof(*bound));
 	uint32_t *order = malloc((size_t)total * sizeof(*order));
 	int rc = -ENOMEM;
-	if (!bound || !order)
+	if (!names || !bound || !order)
 		goto out;
 	uint32_t n = 0;
 	for (size_t i = 0; i < m; i++) {
-		for (uint32_t k = r[i].lo; k < r[i].hi; k++) {
+		for (uint32_t k = r[i].lo; k < r[i].hi; k++, n++) {
 			if (is_cancelled(w)) {
 				rc = w->rc;
 				goto out;
 			}
 			size_t nl = s->name_offset[k + 1] - s->name_offset[k];
-			bound[k - base] = name_bound(w, s->name_bytes + s->name_offset[k], nl);
-			order[n++] = k;
+			names[n] = k;
+			bound[n] = name_bound(w, s->name_bytes + s->name_offset[k], nl);
+			order[n] = n;
 		}
 	}
-	if ((rc = order_by_bound(order, n, bound, base)) < 0)
+	if ((rc = order_by_bound(order, n, bound, 0)) < 0)
 		goto out;
-	rc = strong_names(w, st, order, n, bound, base);
+	rc = strong_names(w, st, order, n, names, bound);
 out:
+	free(names);
 	free(bound);
 	free(order);
 	return rc;
