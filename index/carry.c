@@ -26,9 +26,15 @@ struct cterm {
 	 * units i.. can add to an alignment (rest[n] = 0; unit 0 has no such bound). */
 	int32_t align;
 	int32_t *rest;
-	int is_ascii;	  /* every unit is ASCII */
-	uint64_t mask[2]; /* its units, lowercased, as in name_mask() */
+	int is_ascii;  /* every unit is ASCII */
+	uint64_t mask; /* its units' bits in carry.bits (lowercased) */
 };
+
+/* A name's bytes as a set of the bytes the terms use: each distinct lowercased ASCII
+ * unit of the carried terms gets a bit (the first 63 of them; units past those are not
+ * checked, which keeps the test a necessary condition), and every non-ASCII byte sets
+ * BITS_NON_ASCII. */
+#define BITS_NON_ASCII (1ull << 63)
 
 /* CT_CONT: the most an alignment started in the directories and continued into a name
  * can score (see level_bound()). */
@@ -38,6 +44,7 @@ struct carry {
 	const struct trawl_query *q;
 	const struct store *s;
 	struct cterm *terms; /* groups flattened */
+	uint64_t bits[256];  /* byte -> its bit, see BITS_NON_ASCII */
 	size_t n_terms;
 	size_t width; /* int32 cells of state per level */
 	/* The stack: level k is the k-th directory from the root of the current parent's
@@ -45,6 +52,7 @@ struct carry {
 	uint32_t *ids;
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */
 	int32_t *state;
+	int32_t *child_ub; /* per level: carry_parent_bound() of its children */
 	size_t depth, cap;
 	uint32_t *chain; /* scratch: ancestors of a new parent */
 	size_t chain_cap;
@@ -104,6 +112,7 @@ void carry_free(struct carry *c)
 	free(c->ids);
 	free(c->units_len);
 	free(c->state);
+	free(c->child_ub);
 	free(c->chain);
 	free(c->scratch);
 	free(c);
@@ -165,11 +174,24 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 				    ct->rest[i + 1] + SCORE_MATCH + score_char_bound(u, i);
 			ct->align = score_alignment_bound(u, nu);
 			ct->is_ascii = 1;
-			for (size_t i = 0; i < nu; i++) {
+			for (size_t i = 0; i < nu; i++)
 				ct->is_ascii &= u[i] < 0x80;
-				uint32_t b = u[i] >= 'A' && u[i] <= 'Z' ? u[i] + ('a' - 'A') : u[i];
-				ct->mask[(b >> 6) & 1] |= 1ull << (b & 63);
+		}
+	}
+	for (unsigned b = 0x80; b < 256; b++)
+		c->bits[b] = BITS_NON_ASCII;
+	unsigned next = 0;
+	for (size_t k = 0; k < c->n_terms; k++) {
+		struct cterm *ct = &c->terms[k];
+		for (size_t i = 0; ct->is_ascii && i < ct->t->n_units; i++) {
+			uint32_t b = ct->t->units[i];
+			b += (b - 'A' < 26u) * ('a' - 'A');
+			if (!c->bits[b] && next < 63) {
+				c->bits[b] = 1ull << next++;
+				if (b - 'a' < 26u)
+					c->bits[b - ('a' - 'A')] = c->bits[b];
 			}
+			ct->mask |= c->bits[b];
 		}
 	}
 	*out = c;
@@ -192,7 +214,10 @@ static int reserve_levels(struct carry *c, size_t depth)
 	int32_t *state = realloc(c->state, cap * c->width * sizeof(*state));
 	if (state)
 		c->state = state;
-	if (!ids || !len || !state)
+	int32_t *child_ub = realloc(c->child_ub, cap * sizeof(*child_ub));
+	if (child_ub)
+		c->child_ub = child_ub;
+	if (!ids || !len || !state || !child_ub)
 		return -ENOMEM;
 	c->cap = cap;
 	return 0;
@@ -287,6 +312,28 @@ static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32
 	return v;
 }
 
+/* The most a child of a level holding state `st` can score when no term claims its
+ * name: each term its alignment in the directories, or one continued into the name, or
+ * one inside the name (whatever the name), and a whole directory's bonus; each group its
+ * best term. */
+static int32_t children_bound(const struct carry *c, const int32_t *st)
+{
+	int64_t total = 0;
+	size_t k = 0;
+	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
+		int32_t best = SCORE_NONE;
+		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
+			const struct cterm *ct = &c->terms[k];
+			const int32_t *extra = st + ct->off + 2 * ct->t->n_units;
+			int32_t v =
+			    max32(max32(extra[CT_BEST], extra[CT_CONT]), ct->align + BONUS_IN_NAME);
+			best = max32(best, v + (extra[CT_COMPONENT] ? BONUS_COMPONENT_EXACT : 0));
+		}
+		total += best;
+	}
+	return total > INT32_MAX ? INT32_MAX : (int32_t)total;
+}
+
 /* Push the level of directory `id`, a child of the top level (or the root, on an empty
  * stack): its name's columns, then a '/'. */
 static int push_level(struct carry *c, uint32_t id)
@@ -346,6 +393,7 @@ static int push_level(struct carry *c, uint32_t id)
 			extra[CT_PROGRESS]++;
 		extra[CT_CONT] = level_bound(&c->terms[k], d, g);
 	}
+	c->child_ub[c->depth] = children_bound(c, st);
 	if (!is_root)
 		for (int v = 0; v < FOLD_VARIANTS; v++)
 			len[v] += c->fold[v].len;
@@ -529,25 +577,19 @@ static uint32_t ascii_unit(unsigned char b, unsigned flags)
 	return !(flags & FOLD_KEEP_CASE) && b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b;
 }
 
-/* The bytes of a name, lowercased, as a set; returns whether they are all ASCII. */
-static int name_mask(const char *name, size_t len, uint64_t m[2])
+/* The bytes of a name as a set of carry.bits (see BITS_NON_ASCII). */
+static uint64_t name_bits(const struct carry *c, const char *name, size_t len)
 {
-	/* In registers, without branches: a byte at a time through memory would wait on the
-	 * store of the byte before. */
-	unsigned all = 0;
-	uint64_t lo = 0, hi = 0;
-	for (size_t j = 0; j < len; j++) {
-		unsigned b = (unsigned char)name[j];
-		all |= b;
-		b += (b - 'A' < 26u) * ('a' - 'A');
-		uint64_t bit = 1ull << (b & 63);
-		uint64_t is_hi = 0 - (uint64_t)((b >> 6) & 1);
-		lo |= bit & ~is_hi;
-		hi |= bit & is_hi;
+	/* Two chains of ORs: one would wait on the OR before at every byte. */
+	uint64_t a = 0, b = 0;
+	size_t j = 0;
+	for (; j + 2 <= len; j += 2) {
+		a |= c->bits[(unsigned char)name[j]];
+		b |= c->bits[(unsigned char)name[j + 1]];
 	}
-	m[0] = lo;
-	m[1] = hi;
-	return all < 0x80;
+	if (j < len)
+		a |= c->bits[(unsigned char)name[j]];
+	return a | b;
 }
 
 /* The most term ct can add to an entry named `name` (ASCII, whose bytes are `nm`) whose
@@ -556,7 +598,7 @@ static int name_mask(const char *name, size_t len, uint64_t m[2])
  * in the name; plus the claim, which needs the name to start with the term, else a whole
  * directory's bonus. */
 static int32_t term_bound(const struct cterm *ct, const int32_t *x, const char *name, size_t len,
-			  const uint64_t nm[2])
+			  uint64_t nm)
 {
 	const struct term *t = ct->t;
 	const size_t n = t->n_units;
@@ -567,7 +609,7 @@ static int32_t term_bound(const struct cterm *ct, const int32_t *x, const char *
 		v = max32(v, ct->align + BONUS_IN_NAME);
 		claim = BONUS_NAME_EXACT;
 	} else {
-		if (!(ct->mask[0] & ~nm[0]) && !(ct->mask[1] & ~nm[1]))
+		if (!(ct->mask & ~nm))
 			v = max32(v, ct->align + BONUS_IN_NAME);
 		size_t prefix = 0;
 		while (prefix < n && prefix < len &&
@@ -591,8 +633,8 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 	int rc = enter(c, id, &name, &nl);
 	if (rc != 0)
 		return rc;
-	uint64_t nm[2];
-	if (!name_mask(name, nl, nm))
+	uint64_t nm = name_bits(c, name, nl);
+	if (nm & BITS_NON_ASCII)
 		return CARRY_FALLBACK;
 	const int32_t *top = c->state + (c->depth - 1) * c->width;
 	const struct trawl_query *q = c->q;
@@ -609,6 +651,19 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 	}
 	*bound = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	/* The root "/" and each directory below it put one '/' before the name. */
+	*slashes = c->depth;
+	return 1;
+}
+
+int carry_parent_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
+{
+	uint32_t p = c->s->parent[id];
+	if (p == STORE_NO_PARENT)
+		return CARRY_FALLBACK;
+	int rc = set_parent(c, p);
+	if (rc != 0)
+		return rc;
+	*bound = c->child_ub[c->depth - 1];
 	*slashes = c->depth;
 	return 1;
 }

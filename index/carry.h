@@ -40,4 +40,13 @@ int carry_match(struct carry *c, uint32_t id, int32_t *score);
  */
 int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
 
+/**
+ * An upper bound on carry_match()'s score for every base entry whose parent is entry
+ * id's parent, from the directories alone, for entries whose names no term claims
+ * (equal, stem, prefix): 1 with *bound and *slashes as carry_bound() gives them,
+ * CARRY_FALLBACK (a root, a chain the carrier cannot hold), -ENOMEM. The name is not
+ * read.
+ */
+int carry_parent_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
+
 #endif

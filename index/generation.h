@@ -31,6 +31,10 @@ struct base {
 	 * frozen views of it. NULL for a base built in memory. */
 	void *mapping;
 	size_t mapping_len;
+	/* Whether some name folds to nothing or holds a '/' once folded (a fullwidth
+	 * solidus): such an entry's path has another basename than its name. Found on the
+	 * first search that asks (0: not yet known, 1: none, 2: some). */
+	atomic_int odd_folds;
 };
 
 struct generation {

@@ -306,6 +306,7 @@ struct worker {
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
 	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
 	_Atomic int32_t *shared;    /* the best worst score of any worker's full top */
+	int is_claim_free;	    /* no entry of the scan can rank by a name claim */
 	int32_t floor;		    /* `limit` entries are known to score at least this... */
 	size_t floor_slashes;	    /* ...the worst of them with this many '/' */
 	int rc;
@@ -557,11 +558,36 @@ static void share_floor(struct worker *w)
 		;
 }
 
-static void consider(struct worker *w, uint32_t id)
+/* Whether candidate `id` is ruled out before its name is read: not of a wanted kind, or
+ * its directories alone rule out every child of its parent. */
+static int is_ruled_out(struct worker *w, uint32_t id)
 {
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
-		return;
+		return 1;
+	if (!w->carry || !w->is_claim_free || !has_floor(w))
+		return 0;
+	int32_t ub;
+	size_t slashes, most;
+	int rc = carry_parent_bound(w->carry, id, &ub, &slashes);
+	if (rc < 0) {
+		w->rc = rc;
+		return 1;
+	}
+	if (rc != 1)
+		return 0;
+	int may = may_rank(w, ub, &most);
+	if (may == 0 || (may < 0 && slashes > most)) {
+		w->n_pruned++;
+		return 1;
+	}
+	return 0;
+}
+
+/* Verify and score a candidate that is_ruled_out() let through. */
+static void consider(struct worker *w, uint32_t id)
+{
+	const struct store *s = &w->g->base->store;
 	int is_bounded = 0;
 	if (w->carry && has_floor(w)) {
 		/* The carrier bounds an entry from its directories' columns and its name. */
@@ -726,12 +752,15 @@ static void *work(void *arg)
 			for (uint32_t i = 0; i < n; i++)
 				__builtin_prefetch(s->name_bytes +
 						   s->name_offset[s->name_id[batch[i]]]);
+			/* One candidate at a time: the carrier's stack follows the parents in
+			 * id order, and going back to an earlier parent would rebuild it. */
 			for (uint32_t i = 0; i < n && !is_cancelled(w); i++)
-				consider(w, batch[i]);
+				if (!is_ruled_out(w, batch[i]))
+					consider(w, batch[i]);
 		}
 	} else {
 		for (uint32_t id = w->lo; id < w->hi && !is_cancelled(w); id++)
-			if (is_base_live(w, id))
+			if (is_base_live(w, id) && !is_ruled_out(w, id))
 				consider(w, id);
 	}
 	if (w->delta_lo < w->delta_hi && w->rc == 0)
@@ -1047,6 +1076,76 @@ out:
 	free(names);
 	free(bound);
 	free(order);
+	return rc;
+}
+
+/* The first byte at or after `from` in p[0..len) that is not ASCII, or len. */
+static size_t next_non_ascii(const char *p, size_t len, size_t from)
+{
+	size_t i = from;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, sizeof(w));
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < len && (unsigned char)p[i] < 0x80)
+		i++;
+	return i;
+}
+
+/* Whether folding name k with some variant gives nothing or a '/'. Returns 1, 0,
+ * -ENOMEM. */
+static int is_odd_fold(const struct store *s, struct fold_buf *fb, uint32_t k)
+{
+	const char *name = s->name_bytes + s->name_offset[k];
+	size_t len = s->name_offset[k + 1] - s->name_offset[k];
+	for (unsigned v = 0; v < FOLD_VARIANTS; v++) {
+		int rc = fold(fb, name, len, v);
+		if (rc < 0)
+			return rc;
+		if (fb->len == 0)
+			return 1;
+		for (size_t i = 0; i < fb->len; i++)
+			if (fb->units[i] == '/')
+				return 1;
+	}
+	return 0;
+}
+
+/* Whether some name of the base folds to nothing or holds a '/' once folded: then an
+ * entry's basename need not be its name, and a term may claim it outside its tier. Only
+ * names with non-ASCII bytes can: the names' bytes are scanned a word at a time for
+ * those. Computed once per base; racing searches compute the same answer. Returns 1, 0,
+ * or -ENOMEM. */
+static int has_odd_folds(struct base *b)
+{
+	int known = atomic_load_explicit(&b->odd_folds, memory_order_relaxed);
+	if (known)
+		return known == 2;
+	const struct store *s = &b->store;
+	const size_t len = s->name_offset[s->n_names];
+	struct fold_buf fb;
+	fold_buf_init(&fb);
+	int rc = 0;
+	size_t at = next_non_ascii(s->name_bytes, len, 0);
+	while (at < len && rc == 0) {
+		/* The name holding byte `at`: the last whose offset is at or before it. */
+		uint32_t lo = 0, hi = s->n_names;
+		while (hi - lo > 1) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (s->name_offset[mid] <= at)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		rc = is_odd_fold(s, &fb, lo);
+		at = next_non_ascii(s->name_bytes, len, s->name_offset[lo + 1]);
+	}
+	fold_buf_release(&fb);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&b->odd_folds, rc ? 2 : 1, memory_order_relaxed);
 	return rc;
 }
 
@@ -1492,6 +1591,20 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			goto out;
 		}
 		rc = strong_phase(&ws[0], &st, q, &ub_rest);
+		/* Every tier was scored down to what cannot rank: what the scan finds ranks
+		 * without a name claim, unless a name's fold moves its basename. */
+		int is_claim_free = 0;
+		if (rc == 0 && ub_rest != INT32_MAX) {
+			int odd = has_odd_folds(g->base);
+			if (odd < 0)
+				rc = odd;
+			else if (odd)
+				ub_rest = INT32_MAX;
+			else
+				is_claim_free = 1;
+		}
+		for (size_t i = 0; i < n_workers; i++)
+			ws[i].is_claim_free = is_claim_free;
 		if (rc == 0 && !is_delta_shared) {
 			ws[0].delta_hi = n_records;
 			scan_delta(&ws[0]);

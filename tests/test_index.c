@@ -804,6 +804,39 @@ static void should_score_a_scan_as_whole_paths_are_scored(void **state)
 	model_release(&m);
 }
 
+/* A name whose fold holds a '/' (a fullwidth solidus) has another basename than its own
+ * name: a term can claim it without the name being in the term's prefix tier. Neither the
+ * skipped scan nor a directory's bound may miss it. */
+static void should_rank_a_name_whose_fold_moves_its_basename(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {
+	    "/a/sox",	    "/a/soy.txt", "/b/lib\357\274\217so", "/c/d/e\357\274\217core/x/so.c",
+	    "/c/d/xsocore", "/core/so",	  "/core/e/so.d",
+	};
+	static const char *const queries[] = {"so", "core so", "so core"};
+	struct model m = {0};
+	char list[512];
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		size_t n = strlen(paths[i]);
+		memcpy(list + len, paths[i], n);
+		len += n;
+		list[len++] = '\n';
+		model_add(&m, paths[i], n, TRAWL_KIND_FILE);
+	}
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, NULL), 0);
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++)
+		for (size_t limit = 1; limit <= 3; limit++)
+			check_search(ix, &m, mt, queries[i], limit, NULL, 0, NULL);
+	trawl_matcher_free(mt);
+	trawl_index_free(ix);
+	model_release(&m);
+}
+
 /* ---- visibility: what one user may see ---- */
 
 /* Directory meta for permission checks: modes that open to some classes and not to
@@ -1593,6 +1626,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
 	    cmocka_unit_test(should_score_a_scan_as_whole_paths_are_scored),
+	    cmocka_unit_test(should_rank_a_name_whose_fold_moves_its_basename),
 	    cmocka_unit_test(should_show_each_user_what_it_could_list),
 	    cmocka_unit_test(should_hide_what_closed_directories_hold),
 	    cmocka_unit_test(should_reject_paths_it_cannot_index),
