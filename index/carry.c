@@ -26,8 +26,13 @@ struct cterm {
 	 * units i.. can add to an alignment (rest[n] = 0; unit 0 has no such bound). */
 	int32_t align;
 	int32_t *rest;
-	int is_ascii;  /* every unit is ASCII */
-	uint64_t mask; /* its units' bits in carry.bits (lowercased) */
+	int is_ascii;	     /* every unit is ASCII */
+	uint64_t mask;	     /* its units' bits in carry.bits (lowercased) */
+	uint64_t first_bit;  /* its first unit's bit; 0 when it has none */
+	uint64_t *tail_mask; /* tail_mask[i]: the bits of units i.. (n_units of them) */
+	/* The most its first unit can earn inside a name without starting a word: an
+	 * alignment bound that assumed the best bonus there is this much too high. */
+	int32_t first_slack;
 };
 
 /* A name's bytes as a set of the bytes the terms use: each distinct lowercased ASCII
@@ -37,14 +42,20 @@ struct cterm {
 #define BITS_NON_ASCII (1ull << 63)
 
 /* CT_CONT: the most an alignment started in the directories and continued into a name
- * can score (see level_bound()). */
+ * can score (see level_bound()). After the CT_EXTRA cells come n_units more, cont[]:
+ * cont[i] is that most for an alignment whose units i.. are matched in the name, for
+ * 1 <= i < n (cont[0] unused); CT_CONT is the largest of them. */
 enum { CT_BEST, CT_PROGRESS, CT_COMPONENT, CT_CONT, CT_EXTRA };
 
 struct carry {
 	const struct trawl_query *q;
 	const struct store *s;
-	struct cterm *terms; /* groups flattened */
-	uint64_t bits[256];  /* byte -> its bit, see BITS_NON_ASCII */
+	struct cterm *terms;  /* groups flattened */
+	uint64_t bits[256];   /* byte -> its bit, see BITS_NON_ASCII */
+	uint8_t classes[128]; /* an ASCII byte's class (fold.h) */
+	/* Whether a byte of class cur after one of class prev starts a word: its bonus is
+	 * at least BONUS_CAMEL. */
+	uint8_t is_start[CLASS_COUNT][CLASS_COUNT];
 	size_t n_terms;
 	size_t width; /* int32 cells of state per level */
 	/* The stack: level k is the k-th directory from the root of the current parent's
@@ -65,6 +76,18 @@ struct carry {
 static int32_t max32(int32_t a, int32_t b)
 {
 	return a > b ? a : b;
+}
+
+/* The class fold() gives an ASCII byte. */
+static uint8_t ascii_class(unsigned char b)
+{
+	if (b >= 'a' && b <= 'z')
+		return CLASS_LOWER;
+	if (b >= 'A' && b <= 'Z')
+		return CLASS_UPPER;
+	if (b >= '0' && b <= '9')
+		return CLASS_DIGIT;
+	return b == '/' ? CLASS_SLASH : CLASS_DELIM;
 }
 
 /* Advance a term's d and g by one column holding unit u with bonus b; `best` takes the
@@ -106,8 +129,10 @@ void carry_free(struct carry *c)
 		fold_buf_release(&c->fold[v]);
 		free(c->bonus[v]);
 	}
-	if (c->terms)
+	if (c->terms) {
 		free(c->terms[0].rest);
+		free(c->terms[0].tail_mask);
+	}
 	free(c->terms);
 	free(c->ids);
 	free(c->units_len);
@@ -153,7 +178,10 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 		for (size_t k = 0; k < q->groups[g].n_terms; k++)
 			n_rest += q->groups[g].terms[k].n_units + 1;
 	int32_t *rest = calloc(n_rest, sizeof(*rest));
-	if (!rest) {
+	uint64_t *tails = calloc(n_rest, sizeof(*tails));
+	if (!rest || !tails) {
+		free(rest);
+		free(tails);
 		carry_free(c);
 		return -ENOMEM;
 	}
@@ -163,11 +191,13 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			struct cterm *ct = &c->terms[n];
 			ct->t = &q->groups[g].terms[k];
 			ct->off = c->width;
-			c->width += 2 * ct->t->n_units + CT_EXTRA;
+			c->width += 3 * ct->t->n_units + CT_EXTRA;
 			const uint32_t *u = ct->t->units;
 			size_t nu = ct->t->n_units;
 			ct->rest = rest;
 			rest += nu + 1;
+			ct->tail_mask = tails;
+			tails += nu + 1;
 			ct->rest[nu] = 0;
 			for (size_t i = nu; i-- > 1;)
 				ct->rest[i] =
@@ -193,6 +223,30 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			}
 			ct->mask |= c->bits[b];
 		}
+		for (size_t i = ct->t->n_units; ct->is_ascii && i-- > 0;) {
+			uint32_t b = ct->t->units[i];
+			ct->tail_mask[i] =
+			    ct->tail_mask[i + 1] | c->bits[b + (b - 'A' < 26u) * ('a' - 'A')];
+		}
+	}
+	for (unsigned b = 0; b < 128; b++)
+		c->classes[b] = ascii_class((unsigned char)b);
+	for (uint8_t prev = 0; prev < CLASS_COUNT; prev++)
+		for (uint8_t cur = 0; cur < CLASS_COUNT; cur++)
+			c->is_start[prev][cur] = score_bonus_after(prev, cur) >= BONUS_CAMEL;
+	for (size_t k = 0; k < c->n_terms; k++) {
+		struct cterm *ct = &c->terms[k];
+		uint32_t u = ct->t->units[0];
+		if (!ct->is_ascii)
+			continue;
+		ct->first_bit = c->bits[u];
+		/* Off a word start a byte earns what follows a lowercase letter at most. */
+		uint8_t cls = ascii_class((unsigned char)u);
+		int32_t off_start = 0;
+		for (uint8_t prev = 0; prev < CLASS_COUNT; prev++)
+			if (!c->is_start[prev][cls])
+				off_start = max32(off_start, score_bonus_after(prev, cls));
+		ct->first_slack = FIRST_CHAR_MULTIPLIER * (score_best_bonus() - off_start);
 	}
 	*out = c;
 	return 0;
@@ -234,18 +288,9 @@ static int fold_ascii(struct fold_buf *f, const char *name, size_t len, unsigned
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char b = (unsigned char)name[i];
-		uint8_t cls = CLASS_DELIM;
-		if (b >= 'a' && b <= 'z') {
-			cls = CLASS_LOWER;
-		} else if (b >= 'A' && b <= 'Z') {
-			cls = CLASS_UPPER;
-			if (!(flags & FOLD_KEEP_CASE))
-				b += 'a' - 'A';
-		} else if (b >= '0' && b <= '9') {
-			cls = CLASS_DIGIT;
-		} else if (b == '/') {
-			cls = CLASS_SLASH;
-		}
+		uint8_t cls = ascii_class(b);
+		if (cls == CLASS_UPPER && !(flags & FOLD_KEEP_CASE))
+			b += 'a' - 'A';
 		f->units[i] = b;
 		f->classes[i] = cls;
 	}
@@ -299,15 +344,19 @@ static int units_equal(const uint32_t *a, size_t na, const uint32_t *b, size_t n
 /* The most an alignment whose units 0..i are matched in the directories (d[i] or g[i])
  * can score once its other units are matched in a name: unit i + 1 earns at most
  * SCORE_MATCH and the best bonus (a gap's cost is in g already; right after d[i], a
- * component start or the consecutive bonus is no more), the others rest[]. */
-static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32_t *g)
+ * component start or the consecutive bonus is no more), the others rest[]. Fills cont[]
+ * with these for units i + 1.. in the name; returns the largest. */
+static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32_t *g,
+			   int32_t *cont)
 {
 	size_t n = ct->t->n_units;
 	int32_t v = SCORE_NONE;
 	for (size_t i = 0; i + 1 < n; i++) {
 		int32_t at = max32(d[i], g[i]);
-		if (at > SCORE_NONE)
-			v = max32(v, at + SCORE_MATCH + score_best_bonus() + ct->rest[i + 2]);
+		cont[i + 1] = at > SCORE_NONE
+				  ? at + SCORE_MATCH + score_best_bonus() + ct->rest[i + 2]
+				  : SCORE_NONE;
+		v = max32(v, cont[i + 1]);
 	}
 	return v;
 }
@@ -359,6 +408,8 @@ static int push_level(struct carry *c, uint32_t id)
 			x[2 * n + CT_PROGRESS] = 0;
 			x[2 * n + CT_COMPONENT] = 0;
 			x[2 * n + CT_CONT] = SCORE_NONE;
+			for (size_t i = 0; i < n; i++)
+				x[2 * n + CT_EXTRA + i] = SCORE_NONE;
 		}
 		for (int v = 0; v < FOLD_VARIANTS; v++)
 			len[v] = 0;
@@ -391,7 +442,7 @@ static int push_level(struct carry *c, uint32_t id)
 		column(t, d, g, &extra[CT_BEST], '/', BONUS_PUNCT, 0, PENALTY_NAME_TAIL_MAX);
 		if (extra[CT_PROGRESS] < (int32_t)n && t->units[extra[CT_PROGRESS]] == '/')
 			extra[CT_PROGRESS]++;
-		extra[CT_CONT] = level_bound(&c->terms[k], d, g);
+		extra[CT_CONT] = level_bound(&c->terms[k], d, g, extra + CT_EXTRA);
 	}
 	c->child_ub[c->depth] = children_bound(c, st);
 	if (!is_root)
@@ -597,20 +648,52 @@ static uint64_t name_bits(const struct carry *c, const char *name, size_t len)
  * continued into the name), or one inside the name, which needs every unit of the term
  * in the name; plus the claim, which needs the name to start with the term, else a whole
  * directory's bonus. */
-static int32_t term_bound(const struct cterm *ct, const int32_t *x, const char *name, size_t len,
-			  uint64_t nm)
+/* The bits of the bytes of an ASCII name that start a word in it (see is_start). */
+static uint64_t start_bits(const struct carry *c, const char *name, size_t len)
+{
+	uint64_t m = 0;
+	uint8_t prev = CLASS_SLASH;
+	for (size_t j = 0; j < len; j++) {
+		unsigned char b = (unsigned char)name[j];
+		uint8_t cls = c->classes[b];
+		m |= c->is_start[prev][cls] ? c->bits[b] : 0;
+		prev = cls;
+	}
+	return m;
+}
+
+static int32_t term_bound(const struct carry *c, const struct cterm *ct, const int32_t *x,
+			  const char *name, size_t len, uint64_t nm, uint64_t *starts)
 {
 	const struct term *t = ct->t;
 	const size_t n = t->n_units;
 	const int32_t *extra = x + 2 * n;
-	int32_t v = max32(extra[CT_BEST], extra[CT_CONT]);
+	int32_t v = extra[CT_BEST];
 	int32_t claim = extra[CT_COMPONENT] ? BONUS_COMPONENT_EXACT : 0;
 	if (!ct->is_ascii) {
-		v = max32(v, ct->align + BONUS_IN_NAME);
+		v = max32(max32(v, extra[CT_CONT]), ct->align + BONUS_IN_NAME);
 		claim = BONUS_NAME_EXACT;
 	} else {
-		if (!(ct->mask & ~nm))
-			v = max32(v, ct->align + BONUS_IN_NAME);
+		/* An alignment continued into the name needs the units it leaves for the
+		 * name there. */
+		const int32_t *cont = extra + CT_EXTRA;
+		for (size_t i = n; i-- > 1;) {
+			if (ct->tail_mask[i] & ~nm)
+				break;
+			v = max32(v, cont[i]);
+		}
+		if (!(ct->mask & ~nm)) {
+			/* An alignment inside the name whose first unit starts no word there
+			 * earns less for it than the alignment bound assumes. */
+			int32_t in_name = ct->align + BONUS_IN_NAME;
+			if (ct->first_bit) {
+				if (*starts == UINT64_MAX)
+					*starts = start_bits(c, name, len);
+				if (!(*starts & ct->first_bit))
+					in_name -= ct->first_slack;
+			}
+			v = max32(v, in_name);
+		}
 		size_t prefix = 0;
 		while (prefix < n && prefix < len &&
 		       t->units[prefix] == ascii_unit((unsigned char)name[prefix], t->fold_flags))
@@ -640,11 +723,12 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 	const struct trawl_query *q = c->q;
 	int64_t total = 0;
 	size_t k = 0;
+	uint64_t starts = UINT64_MAX; /* start_bits(), once a term needs them */
 	for (size_t gi = 0; gi < q->n_groups; gi++) {
 		int32_t best = SCORE_NONE;
 		for (size_t j = 0; j < q->groups[gi].n_terms; j++, k++)
-			best = max32(best,
-				     term_bound(&c->terms[k], top + c->terms[k].off, name, nl, nm));
+			best = max32(best, term_bound(c, &c->terms[k], top + c->terms[k].off, name,
+						      nl, nm, &starts));
 		if (best == SCORE_NONE)
 			return 0;
 		total += best;

@@ -31,6 +31,11 @@ void score_bonuses(int8_t *bonus, const uint8_t *classes, size_t len)
 	}
 }
 
+int32_t score_bonus_after(uint8_t prev, uint8_t cur)
+{
+	return bonus_table[prev][cur];
+}
+
 void score_locate_name(struct subject *s)
 {
 	size_t end = s->len;

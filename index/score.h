@@ -42,6 +42,9 @@ struct score_scratch {
 /** Fill bonus[0..len) from the classes of a fold (the lookup table lives in score.c). */
 void score_bonuses(int8_t *bonus, const uint8_t *classes, size_t len);
 
+/** The bonus for matching a character of class `cur` that follows one of class `prev`. */
+int32_t score_bonus_after(uint8_t prev, uint8_t cur);
+
 /** Locate the basename and stem of a folded path. */
 void score_locate_name(struct subject *s);
 
