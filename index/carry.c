@@ -231,21 +231,23 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 	}
 	for (unsigned b = 0; b < 128; b++)
 		c->classes[b] = ascii_class((unsigned char)b);
-	for (uint8_t prev = 0; prev < CLASS_COUNT; prev++)
-		for (uint8_t cur = 0; cur < CLASS_COUNT; cur++)
-			c->is_start[prev][cur] = score_bonus_after(prev, cur) >= BONUS_CAMEL;
+	for (unsigned prev = 0; prev < CLASS_COUNT; prev++)
+		for (unsigned cur = 0; cur < CLASS_COUNT; cur++)
+			c->is_start[prev][cur] =
+			    score_bonus_after((uint8_t)prev, (uint8_t)cur) >= BONUS_CAMEL;
 	for (size_t k = 0; k < c->n_terms; k++) {
 		struct cterm *ct = &c->terms[k];
 		uint32_t u = ct->t->units[0];
 		if (!ct->is_ascii)
 			continue;
 		ct->first_bit = c->bits[u];
-		/* Off a word start a byte earns what follows a lowercase letter at most. */
+		/* Off a word start a byte earns the most it earns after any class where it
+		 * starts no word. */
 		uint8_t cls = ascii_class((unsigned char)u);
 		int32_t off_start = 0;
-		for (uint8_t prev = 0; prev < CLASS_COUNT; prev++)
+		for (unsigned prev = 0; prev < CLASS_COUNT; prev++)
 			if (!c->is_start[prev][cls])
-				off_start = max32(off_start, score_bonus_after(prev, cls));
+				off_start = max32(off_start, score_bonus_after((uint8_t)prev, cls));
 		ct->first_slack = FIRST_CHAR_MULTIPLIER * (score_best_bonus() - off_start);
 	}
 	*out = c;
