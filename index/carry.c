@@ -30,6 +30,12 @@ struct cterm {
 	uint64_t mask;	     /* its units' bits in carry.bits (lowercased) */
 	uint64_t first_bit;  /* its first unit's bit; 0 when it has none */
 	uint64_t *tail_mask; /* tail_mask[i]: the bits of units i.. (n_units of them) */
+	/* For unit i >= 1 of an alignment inside a name: the bit of the pair of units i - 1
+	 * and i in carry.pair_bits (0: not tracked), unit i's bit, and how much less than
+	 * the alignment bound it earns when the pair is nowhere in the name and the unit
+	 * lands after a gap at a word start (loss[2 * i]) or elsewhere (loss[2 * i + 1]). */
+	uint64_t *pair_bit, *unit_bit;
+	int32_t *loss;
 	/* The most its first unit can earn inside a name without starting a word: an
 	 * alignment bound that assumed the best bonus there is this much too high. */
 	int32_t first_slack;
@@ -53,6 +59,10 @@ struct carry {
 	struct cterm *terms;  /* groups flattened */
 	uint64_t bits[256];   /* byte -> its bit, see BITS_NON_ASCII */
 	uint8_t classes[128]; /* an ASCII byte's class (fold.h) */
+	/* Adjacent pairs of the terms' units (lowercased) as bits: pair_bits[pair_index[a]]
+	 * [pair_index[b]] for bytes a, b; index 0 is every byte no pair uses. */
+	uint8_t pair_index[256];
+	uint64_t pair_bits[32][32];
 	/* Whether a byte of class cur after one of class prev starts a word: its bonus is
 	 * at least BONUS_CAMEL. */
 	uint8_t is_start[CLASS_COUNT][CLASS_COUNT];
@@ -88,6 +98,59 @@ static uint8_t ascii_class(unsigned char b)
 	if (b >= '0' && b <= '9')
 		return CLASS_DIGIT;
 	return b == '/' ? CLASS_SLASH : CLASS_DELIM;
+}
+
+static int32_t max32(int32_t a, int32_t b);
+
+/* The most a byte of class cls earns inside a name (never right after its '/') after a
+ * gap, where it starts a word (is_start) or where it does not. */
+static int32_t gap_bound(const struct carry *c, uint8_t cls, int is_start)
+{
+	int32_t best = SCORE_NONE;
+	for (unsigned prev = 0; prev < CLASS_COUNT; prev++)
+		if (prev != CLASS_SLASH && c->is_start[prev][cls] == is_start)
+			best = max32(best, score_bonus_after((uint8_t)prev, cls));
+	return best == SCORE_NONE ? SCORE_NONE : best + GAP_START;
+}
+
+/* Give the adjacent unit pairs of the ASCII terms their bits, the first 64 of them over
+ * at most 31 distinct bytes (pairs past those are not tracked: no loss is counted for
+ * them), and each unit its losses. */
+static void pairs_new(struct carry *c)
+{
+	unsigned n_bytes = 0, n_pairs = 0;
+	for (size_t k = 0; k < c->n_terms; k++) {
+		struct cterm *ct = &c->terms[k];
+		const uint32_t *u = ct->t->units;
+		for (size_t i = 1; ct->is_ascii && i < ct->t->n_units; i++) {
+			uint32_t a = u[i - 1] + (u[i - 1] - 'A' < 26u) * ('a' - 'A');
+			uint32_t b = u[i] + (u[i] - 'A' < 26u) * ('a' - 'A');
+			ct->unit_bit[i] = c->bits[b];
+			/* A loose letter matches either case, whose classes differ. */
+			uint8_t cls = ascii_class((unsigned char)u[i]);
+			uint8_t other = cls == CLASS_LOWER ? CLASS_UPPER : cls;
+			int32_t bound = score_char_bound(u, i);
+			int32_t at_start = max32(gap_bound(c, cls, 1), gap_bound(c, other, 1));
+			int32_t off_start = max32(gap_bound(c, cls, 0), gap_bound(c, other, 0));
+			ct->loss[2 * i] =
+			    at_start > SCORE_NONE && at_start < bound ? bound - at_start : 0;
+			ct->loss[2 * i + 1] =
+			    off_start > SCORE_NONE && off_start < bound ? bound - off_start : 0;
+			if (!c->pair_index[a] && n_bytes < 31)
+				c->pair_index[a] = (uint8_t)++n_bytes;
+			if (!c->pair_index[b] && n_bytes < 31)
+				c->pair_index[b] = (uint8_t)++n_bytes;
+			uint8_t ia = c->pair_index[a], ib = c->pair_index[b];
+			if (!ia || !ib)
+				continue;
+			if (!c->pair_bits[ia][ib] && n_pairs < 64)
+				c->pair_bits[ia][ib] = 1ull << n_pairs++;
+			ct->pair_bit[i] = c->pair_bits[ia][ib];
+		}
+	}
+	/* Uppercase bytes pair as their lowercase. */
+	for (unsigned b = 'A'; b <= 'Z'; b++)
+		c->pair_index[b] = c->pair_index[b + ('a' - 'A')];
 }
 
 /* Advance a term's d and g by one column holding unit u with bonus b; `best` takes the
@@ -132,6 +195,8 @@ void carry_free(struct carry *c)
 	if (c->terms) {
 		free(c->terms[0].rest);
 		free(c->terms[0].tail_mask);
+		free(c->terms[0].pair_bit);
+		free(c->terms[0].loss);
 	}
 	free(c->terms);
 	free(c->ids);
@@ -179,9 +244,13 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			n_rest += q->groups[g].terms[k].n_units + 1;
 	int32_t *rest = calloc(n_rest, sizeof(*rest));
 	uint64_t *tails = calloc(n_rest, sizeof(*tails));
-	if (!rest || !tails) {
+	uint64_t *pairs = calloc(2 * n_rest, sizeof(*pairs));
+	int32_t *losses = calloc(2 * n_rest, sizeof(*losses));
+	if (!rest || !tails || !pairs || !losses) {
 		free(rest);
 		free(tails);
+		free(pairs);
+		free(losses);
 		carry_free(c);
 		return -ENOMEM;
 	}
@@ -198,6 +267,11 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			rest += nu + 1;
 			ct->tail_mask = tails;
 			tails += nu + 1;
+			ct->pair_bit = pairs;
+			ct->unit_bit = pairs + nu + 1;
+			pairs += 2 * (nu + 1);
+			ct->loss = losses;
+			losses += 2 * (nu + 1);
 			ct->rest[nu] = 0;
 			for (size_t i = nu; i-- > 1;)
 				ct->rest[i] =
@@ -250,6 +324,7 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 				off_start = max32(off_start, score_bonus_after((uint8_t)prev, cls));
 		ct->first_slack = FIRST_CHAR_MULTIPLIER * (score_best_bonus() - off_start);
 	}
+	pairs_new(c);
 	*out = c;
 	return 0;
 }
@@ -650,22 +725,32 @@ static uint64_t name_bits(const struct carry *c, const char *name, size_t len)
  * continued into the name), or one inside the name, which needs every unit of the term
  * in the name; plus the claim, which needs the name to start with the term, else a whole
  * directory's bonus. */
-/* The bits of the bytes of an ASCII name that start a word in it (see is_start). */
-static uint64_t start_bits(const struct carry *c, const char *name, size_t len)
+/* What an ASCII name holds for the bound of an alignment inside it: the bits of the
+ * bytes that start a word in it (see is_start), and of the term pairs it has adjacent. */
+struct name_facts {
+	int is_known;
+	uint64_t starts, pairs;
+};
+
+static void name_facts(const struct carry *c, const char *name, size_t len, struct name_facts *f)
 {
-	uint64_t m = 0;
-	uint8_t prev = CLASS_SLASH;
+	uint64_t starts = 0, pairs = 0;
+	uint8_t prev = CLASS_SLASH, prev_index = 0;
 	for (size_t j = 0; j < len; j++) {
 		unsigned char b = (unsigned char)name[j];
-		uint8_t cls = c->classes[b];
-		m |= c->is_start[prev][cls] ? c->bits[b] : 0;
+		uint8_t cls = c->classes[b], index = c->pair_index[b];
+		starts |= c->is_start[prev][cls] ? c->bits[b] : 0;
+		pairs |= c->pair_bits[prev_index][index];
 		prev = cls;
+		prev_index = index;
 	}
-	return m;
+	f->starts = starts;
+	f->pairs = pairs;
+	f->is_known = 1;
 }
 
 static int32_t term_bound(const struct carry *c, const struct cterm *ct, const int32_t *x,
-			  const char *name, size_t len, uint64_t nm, uint64_t *starts)
+			  const char *name, size_t len, uint64_t nm, struct name_facts *facts)
 {
 	const struct term *t = ct->t;
 	const size_t n = t->n_units;
@@ -685,15 +770,19 @@ static int32_t term_bound(const struct carry *c, const struct cterm *ct, const i
 			v = max32(v, cont[i]);
 		}
 		if (!(ct->mask & ~nm)) {
-			/* An alignment inside the name whose first unit starts no word there
-			 * earns less for it than the alignment bound assumes. */
+			/* An alignment inside the name earns less than the alignment bound
+			 * assumes for a first unit that starts no word there, and for a unit
+			 * that cannot follow the one before it: it lands after a gap. */
 			int32_t in_name = ct->align + BONUS_IN_NAME;
-			if (ct->first_bit) {
-				if (*starts == UINT64_MAX)
-					*starts = start_bits(c, name, len);
-				if (!(*starts & ct->first_bit))
-					in_name -= ct->first_slack;
-			}
+			if (!facts->is_known)
+				name_facts(c, name, len, facts);
+			if (ct->first_bit && !(facts->starts & ct->first_bit))
+				in_name -= ct->first_slack;
+			for (size_t i = 1; i < n; i++)
+				if (ct->pair_bit[i] && !(facts->pairs & ct->pair_bit[i]))
+					in_name -=
+					    ct->loss[2 * i + (ct->unit_bit[i] &&
+							      !(facts->starts & ct->unit_bit[i]))];
 			v = max32(v, in_name);
 		}
 		size_t prefix = 0;
@@ -725,12 +814,12 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 	const struct trawl_query *q = c->q;
 	int64_t total = 0;
 	size_t k = 0;
-	uint64_t starts = UINT64_MAX; /* start_bits(), once a term needs them */
+	struct name_facts facts = {0}; /* found once a term needs them */
 	for (size_t gi = 0; gi < q->n_groups; gi++) {
 		int32_t best = SCORE_NONE;
 		for (size_t j = 0; j < q->groups[gi].n_terms; j++, k++)
 			best = max32(best, term_bound(c, &c->terms[k], top + c->terms[k].off, name,
-						      nl, nm, &starts));
+						      nl, nm, &facts));
 		if (best == SCORE_NONE)
 			return 0;
 		total += best;

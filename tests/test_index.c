@@ -804,6 +804,70 @@ static void should_score_a_scan_as_whole_paths_are_scored(void **state)
 	model_release(&m);
 }
 
+/* The scan bounds an entry from its name's bytes before scoring it: which of a term's
+ * units it holds, which start a word, which pairs sit side by side. ASCII names over a
+ * few letters, delimiters and cases, with short fuzzy terms of the same letters and small
+ * limits, put those bounds right at the score to beat, where one point too tight shows. */
+static void should_bound_ascii_names_no_tighter_than_they_score(void **state)
+{
+	(void)state;
+	static const char *const bytes[] = {"a", "b", "c", "A", "B",  "C",
+					    "_", ".", "-", "1", "ab", "bc"};
+	static const char *const units[] = {"a", "b", "c", "A", "B", "1", "_", "."};
+	const size_t n_bytes = sizeof(bytes) / sizeof(bytes[0]);
+	const size_t n_units = sizeof(units) / sizeof(units[0]);
+	rng_state = 7;
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	for (int c = 0; c < 150; c++) {
+		struct model m = {0};
+		char list[1 << 16];
+		size_t len = 0;
+		size_t n_paths = 20 + rnd(200);
+		for (size_t i = 0; i < n_paths; i++) {
+			char path[256];
+			size_t n = 0;
+			for (size_t d = 0, depth = 1 + rnd(3); d < depth; d++) {
+				path[n++] = '/';
+				size_t start = n;
+				for (size_t k = 0, w = 1 + rnd(d + 1 == depth ? 8 : 2); k < w; k++)
+					n = append(path, n, bytes[rnd((uint32_t)n_bytes)]);
+				/* "." and ".." are not names. */
+				if ((n - start == 1 && path[start] == '.') ||
+				    (n - start == 2 && path[start] == '.' &&
+				     path[start + 1] == '.'))
+					path[n++] = 'x';
+			}
+			if (model_find(&m, path, n) != SIZE_MAX)
+				continue;
+			memcpy(list + len, path, n);
+			len += n;
+			list[len++] = '\n';
+			model_add(&m, path, n, TRAWL_KIND_FILE);
+		}
+		struct trawl_index *ix = NULL;
+		size_t rejected = 0;
+		assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, &rejected),
+				 0);
+		assert_int_equal(rejected, 0);
+		for (int k = 0; k < 12; k++) {
+			char q[64];
+			size_t n = 0;
+			for (size_t t = 0, terms = 1 + rnd(2); t < terms; t++) {
+				if (t)
+					q[n++] = ' ';
+				for (size_t i = 0, w = 2 + rnd(4); i < w; i++)
+					n = append(q, n, units[rnd((uint32_t)n_units)]);
+			}
+			q[n] = '\0';
+			check_search(ix, &m, mt, q, 1 + rnd(5), NULL, 0, NULL);
+		}
+		trawl_index_free(ix);
+		model_release(&m);
+	}
+	trawl_matcher_free(mt);
+}
+
 /* A name whose fold holds a '/' (a fullwidth solidus) has another basename than its own
  * name: a term can claim it without the name being in the term's prefix tier. Neither the
  * skipped scan nor a directory's bound may miss it. */
@@ -1627,6 +1691,7 @@ int main(void)
 	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
 	    cmocka_unit_test(should_score_a_scan_as_whole_paths_are_scored),
 	    cmocka_unit_test(should_rank_a_name_whose_fold_moves_its_basename),
+	    cmocka_unit_test(should_bound_ascii_names_no_tighter_than_they_score),
 	    cmocka_unit_test(should_show_each_user_what_it_could_list),
 	    cmocka_unit_test(should_hide_what_closed_directories_hold),
 	    cmocka_unit_test(should_reject_paths_it_cannot_index),
