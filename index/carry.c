@@ -71,6 +71,7 @@ struct carry {
 	/* The stack: level k is the k-th directory from the root of the current parent's
 	 * chain, with its state after its path and a '/'. */
 	uint32_t *ids;
+	uint32_t *ends;	   /* per level: its directory's subtree_end, kept at hand */
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */
 	int32_t *state;
 	int32_t *child_ub; /* per level: carry_parent_bound() of its children */
@@ -200,6 +201,7 @@ void carry_free(struct carry *c)
 	}
 	free(c->terms);
 	free(c->ids);
+	free(c->ends);
 	free(c->units_len);
 	free(c->state);
 	free(c->child_ub);
@@ -339,6 +341,9 @@ static int reserve_levels(struct carry *c, size_t depth)
 	uint32_t *ids = realloc(c->ids, cap * sizeof(*ids));
 	if (ids)
 		c->ids = ids;
+	uint32_t *ends = realloc(c->ends, cap * sizeof(*ends));
+	if (ends)
+		c->ends = ends;
 	size_t *len = realloc(c->units_len, cap * FOLD_VARIANTS * sizeof(*len));
 	if (len)
 		c->units_len = len;
@@ -348,7 +353,7 @@ static int reserve_levels(struct carry *c, size_t depth)
 	int32_t *child_ub = realloc(c->child_ub, cap * sizeof(*child_ub));
 	if (child_ub)
 		c->child_ub = child_ub;
-	if (!ids || !len || !state || !child_ub)
+	if (!ids || !ends || !len || !state || !child_ub)
 		return -ENOMEM;
 	c->cap = cap;
 	return 0;
@@ -527,6 +532,7 @@ static int push_level(struct carry *c, uint32_t id)
 			len[v] += c->fold[v].len;
 	for (int v = 0; v < FOLD_VARIANTS; v++)
 		len[v]++;
+	c->ends[c->depth] = c->s->subtree_end[id];
 	c->ids[c->depth++] = id;
 	return 0;
 }
@@ -539,7 +545,7 @@ static int set_parent(struct carry *c, uint32_t p)
 	if (c->depth && c->ids[c->depth - 1] == p)
 		return 0;
 	const struct store *s = c->s;
-	while (c->depth && !(c->ids[c->depth - 1] <= p && p < s->subtree_end[c->ids[c->depth - 1]]))
+	while (c->depth && !(c->ids[c->depth - 1] <= p && p < c->ends[c->depth - 1]))
 		c->depth--;
 	uint32_t top = c->depth ? c->ids[c->depth - 1] : STORE_NO_PARENT;
 	size_t n = 0;
