@@ -415,18 +415,42 @@ static void relist_old(struct applier *a, const struct trawl_listing *c, uint32_
 		remove_node(a, node);
 }
 
+/* How many entries ahead list_into_empty() starts loading the names table's slots: a
+ * directory's first entries wait for memory together rather than one after another. */
+#define APPLY_PREFETCH_ENTRIES 8
+
+/* The names table's key of entry `i` under `dir`, after starting to load its slot; a
+ * key that cannot be (UINT64_MAX) for an entry that does not count. */
+static uint64_t prefetch_entry(const struct applier *a, const struct trawl_listing *c, uint32_t dir,
+			       size_t i)
+{
+	const struct trawl_entry *e = &c->entries[i];
+	if (!is_listable(e))
+		return UINT64_MAX;
+	uint32_t key = delta_name_key(dir, e->name, e->len);
+	delta_prefetch(&a->g->delta, key);
+	return key;
+}
+
 /* The entries of a directory that held none before: each one look-up in the delta's
  * names, which also finds a name listed twice (the first stays), and the append at the
  * place that look-up found. */
 static void list_into_empty(struct applier *a, const struct trawl_listing *c, uint32_t dir)
 {
 	struct delta_view *v = &a->g->delta;
+	uint64_t keys[APPLY_PREFETCH_ENTRIES];
+	for (size_t i = 0; i < c->n_entries && i < APPLY_PREFETCH_ENTRIES; i++)
+		keys[i] = prefetch_entry(a, c, dir, i);
 	for (size_t i = 0; i < c->n_entries; i++) {
-		const struct trawl_entry *e = &c->entries[i];
-		if (!is_listable(e))
+		uint64_t key = keys[i % APPLY_PREFETCH_ENTRIES];
+		if (i + APPLY_PREFETCH_ENTRIES < c->n_entries)
+			keys[i % APPLY_PREFETCH_ENTRIES] =
+			    prefetch_entry(a, c, dir, i + APPLY_PREFETCH_ENTRIES);
+		if (key == UINT64_MAX)
 			continue;
+		const struct trawl_entry *e = &c->entries[i];
 		struct delta_spot spot;
-		if (delta_find(v, dir, e->name, e->len, &spot) != NODE_NONE)
+		if (delta_find_key(v, (uint32_t)key, dir, e->name, e->len, &spot) != NODE_NONE)
 			continue;
 		delta_append_found(v, &spot, dir, e->name, e->len, e->kind);
 		a->n_changed++;

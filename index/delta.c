@@ -343,16 +343,33 @@ void delta_view_adopt_tables(struct delta_view *v)
 	adopt(&v->meta_of, v->log->meta_of);
 }
 
-uint32_t delta_find(const struct delta_view *v, uint32_t parent, const char *name, size_t len,
-		    struct delta_spot *spot)
+uint32_t delta_name_key(uint32_t parent, const char *name, size_t len)
+{
+	return name_hash(parent, name, len);
+}
+
+void delta_prefetch(const struct delta_view *v, uint32_t key)
+{
+	const struct delta_table *t = v->log->names;
+	__builtin_prefetch(&t->slots[table_home(t, key)]);
+}
+
+uint32_t delta_find_key(const struct delta_view *v, uint32_t key, uint32_t parent, const char *name,
+			size_t len, struct delta_spot *spot)
 {
 	const struct delta_log *l = v->log;
-	spot->key = name_hash(parent, name, len);
-	spot->pos = names_find(l, l->names, spot->key, parent, name, len, &spot->slot);
+	spot->key = key;
+	spot->pos = names_find(l, l->names, key, parent, name, len, &spot->slot);
 	/* The writer's view sees every record: only the newest can be live. */
 	if (spot->slot == SLOT_EMPTY || !delta_is_live(v, (uint32_t)spot->slot))
 		return NODE_NONE;
 	return (uint32_t)spot->slot;
+}
+
+uint32_t delta_find(const struct delta_view *v, uint32_t parent, const char *name, size_t len,
+		    struct delta_spot *spot)
+{
+	return delta_find_key(v, name_hash(parent, name, len), parent, name, len, spot);
 }
 
 uint32_t delta_append_found(struct delta_view *v, const struct delta_spot *spot, uint32_t parent,

@@ -169,6 +169,17 @@ struct delta_spot {
 uint32_t delta_find(const struct delta_view *v, uint32_t parent, const char *name, size_t len,
 		    struct delta_spot *spot);
 
+/** The names table's key of (parent, name), for delta_prefetch() and delta_find_key(). */
+uint32_t delta_name_key(uint32_t parent, const char *name, size_t len);
+
+/** Start loading the names table's slots for `key`: a large table misses the cache on
+ * nearly every probe, and probes started together wait for memory together. */
+void delta_prefetch(const struct delta_view *v, uint32_t key);
+
+/** delta_find() with the key delta_name_key() gave. */
+uint32_t delta_find_key(const struct delta_view *v, uint32_t key, uint32_t parent, const char *name,
+			size_t len, struct delta_spot *spot);
+
 /**
  * delta_append() at the spot delta_find() gave for the same parent and name, when it
  * found no live record. Nothing may have been appended in between (removing may).

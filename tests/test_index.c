@@ -1695,7 +1695,7 @@ static size_t expand_listing(struct model *m, const struct trawl_listing *c,
 	return n;
 }
 
-enum { MAX_LISTED = 12 };
+enum { MAX_LISTED = 24 };
 
 /* A random listing of a directory that exists, a file or link that becomes one, or
  * a new path; its entries are children it had (some of another kind), new names,
@@ -1758,7 +1758,8 @@ static void random_listing(struct trawl_listing *c, struct trawl_entry *entries,
 		}
 	}
 	static const char *const not_names[] = {"", ".", "..", "a/b", "/", "x/"};
-	size_t more = rnd(6);
+	/* Now and then many: more than the entries whose slots are loaded ahead. */
+	size_t more = rnd(4) ? rnd(6) : rnd(MAX_LISTED);
 	for (size_t i = 0; i < more && n < MAX_LISTED; i++) {
 		static const unsigned kinds[] = {TRAWL_KIND_FILE, TRAWL_KIND_FILE, TRAWL_KIND_DIR,
 						 TRAWL_KIND_LINK};
