@@ -1608,8 +1608,11 @@ static int model_same(const struct model *a, const struct model *b)
 		return 0;
 	for (size_t i = 0; i < a->n; i++) {
 		size_t k = model_find(b, a->e[i].path, a->e[i].len);
-		if (k == SIZE_MAX || b->e[k].kind != a->e[i].kind ||
-		    memcmp(&b->e[k].meta, &a->e[i].meta, sizeof(a->e[i].meta)) != 0)
+		if (k == SIZE_MAX || b->e[k].kind != a->e[i].kind)
+			return 0;
+		const struct trawl_dir_meta *x = &a->e[i].meta, *y = &b->e[k].meta;
+		if (x->mtime_ns != y->mtime_ns || x->ctime_ns != y->ctime_ns ||
+		    x->mode != y->mode || x->uid != y->uid || x->gid != y->gid)
 			return 0;
 	}
 	return 1;
