@@ -162,28 +162,45 @@ static void batch_release(struct batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Make room for `n` more items of `size` bytes in each of the arrays of `*cap` items. */
-static int batch_grow(size_t need, size_t *cap, void **a, size_t a_size, void **b, size_t b_size,
-		      void **c, size_t c_size)
+/* A capacity of at least `need` items, doubling from `cap`. */
+static size_t grown_cap(size_t cap, size_t need)
 {
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 256;
+	size_t n = cap ? cap : 256;
 	while (n < need)
 		n *= 2;
-	void *p = realloc(*a, n * a_size);
-	if (!p)
-		return -ENOMEM;
-	*a = p;
-	if (!(p = realloc(*b, n * b_size)))
-		return -ENOMEM;
-	*b = p;
-	if (c) {
-		if (!(p = realloc(*c, n * c_size)))
+	return n;
+}
+
+/* Room for `n_lists` listings of `n_entries` entries in all, those queued included. */
+static int batch_reserve(struct batch *b, size_t n_lists, size_t n_entries)
+{
+	if (n_lists > b->cap) {
+		size_t cap = grown_cap(b->cap, n_lists);
+		struct trawl_listing *lists = realloc(b->lists, cap * sizeof(*lists));
+		if (lists)
+			b->lists = lists;
+		size_t *paths = realloc(b->path_offsets, cap * sizeof(*paths));
+		if (paths)
+			b->path_offsets = paths;
+		size_t *firsts = realloc(b->first_entry, cap * sizeof(*firsts));
+		if (firsts)
+			b->first_entry = firsts;
+		if (!lists || !paths || !firsts)
 			return -ENOMEM;
-		*c = p;
+		b->cap = cap;
 	}
-	*cap = n;
+	if (n_entries > b->cap_entries) {
+		size_t cap = grown_cap(b->cap_entries, n_entries);
+		struct trawl_entry *entries = realloc(b->entries, cap * sizeof(*entries));
+		if (entries)
+			b->entries = entries;
+		size_t *names = realloc(b->name_offsets, cap * sizeof(*names));
+		if (names)
+			b->name_offsets = names;
+		if (!entries || !names)
+			return -ENOMEM;
+		b->cap_entries = cap;
+	}
 	return 0;
 }
 
@@ -210,12 +227,7 @@ static size_t batch_copy(struct batch *b, const char *bytes, size_t len)
 /* Queue the listing of directory `d`. */
 static int batch_push(struct batch *b, const struct walk_dir *d)
 {
-	if (batch_grow(b->n + 1, &b->cap, (void **)&b->lists, sizeof(*b->lists),
-		       (void **)&b->path_offsets, sizeof(*b->path_offsets),
-		       (void **)&b->first_entry, sizeof(*b->first_entry)) < 0 ||
-	    batch_grow(b->n_entries + d->n_children, &b->cap_entries, (void **)&b->entries,
-		       sizeof(*b->entries), (void **)&b->name_offsets, sizeof(*b->name_offsets),
-		       NULL, 0) < 0)
+	if (batch_reserve(b, b->n + 1, b->n_entries + d->n_children) < 0)
 		return -ENOMEM;
 	size_t at = batch_copy(b, d->path, d->path_len);
 	if (at == SIZE_MAX)
