@@ -20,9 +20,9 @@
 #include "frecency.h"
 #include "watch.h"
 
-/* Changes are applied in batches of this many: large enough that publishing a
- * generation is rare, small enough that a query sees a walk's progress within
- * ENGINE_BATCH_MAX_MS. */
+/* Listings are applied in batches of about this many entries: large enough that
+ * publishing a generation is rare, small enough that a query sees a walk's progress
+ * within ENGINE_BATCH_MAX_MS. */
 #define ENGINE_BATCH_MAX_CHANGES 16384
 #define ENGINE_BATCH_MAX_MS	 250
 /* The delta is folded into a new base once it holds more than this many changes or
@@ -134,68 +134,121 @@ static int publish(struct engine *e, struct trawl_index *ix)
 	return 0;
 }
 
-/* ---- batches of changes ---- */
+/* ---- batches of listings ---- */
 
+/* Directory listings waiting to be applied, copied out of the walker's (which it frees
+ * once on_dir() returns). Paths and names share one arena that may move while the batch
+ * grows: the pointers are set from the offsets when it is applied. */
 struct batch {
-	struct trawl_change *changes;
+	struct trawl_listing *lists;
+	size_t *path_offsets, *first_entry; /* per listing */
 	size_t n, cap;
-	char *paths; /* the changes' paths; their .path is set when applied */
-	size_t paths_len, paths_cap;
-	size_t *offsets;
+	struct trawl_entry *entries;
+	size_t *name_offsets; /* per entry */
+	size_t n_entries, cap_entries;
+	char *bytes;
+	size_t bytes_len, bytes_cap;
 	int64_t started_ms;
 };
 
 static void batch_release(struct batch *b)
 {
-	free(b->changes);
-	free(b->paths);
-	free(b->offsets);
+	free(b->lists);
+	free(b->path_offsets);
+	free(b->first_entry);
+	free(b->entries);
+	free(b->name_offsets);
+	free(b->bytes);
 	memset(b, 0, sizeof(*b));
 }
 
-/* Queue a change whose path is `dir` + "/" + `name` (or just `dir` when name is NULL). */
-static int batch_push(struct batch *b, uint8_t op, uint8_t kind, const struct trawl_dir_meta *meta,
-		      const char *dir, size_t dir_len, const char *name, size_t name_len)
+/* A capacity of at least `need` items, doubling from `cap`. */
+static size_t grown_cap(size_t cap, size_t need)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		struct trawl_change *c = realloc(b->changes, cap * sizeof(*c));
-		if (!c)
+	size_t n = cap ? cap : 256;
+	while (n < need)
+		n *= 2;
+	return n;
+}
+
+/* Room for `n_lists` listings of `n_entries` entries in all, those queued included. */
+static int batch_reserve(struct batch *b, size_t n_lists, size_t n_entries)
+{
+	if (n_lists > b->cap) {
+		size_t cap = grown_cap(b->cap, n_lists);
+		struct trawl_listing *lists = realloc(b->lists, cap * sizeof(*lists));
+		if (lists)
+			b->lists = lists;
+		size_t *paths = realloc(b->path_offsets, cap * sizeof(*paths));
+		if (paths)
+			b->path_offsets = paths;
+		size_t *firsts = realloc(b->first_entry, cap * sizeof(*firsts));
+		if (firsts)
+			b->first_entry = firsts;
+		if (!lists || !paths || !firsts)
 			return -ENOMEM;
-		b->changes = c;
-		size_t *o = realloc(b->offsets, cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		b->offsets = o;
 		b->cap = cap;
 	}
-	int is_root_dir = dir_len == 1 && dir[0] == '/';
-	size_t len = dir_len + (name ? name_len + !is_root_dir : 0);
-	if (b->paths_cap - b->paths_len < len) {
-		size_t cap = b->paths_cap ? b->paths_cap : 1 << 16;
-		while (cap - b->paths_len < len)
-			cap *= 2;
-		char *p = realloc(b->paths, cap);
-		if (!p)
+	if (n_entries > b->cap_entries) {
+		size_t cap = grown_cap(b->cap_entries, n_entries);
+		struct trawl_entry *entries = realloc(b->entries, cap * sizeof(*entries));
+		if (entries)
+			b->entries = entries;
+		size_t *names = realloc(b->name_offsets, cap * sizeof(*names));
+		if (names)
+			b->name_offsets = names;
+		if (!entries || !names)
 			return -ENOMEM;
-		b->paths = p;
-		b->paths_cap = cap;
+		b->cap_entries = cap;
 	}
-	char *at = b->paths + b->paths_len;
-	memcpy(at, dir, dir_len);
-	if (name) {
-		size_t k = dir_len;
-		if (!is_root_dir)
-			at[k++] = '/';
-		memcpy(at + k, name, name_len);
+	return 0;
+}
+
+/* Copy `len` bytes into the arena; returns their offset, or SIZE_MAX when out of memory. */
+static size_t batch_copy(struct batch *b, const char *bytes, size_t len)
+{
+	if (b->bytes_cap - b->bytes_len < len) {
+		size_t cap = b->bytes_cap ? b->bytes_cap : 1 << 16;
+		while (cap - b->bytes_len < len)
+			cap *= 2;
+		char *p = realloc(b->bytes, cap);
+		if (!p)
+			return SIZE_MAX;
+		b->bytes = p;
+		b->bytes_cap = cap;
+	}
+	size_t at = b->bytes_len;
+	if (len)
+		memcpy(b->bytes + at, bytes, len);
+	b->bytes_len += len;
+	return at;
+}
+
+/* Queue the listing of directory `d`. */
+static int batch_push(struct batch *b, const struct walk_dir *d)
+{
+	if (batch_reserve(b, b->n + 1, b->n_entries + d->n_children) < 0)
+		return -ENOMEM;
+	size_t at = batch_copy(b, d->path, d->path_len);
+	if (at == SIZE_MAX)
+		return -ENOMEM;
+	for (size_t k = 0; k < d->n_children; k++) {
+		const struct walk_child *c = &d->children[k];
+		size_t name_at = batch_copy(b, c->name, c->name_len);
+		if (name_at == SIZE_MAX)
+			return -ENOMEM;
+		b->name_offsets[b->n_entries + k] = name_at;
+		b->entries[b->n_entries + k] =
+		    (struct trawl_entry){.len = c->name_len, .kind = c->kind};
 	}
 	if (b->n == 0)
 		b->started_ms = now_ms();
-	b->offsets[b->n] = b->paths_len;
-	b->changes[b->n] = (struct trawl_change){
-	    .len = len, .op = op, .kind = kind, .meta = meta ? *meta : (struct trawl_dir_meta){0}};
+	b->path_offsets[b->n] = at;
+	b->first_entry[b->n] = b->n_entries;
+	b->lists[b->n] =
+	    (struct trawl_listing){.len = d->path_len, .meta = d->meta, .n_entries = d->n_children};
 	b->n++;
-	b->paths_len += len;
+	b->n_entries += d->n_children;
 	return 0;
 }
 
@@ -358,22 +411,80 @@ static int flush(struct walk_ctx *w)
 	struct batch *b = &w->batch;
 	if (!b->n)
 		return 0;
-	for (size_t k = 0; k < b->n; k++)
-		b->changes[k].path = b->paths + b->offsets[k];
+	for (size_t k = 0; k < b->n; k++) {
+		b->lists[k].path = b->bytes + b->path_offsets[k];
+		b->lists[k].entries = b->entries + b->first_entry[k];
+	}
+	for (size_t k = 0; k < b->n_entries; k++)
+		b->entries[k].name = b->bytes + b->name_offsets[k];
 	size_t ignored = 0;
-	int rc = trawl_index_apply(w->ix, b->changes, b->n, &ignored);
+	int rc = trawl_index_apply_listings(w->ix, b->lists, b->n, &ignored);
 	if (rc < 0)
 		return rc;
 	w->n_changes += b->n - ignored;
 	b->n = 0;
-	b->paths_len = 0;
+	b->n_entries = 0;
+	b->bytes_len = 0;
 	return maybe_rebuild(w->e, w->ix) == -ENOMEM ? -ENOMEM : 0;
+}
+
+/* Apply one change by path at once, after the listings queued before it. */
+static int apply_now(struct walk_ctx *w, const struct trawl_change *c)
+{
+	int rc = flush(w);
+	size_t ignored = 0;
+	if (rc == 0)
+		rc = trawl_index_apply(w->ix, c, 1, &ignored);
+	if (rc == 0)
+		w->n_changes += 1 - ignored;
+	return rc;
 }
 
 static int is_same_meta(const struct trawl_dir_meta *a, const struct trawl_dir_meta *b)
 {
 	return a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->mode == b->mode &&
 	       a->uid == b->uid && a->gid == b->gid;
+}
+
+/* Reading dirty directories: the subdirectories of `d` the index did not hold as
+ * directories go to new_dirs, to be walked whole. */
+static int note_new_dirs(struct walk_ctx *w, const struct walk_dir *d)
+{
+	set_reset(&w->old);
+	int rc = trawl_index_children(w->ix, d->path, d->path_len, set_add, &w->old);
+	if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
+		return rc;
+	char *child = NULL;
+	size_t cap = 0;
+	rc = 0;
+	for (size_t k = 0; k < d->n_children && rc == 0; k++) {
+		const struct walk_child *c = &d->children[k];
+		if (c->kind != TRAWL_KIND_DIR)
+			continue;
+		const struct name_slot *o = set_find(&w->old, c->name, c->name_len);
+		if (o && o->kind == TRAWL_KIND_DIR)
+			continue;
+		int is_root_dir = d->path_len == 1;
+		size_t len = d->path_len + !is_root_dir + c->name_len;
+		if (len > cap) {
+			char *p = realloc(child, len);
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			child = p;
+			cap = len;
+		}
+		memcpy(child, d->path, d->path_len);
+		if (!is_root_dir)
+			child[d->path_len] = '/';
+		memcpy(child + len - c->name_len, c->name, c->name_len);
+		if (!is_pruned(w->prune, child, len, c->name, c->name_len) &&
+		    set_add(w->new_dirs, child, len, TRAWL_KIND_DIR) < 0)
+			rc = -ENOMEM;
+	}
+	free(child);
+	return rc;
 }
 
 static int on_dir(void *ctx, const struct walk_dir *d)
@@ -392,56 +503,17 @@ static int on_dir(void *ctx, const struct walk_dir *d)
 			mark_dirty(e, d->path, d->path_len);
 	}
 
-	/* The directory itself: added when new, its meta refreshed when it changed. An
-	 * unchanged one has the meta the walker just compared (a chmod or chown moves the
-	 * ctime), so it costs no look-up. */
-	struct trawl_dir_meta known;
-	int rc = d->is_unchanged ? 0 : trawl_index_dir_meta(w->ix, d->path, d->path_len, &known);
-	if (!d->is_unchanged && (rc < 0 || !is_same_meta(&known, &d->meta))) {
-		rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &d->meta, d->path,
-				d->path_len, NULL, 0);
+	/* An unchanged directory has the meta the walker just compared (a chmod or chown
+	 * moves the ctime) and the entries it had: nothing to apply. */
+	if (!d->is_unchanged) {
+		int rc = w->new_dirs ? note_new_dirs(w, d) : 0;
+		if (rc == 0)
+			rc = batch_push(&w->batch, d);
 		if (rc < 0)
 			return rc;
 	}
 
-	if (!d->is_unchanged) {
-		set_reset(&w->old);
-		rc = trawl_index_children(w->ix, d->path, d->path_len, set_add, &w->old);
-		if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
-			return rc;
-		for (size_t k = 0; k < d->n_children; k++) {
-			const struct walk_child *c = &d->children[k];
-			struct name_slot *o = set_find(&w->old, c->name, c->name_len);
-			if (o) {
-				o->is_seen = 1;
-				if (o->kind == c->kind)
-					continue;
-			}
-			rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, c->kind, NULL, d->path,
-					d->path_len, c->name, c->name_len);
-			if (rc < 0)
-				return rc;
-			if (w->new_dirs && c->kind == TRAWL_KIND_DIR) {
-				const struct trawl_change *last = &w->batch.changes[w->batch.n - 1];
-				const char *child =
-				    w->batch.paths + w->batch.offsets[w->batch.n - 1];
-				if (!is_pruned(w->prune, child, last->len, c->name, c->name_len) &&
-				    set_add(w->new_dirs, child, last->len, TRAWL_KIND_DIR) < 0)
-					return -ENOMEM;
-			}
-		}
-		for (size_t k = 0; k < w->old.n_slots; k++) {
-			struct name_slot *o = &w->old.slots[k];
-			if (!o->len || o->is_seen)
-				continue;
-			rc = batch_push(&w->batch, TRAWL_CHANGE_REMOVE, 0, NULL, d->path,
-					d->path_len, w->old.names + o->off, o->len);
-			if (rc < 0)
-				return rc;
-		}
-	}
-
-	if (w->batch.n >= ENGINE_BATCH_MAX_CHANGES ||
+	if (w->batch.n + w->batch.n_entries >= ENGINE_BATCH_MAX_CHANGES ||
 	    (w->batch.n && now_ms() - w->batch.started_ms >= ENGINE_BATCH_MAX_MS))
 		return flush(w);
 	return 0;
@@ -518,8 +590,12 @@ static int push_hidden_modes(struct walk_ctx *w)
 		if (trawl_index_dir_meta(w->ix, e->hidden[k], len, &known) == 0 &&
 		    is_same_meta(&known, &meta))
 			continue;
-		int rc = batch_push(&w->batch, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, &meta,
-				    e->hidden[k], len, NULL, 0);
+		struct trawl_change c = {.path = e->hidden[k],
+					 .len = len,
+					 .op = TRAWL_CHANGE_ADD,
+					 .kind = TRAWL_KIND_DIR,
+					 .meta = meta};
+		int rc = apply_now(w, &c);
 		if (rc < 0)
 			return rc;
 	}
@@ -656,9 +732,10 @@ static int reread_dir(struct walk_ctx *w, const char *path, size_t len)
 		int err = errno;
 		if (err == ENOENT || err == ENOTDIR || err == ELOOP) {
 			struct trawl_dir_meta m;
+			struct trawl_change c = {
+			    .path = path, .len = len, .op = TRAWL_CHANGE_REMOVE};
 			if (trawl_index_dir_meta(w->ix, path, len, &m) == 0)
-				return batch_push(&w->batch, TRAWL_CHANGE_REMOVE, 0, NULL, path,
-						  len, NULL, 0);
+				return apply_now(w, &c);
 		}
 		return 0; /* unreadable: what the index holds stays, as in a walk */
 	}

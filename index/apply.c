@@ -1,7 +1,8 @@
 /* apply.c: the writer's batches of changes. Every path is first resolved against the
  * base (the one step that can fail part-way, so it comes before anything changes), room
  * is made in the delta log for the worst case, and only then are the changes made, to a
- * new generation that is published once with all of them. */
+ * new generation that is published once with all of them. A directory's listing is
+ * applied by name under the directory, never as paths. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,11 @@ static size_t shared_components(const char *a, size_t na, const char *b, size_t 
 	return n + (is_a_end && is_b_end && i > 1);
 }
 
-static int is_valid(const struct trawl_change *c)
+/* The op of the changes trawl_index_apply_listings() makes of its listings: never valid
+ * in a caller's changes. */
+#define CHANGE_LIST 0x80
+
+static int is_valid(const struct trawl_change *c, const struct trawl_listing *list)
 {
 	if (!c->path || !store_path_is_acceptable(c->path, c->len))
 		return 0;
@@ -56,6 +61,8 @@ static int is_valid(const struct trawl_change *c)
 	case TRAWL_CHANGE_REMOVE:
 	case TRAWL_CHANGE_META:
 		return 1;
+	case CHANGE_LIST:
+		return list && (list->entries || !list->n_entries);
 	default:
 		return 0;
 	}
@@ -64,7 +71,7 @@ static int is_valid(const struct trawl_change *c)
 /* Resolve every prefix of every valid path in the base. Consecutive paths usually share
  * their directories: what the previous path resolved is reused. */
 static int plan_make(struct plan *p, const struct store *s, const struct trawl_change *changes,
-		     size_t n)
+		     const struct trawl_listing *lists, size_t n)
 {
 	memset(p, 0, sizeof(*p));
 	p->len = calloc(n ? n : 1, sizeof(*p->len));
@@ -74,14 +81,19 @@ static int plan_make(struct plan *p, const struct store *s, const struct trawl_c
 	size_t total = 0;
 	for (size_t c = 0; c < n; c++) {
 		p->first[c] = total;
-		if (!is_valid(&changes[c]))
+		if (!is_valid(&changes[c], lists ? &lists[c] : NULL))
 			continue;
 		p->len[c] = path_trim(changes[c].path, changes[c].len);
 		size_t k = count_components(changes[c].path, p->len[c]);
 		total += k;
-		if (changes[c].op == TRAWL_CHANGE_ADD) {
+		if (changes[c].op == TRAWL_CHANGE_ADD || changes[c].op == CHANGE_LIST) {
 			p->n_records += k;
 			p->name_bytes += p->len[c];
+		}
+		if (changes[c].op == CHANGE_LIST) {
+			p->n_records += lists[c].n_entries;
+			for (size_t e = 0; e < lists[c].n_entries; e++)
+				p->name_bytes += lists[c].entries[e].len;
 		}
 	}
 	p->first[n] = total;
@@ -139,6 +151,15 @@ struct applier {
 	size_t prev_len;
 	uint32_t *chain; /* room for the most components of any path in the batch */
 	size_t chain_len;
+	uint64_t n_changed; /* records appended or removed, meta versions set */
+	uint32_t added;	    /* the live node an ADD left at its path */
+	/* A listing's entries by name, for a directory that held entries before: an
+	 * open-addressing table of entry indexes + 1 (0: empty), and whether each entry is
+	 * still to be added. Room for the batch's longest listing, made before anything
+	 * changes. */
+	uint32_t *listed;
+	uint64_t listed_mask; /* the current listing's part of it */
+	uint8_t *is_due;
 };
 
 /* The live node named `name` under live directory `at`, given the base entry `base_id`
@@ -197,6 +218,7 @@ static void remove_children_cb(void *ctx, uint32_t node)
 /* Remove live node `node` and everything under it. The root stays: every index has it. */
 static void remove_node(struct applier *a, uint32_t node)
 {
+	a->n_changed++;
 	if (node >= a->n_base) {
 		remove_records(a, node - a->n_base);
 		return;
@@ -232,12 +254,14 @@ static void set_meta(struct applier *a, uint32_t node, const struct trawl_dir_me
 	if (node < a->n_base &&
 	    (now.mode != meta->mode || now.uid != meta->uid || now.gid != meta->gid))
 		a->g->delta.n_access_changes++;
+	a->n_changed++;
 	delta_set_meta(&a->g->delta, node, meta);
 }
 
 static uint32_t append_record(struct applier *a, uint32_t parent, const char *name, size_t len,
 			      unsigned kind)
 {
+	a->n_changed++;
 	return a->n_base + delta_append(&a->g->delta, parent, name, len, (uint8_t)kind);
 }
 
@@ -280,17 +304,21 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 				at = x;
 				break;
 			}
+			a->added = x;
 			if (x != NODE_NONE) {
 				if (is_if_missing)
 					return 1;
 				if (generation_node_kind(a->g, x) == c->kind) {
-					if (c->kind == TRAWL_KIND_DIR)
+					if (c->kind == TRAWL_KIND_DIR) {
 						set_meta(a, x, &c->meta);
+						a->chain[i] = x;
+						a->chain_len = i + 1;
+					}
 					return 1;
 				}
 				remove_node(a, x);
 			}
-			x = append_record(a, at, name, n, c->kind);
+			x = a->added = append_record(a, at, name, n, c->kind);
 			if (c->kind == TRAWL_KIND_DIR) {
 				set_meta(a, x, &c->meta);
 				a->chain[i] = x;
@@ -327,10 +355,165 @@ static int apply_one(struct applier *a, const struct trawl_change *c, size_t len
 	default: /* ADD of "/": the root is a directory */
 		if (c->kind != TRAWL_KIND_DIR)
 			return 0;
+		a->added = at;
 		if (!is_if_missing)
 			set_meta(a, at, &c->meta);
 		return 1;
 	}
+}
+
+/* ---- listings ---- */
+
+static int is_component(const char *name, size_t len)
+{
+	return len && len <= UINT32_MAX && !memchr(name, '/', len) &&
+	       !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+static int is_listable(const struct trawl_entry *e)
+{
+	return (e->kind == TRAWL_KIND_FILE || e->kind == TRAWL_KIND_DIR ||
+		e->kind == TRAWL_KIND_LINK) &&
+	       e->name && is_component(e->name, e->len);
+}
+
+static uint64_t listed_home(const struct applier *a, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
+	return (h ^ h >> 32) & a->listed_mask;
+}
+
+/* The first entry of the listing named `name`, or SIZE_MAX; with `is_insert`, entry
+ * `insert` is filed under its name when no entry has it yet. */
+static size_t listed_find(struct applier *a, const struct trawl_entry *entries, const char *name,
+			  size_t len, int is_insert, size_t insert)
+{
+	for (uint64_t k = listed_home(a, name, len);; k = (k + 1) & a->listed_mask) {
+		uint32_t at = a->listed[k];
+		if (!at) {
+			if (is_insert)
+				a->listed[k] = (uint32_t)insert + 1;
+			return SIZE_MAX;
+		}
+		const struct trawl_entry *e = &entries[at - 1];
+		if (e->len == len && memcmp(e->name, name, len) == 0)
+			return at - 1;
+	}
+}
+
+/* An entry that was live in the listed directory before: kept when listed with its kind
+ * (then it is not added again), removed otherwise. */
+static void relist_old(struct applier *a, const struct trawl_listing *c, uint32_t node,
+		       const char *name, size_t len, unsigned kind)
+{
+	size_t e = listed_find(a, c->entries, name, len, 0, 0);
+	if (e != SIZE_MAX && c->entries[e].kind == kind)
+		a->is_due[e] = 0;
+	else
+		remove_node(a, node);
+}
+
+/* How many entries ahead list_into_empty() starts loading the names table's slots: a
+ * directory's first entries wait for memory together rather than one after another. */
+#define APPLY_PREFETCH_ENTRIES 8
+
+/* The names table's key of entry `i` under `dir`, after starting to load its slot; a
+ * key that cannot be (UINT64_MAX) for an entry that does not count. */
+static uint64_t prefetch_entry(const struct applier *a, const struct trawl_listing *c, uint32_t dir,
+			       size_t i)
+{
+	const struct trawl_entry *e = &c->entries[i];
+	if (!is_listable(e))
+		return UINT64_MAX;
+	uint32_t key = delta_name_key(dir, e->name, e->len);
+	delta_prefetch(&a->g->delta, key);
+	return key;
+}
+
+/* The entries of a directory that held none before: each one look-up in the delta's
+ * names, which also finds a name listed twice (the first stays), and the append at the
+ * place that look-up found. */
+static void list_into_empty(struct applier *a, const struct trawl_listing *c, uint32_t dir)
+{
+	struct delta_view *v = &a->g->delta;
+	uint64_t keys[APPLY_PREFETCH_ENTRIES];
+	for (size_t i = 0; i < c->n_entries && i < APPLY_PREFETCH_ENTRIES; i++)
+		keys[i] = prefetch_entry(a, c, dir, i);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		uint64_t key = keys[i % APPLY_PREFETCH_ENTRIES];
+		if (i + APPLY_PREFETCH_ENTRIES < c->n_entries)
+			keys[i % APPLY_PREFETCH_ENTRIES] =
+			    prefetch_entry(a, c, dir, i + APPLY_PREFETCH_ENTRIES);
+		if (key == UINT64_MAX)
+			continue;
+		const struct trawl_entry *e = &c->entries[i];
+		struct delta_spot spot;
+		if (delta_find_key(v, (uint32_t)key, dir, e->name, e->len, &spot) != NODE_NONE)
+			continue;
+		delta_append_found(v, &spot, dir, e->name, e->len, e->kind);
+		a->n_changed++;
+	}
+}
+
+/* Make the live directory `dir` hold just the listing's entries. */
+static void list_into(struct applier *a, const struct trawl_listing *c, uint32_t dir)
+{
+	struct delta_view *v = &a->g->delta;
+	const struct store *s = a->s;
+	int has_base_children = dir < a->n_base && s->subtree_end[dir] > dir + 1;
+	if (!has_base_children && !delta_has_children(v, dir)) {
+		list_into_empty(a, c, dir);
+		return;
+	}
+	/* At most half full, as a power of two: no larger than this listing needs. */
+	uint64_t slots = 1;
+	while (slots < 2 * (uint64_t)c->n_entries)
+		slots *= 2;
+	a->listed_mask = slots - 1;
+	memset(a->listed, 0, slots * sizeof(*a->listed));
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const struct trawl_entry *e = &c->entries[i];
+		a->is_due[i] =
+		    is_listable(e) && listed_find(a, c->entries, e->name, e->len, 1, i) == SIZE_MAX;
+	}
+	/* What the directory held: kept, replaced or removed. Then what is new. */
+	if (has_base_children) {
+		for (uint32_t x = dir + 1; x < s->subtree_end[dir]; x = s->subtree_end[x]) {
+			if (!generation_base_live(a->g, x))
+				continue;
+			size_t len;
+			const char *name = store_name(s, x, &len);
+			relist_old(a, c, x, name, len, s->kind[x]);
+		}
+	}
+	uint32_t next;
+	for (uint32_t r = delta_first_child(v, dir); r != NODE_NONE; r = next) {
+		next = delta_next_child(v, r); /* siblings outlive r's subtree */
+		const struct delta_record *rec = delta_record(v->log, r);
+		relist_old(a, c, a->n_base + r, rec->name, rec->name_len, rec->kind);
+	}
+	for (size_t i = 0; i < c->n_entries; i++)
+		if (a->is_due[i])
+			append_record(a, dir, c->entries[i].name, c->entries[i].len,
+				      c->entries[i].kind);
+}
+
+/* Apply a listing with a valid path (the other arguments as apply_one()'s). Returns 1
+ * when it changed something, 0 when it found everything as listed. */
+static int apply_list(struct applier *a, const struct trawl_listing *l, size_t len,
+		      const uint32_t *base_id, size_t k)
+{
+	uint64_t before = a->n_changed;
+	struct trawl_change dir = {.path = l->path,
+				   .len = l->len,
+				   .op = TRAWL_CHANGE_ADD,
+				   .kind = TRAWL_KIND_DIR,
+				   .meta = l->meta};
+	apply_one(a, &dir, len, base_id, k); /* never ignored: a valid path, a directory */
+	list_into(a, l, a->added);
+	return a->n_changed != before;
 }
 
 /* The generation after `g`: the same base and log, its own copy of the tombstones, the
@@ -352,8 +535,10 @@ static struct generation *generation_next(struct generation *g)
 	return n;
 }
 
-static int index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
-		       size_t *n_ignored, int is_add_if_missing)
+/* Apply `changes`; with `lists`, changes[c] is listing lists[c]. */
+static int index_apply(struct trawl_index *ix, const struct trawl_change *changes,
+		       const struct trawl_listing *lists, size_t n, size_t *n_ignored,
+		       int is_add_if_missing)
 {
 	if (n_ignored)
 		*n_ignored = 0;
@@ -367,7 +552,7 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 	if (ix->current->delta.epoch >= DELTA_ALIVE - 2 && (rc = rebuild_locked(ix)) < 0)
 		goto out_no_plan;
 	struct generation *g = ix->current; /* stable: only writers replace it */
-	if ((rc = plan_make(&p, &g->base->store, changes, n)) < 0)
+	if ((rc = plan_make(&p, &g->base->store, changes, lists, n)) < 0)
 		goto out;
 	rc = -ENOMEM;
 	if (!(ng = generation_next(g)))
@@ -382,31 +567,52 @@ static int index_apply(struct trawl_index *ix, const struct trawl_change *change
 		if ((rc = rebuild_locked(ix)) < 0)
 			goto out_no_plan;
 		pthread_mutex_unlock(&ix->writer);
-		return index_apply(ix, changes, n, n_ignored, is_add_if_missing);
+		return index_apply(ix, changes, lists, n, n_ignored, is_add_if_missing);
 	}
 	if (rc < 0)
 		goto out;
-	size_t most = 1;
-	for (size_t c = 0; c < n; c++)
+	size_t most = 1, most_listed = 0;
+	for (size_t c = 0; c < n; c++) {
 		if (p.first[c + 1] - p.first[c] > most)
 			most = p.first[c + 1] - p.first[c];
-	uint32_t *chain = malloc(most * sizeof(*chain));
-	if (!chain) {
+		if (p.len[c] && lists && lists[c].n_entries > most_listed)
+			most_listed = lists[c].n_entries;
+	}
+	struct applier a = {.g = ng,
+			    .s = &g->base->store,
+			    .n_base = g->base->store.n_entries,
+			    .is_add_if_missing = is_add_if_missing};
+	uint64_t listed_slots = 1;
+	while (listed_slots < 2 * (uint64_t)most_listed)
+		listed_slots *= 2;
+	a.chain = malloc(most * sizeof(*a.chain));
+	a.listed = lists ? malloc(listed_slots * sizeof(*a.listed)) : NULL;
+	a.is_due = lists ? malloc(most_listed ? most_listed : 1) : NULL;
+	if (!a.chain || (lists && (!a.listed || !a.is_due))) {
+		free(a.chain);
+		free(a.listed);
+		free(a.is_due);
 		rc = -ENOMEM;
 		goto out;
 	}
 	delta_view_adopt_tables(&ng->delta);
 	/* Nothing below fails: the changes go in, all of them. */
-	struct applier a = {
-	    ng, &g->base->store, g->base->store.n_entries, is_add_if_missing, NULL, 0, chain, 0};
 	size_t ignored = 0;
-	for (size_t c = 0; c < n; c++)
-		ignored +=
-		    !p.len[c] || !apply_one(&a, &changes[c], p.len[c], p.base_id + p.first[c],
-					    p.first[c + 1] - p.first[c]);
+	for (size_t c = 0; c < n; c++) {
+		const uint32_t *base_id = p.base_id + p.first[c];
+		size_t k = p.first[c + 1] - p.first[c];
+		if (!p.len[c])
+			ignored++;
+		else if (lists)
+			ignored += !apply_list(&a, &lists[c], p.len[c], base_id, k);
+		else
+			ignored += !apply_one(&a, &changes[c], p.len[c], base_id, k);
+	}
 	if (n_ignored)
 		*n_ignored = ignored;
-	free(chain);
+	free(a.chain);
+	free(a.listed);
+	free(a.is_due);
 	index_publish(ix, ng);
 	ng = NULL;
 	rc = 0;
@@ -421,7 +627,22 @@ out_no_plan:
 int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
 		      size_t *n_ignored)
 {
-	return index_apply(ix, changes, n, n_ignored, 0);
+	return index_apply(ix, changes, NULL, n, n_ignored, 0);
+}
+
+int trawl_index_apply_listings(struct trawl_index *ix, const struct trawl_listing *lists, size_t n,
+			       size_t *n_ignored)
+{
+	/* The paths as changes, for the plan and for finding the directories. */
+	struct trawl_change *changes = calloc(n ? n : 1, sizeof(*changes));
+	if (!changes)
+		return -ENOMEM;
+	for (size_t c = 0; c < n; c++)
+		changes[c] = (struct trawl_change){
+		    .path = lists[c].path, .len = lists[c].len, .op = CHANGE_LIST};
+	int rc = index_apply(ix, changes, lists, n, n_ignored, 0);
+	free(changes);
+	return rc;
 }
 
 int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum trawl_kind kind)
@@ -430,13 +651,13 @@ int trawl_index_add(struct trawl_index *ix, const char *path, size_t len, enum t
 		return -EINVAL;
 	struct trawl_change c = {
 	    .path = path, .len = len, .op = TRAWL_CHANGE_ADD, .kind = (uint8_t)kind};
-	return index_apply(ix, &c, 1, NULL, 1);
+	return index_apply(ix, &c, NULL, 1, NULL, 1);
 }
 
 int trawl_index_remove(struct trawl_index *ix, const char *path, size_t len)
 {
 	struct trawl_change c = {.path = path, .len = len, .op = TRAWL_CHANGE_REMOVE};
 	size_t ignored = 0;
-	int rc = index_apply(ix, &c, 1, &ignored, 0);
+	int rc = index_apply(ix, &c, NULL, 1, &ignored, 0);
 	return rc < 0 ? rc : ignored ? -ENOENT : 0;
 }

@@ -343,8 +343,37 @@ void delta_view_adopt_tables(struct delta_view *v)
 	adopt(&v->meta_of, v->log->meta_of);
 }
 
-uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, size_t len,
-		      uint8_t kind)
+uint32_t delta_name_key(uint32_t parent, const char *name, size_t len)
+{
+	return name_hash(parent, name, len);
+}
+
+void delta_prefetch(const struct delta_view *v, uint32_t key)
+{
+	const struct delta_table *t = v->log->names;
+	__builtin_prefetch(&t->slots[table_home(t, key)]);
+}
+
+uint32_t delta_find_key(const struct delta_view *v, uint32_t key, uint32_t parent, const char *name,
+			size_t len, struct delta_spot *spot)
+{
+	const struct delta_log *l = v->log;
+	spot->key = key;
+	spot->pos = names_find(l, l->names, key, parent, name, len, &spot->slot);
+	/* The writer's view sees every record: only the newest can be live. */
+	if (spot->slot == SLOT_EMPTY || !delta_is_live(v, (uint32_t)spot->slot))
+		return NODE_NONE;
+	return (uint32_t)spot->slot;
+}
+
+uint32_t delta_find(const struct delta_view *v, uint32_t parent, const char *name, size_t len,
+		    struct delta_spot *spot)
+{
+	return delta_find_key(v, name_hash(parent, name, len), parent, name, len, spot);
+}
+
+uint32_t delta_append_found(struct delta_view *v, const struct delta_spot *spot, uint32_t parent,
+			    const char *name, size_t len, uint8_t kind)
 {
 	struct delta_log *l = v->log;
 	uint32_t r = l->n_records++;
@@ -359,19 +388,25 @@ uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, s
 	rec->kind = kind;
 	rec->prev_sibling = table_get(l->kids, parent);
 	atomic_init(&rec->died, DELTA_ALIVE);
-	uint32_t key = name_hash(parent, name, len);
-	uint64_t slot;
-	uint64_t k = names_find(l, l->names, key, parent, name, len, &slot);
-	rec->prev_same = slot == SLOT_EMPTY ? NODE_NONE : (uint32_t)slot;
+	rec->prev_same = spot->slot == SLOT_EMPTY ? NODE_NONE : (uint32_t)spot->slot;
 	/* The record is complete: now it may be found. */
-	if (slot == SLOT_EMPTY)
+	if (spot->slot == SLOT_EMPTY)
 		l->names->n_used++;
-	atomic_store_explicit(&l->names->slots[k], (uint64_t)key << 32 | r, memory_order_release);
+	atomic_store_explicit(&l->names->slots[spot->pos], (uint64_t)spot->key << 32 | r,
+			      memory_order_release);
 	table_set(l->kids, parent, r, 0);
 	v->n_records = l->n_records;
 	v->n_live++;
 	v->name_bytes += len;
 	return r;
+}
+
+uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, size_t len,
+		      uint8_t kind)
+{
+	struct delta_spot spot;
+	delta_find(v, parent, name, len, &spot);
+	return delta_append_found(v, &spot, parent, name, len, kind);
 }
 
 void delta_remove(struct delta_view *v, uint32_t r)

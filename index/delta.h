@@ -153,6 +153,40 @@ void delta_view_adopt_tables(struct delta_view *v);
 uint32_t delta_append(struct delta_view *v, uint32_t parent, const char *name, size_t len,
 		      uint8_t kind);
 
+/* Where a record of a parent and name is, or would go, in the names table: what
+ * delta_find() found, for delta_append_found(). */
+struct delta_spot {
+	uint64_t pos;  /* the slot */
+	uint64_t slot; /* what it held: the newest record of that parent and name, or empty */
+	uint32_t key;
+};
+
+/**
+ * The writer's delta_child(): the live record named `name` under node `parent`, or
+ * NODE_NONE, and in *spot where a record of that parent and name goes. One probe of the
+ * names table serves both the look-up and the append that often follows it.
+ */
+uint32_t delta_find(const struct delta_view *v, uint32_t parent, const char *name, size_t len,
+		    struct delta_spot *spot);
+
+/** The names table's key of (parent, name), for delta_prefetch() and delta_find_key(). */
+uint32_t delta_name_key(uint32_t parent, const char *name, size_t len);
+
+/** Start loading the names table's slots for `key`: a large table misses the cache on
+ * nearly every probe, and probes started together wait for memory together. */
+void delta_prefetch(const struct delta_view *v, uint32_t key);
+
+/** delta_find() with the key delta_name_key() gave. */
+uint32_t delta_find_key(const struct delta_view *v, uint32_t key, uint32_t parent, const char *name,
+			size_t len, struct delta_spot *spot);
+
+/**
+ * delta_append() at the spot delta_find() gave for the same parent and name, when it
+ * found no live record. Nothing may have been appended in between (removing may).
+ */
+uint32_t delta_append_found(struct delta_view *v, const struct delta_spot *spot, uint32_t parent,
+			    const char *name, size_t len, uint8_t kind);
+
 /** Mark live record `r` as removed from `v`'s epoch on. */
 void delta_remove(struct delta_view *v, uint32_t r);
 

@@ -257,6 +257,44 @@ int trawl_index_new_empty(unsigned threads, struct trawl_index **out);
 int trawl_index_apply(struct trawl_index *ix, const struct trawl_change *changes, size_t n,
 		      size_t *n_ignored);
 
+/** One entry of a directory's listing. */
+struct trawl_entry {
+	const char *name; /* one component: any bytes but '/', not "", "." or ".." */
+	size_t len;
+	uint8_t kind; /* enum trawl_kind */
+};
+
+/** What a directory holds, as a walk read it. */
+struct trawl_listing {
+	const char *path; /* the directory, absolute; one trailing '/' is allowed */
+	size_t len;
+	struct trawl_dir_meta meta;
+	const struct trawl_entry *entries; /* in any order */
+	size_t n_entries;
+};
+
+/**
+ * Make each directory of `lists` hold just its entries, in order, and publish them as one
+ * new generation, as trawl_index_apply() does; the same guarantees and errors. A listing
+ * is the ADD of its path as a directory with its meta; then the ADD (kind from the entry,
+ * no meta) of path/name for each entry not live there with that kind (one that is keeps
+ * its meta and what it holds); then the REMOVE of each entry that was live directly
+ * inside the directory before and is not listed. An entry whose name is not one
+ * component (empty, ".", "..", or with a '/'), whose kind is not a file, directory or
+ * link, or whose name an earlier entry of the listing has, is left out.
+ *
+ * The names are not resolved as paths: the directory is found once (from where the
+ * previous listing's path left off), and each entry costs about one look-up in the
+ * delta, or two when the directory held entries before.
+ *
+ * Ignored, counted in *n_ignored (may be NULL): a listing whose path the list builder
+ * would reject, and one that changes nothing (its directory was live, with that meta,
+ * holding those names of those kinds and no other): a walk that reads a directory again
+ * learns from it whether anything changed.
+ */
+int trawl_index_apply_listings(struct trawl_index *ix, const struct trawl_listing *lists, size_t n,
+			       size_t *n_ignored);
+
 /** The meta of the live directory at `path` (one trailing '/' allowed) into *meta.
  * Returns 0, -ENOENT when no live entry has that path, -ENOTDIR when it is not a
  * directory, -ENOMEM. */

@@ -1685,6 +1685,373 @@ static void should_answer_readers_while_a_writer_applies_and_rebuilds(void **sta
 	trawl_index_free(r.ix);
 }
 
+/* ---- listings: a directory's entries as one change ---- */
+
+/* A copy of the model, to tell whether a change changed anything. */
+static struct model model_copy(const struct model *m)
+{
+	struct model c = {0};
+	for (size_t i = 0; i < m->n; i++) {
+		model_put(&c, m->e[i].path, m->e[i].len, m->e[i].kind);
+		c.e[c.n - 1].meta = m->e[i].meta;
+	}
+	return c;
+}
+
+/* The same entries, kinds and meta, in any order. */
+static int model_same(const struct model *a, const struct model *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t k = model_find(b, a->e[i].path, a->e[i].len);
+		if (k == SIZE_MAX || b->e[k].kind != a->e[i].kind)
+			return 0;
+		const struct trawl_dir_meta *x = &a->e[i].meta, *y = &b->e[k].meta;
+		if (x->mtime_ns != y->mtime_ns || x->ctime_ns != y->ctime_ns ||
+		    x->mode != y->mode || x->uid != y->uid || x->gid != y->gid)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether a listing's entry counts (its kind and name), and whether an earlier one that
+ * counts has its name. */
+static int is_listed_entry(const struct trawl_entry *e)
+{
+	if (e->kind != TRAWL_KIND_FILE && e->kind != TRAWL_KIND_DIR && e->kind != TRAWL_KIND_LINK)
+		return 0;
+	if (!e->len || memchr(e->name, '/', e->len))
+		return 0;
+	return !(e->name[0] == '.' && (e->len == 1 || (e->len == 2 && e->name[1] == '.')));
+}
+
+static int is_listed_before(const struct trawl_listing *c, size_t i, const char *name, size_t len)
+{
+	for (size_t j = 0; j < i; j++)
+		if (is_listed_entry(&c->entries[j]) && c->entries[j].len == len &&
+		    memcmp(c->entries[j].name, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Write `dir` (trimmed) + '/' + `name` at buf + *used, and return where. */
+static const char *join(char *buf, size_t *used, const char *dir, size_t dir_len, const char *name,
+			size_t len, size_t *out_len)
+{
+	char *p = buf + *used;
+	size_t n = dir_len;
+	memcpy(p, dir, n);
+	if (n > 1)
+		p[n++] = '/';
+	memcpy(p + n, name, len);
+	*out_len = n + len;
+	*used += *out_len;
+	return p;
+}
+
+/* The changes by path a listing stands for, as trawl_index_apply_listings() documents
+ * them, written to `out` and applied to the model one by one: the ADD of the directory,
+ * the ADD of each entry that counts and is not there with its kind, the REMOVE of each
+ * child left unlisted. Returns how many (none for a path that is rejected). */
+static size_t expand_listing(struct model *m, const struct trawl_listing *c,
+			     struct trawl_change *out, char *buf, size_t *used)
+{
+	if (!c->path || !is_acceptable(c->path, c->len))
+		return 0;
+	size_t dir_len = c->len, n = 0;
+	while (dir_len > 1 && c->path[dir_len - 1] == '/')
+		dir_len--;
+	out[n] = (struct trawl_change){c->path, c->len, TRAWL_CHANGE_ADD, TRAWL_KIND_DIR, c->meta};
+	assert_int_equal(model_apply(m, &out[n++]), 1);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const struct trawl_entry *e = &c->entries[i];
+		if (!is_listed_entry(e) || is_listed_before(c, i, e->name, e->len))
+			continue;
+		size_t len, before = *used;
+		const char *p = join(buf, used, c->path, dir_len, e->name, e->len, &len);
+		size_t at = model_find(m, p, len);
+		if (at != SIZE_MAX && m->e[at].kind == e->kind) {
+			*used = before; /* there as it is: left alone, meta and all */
+			continue;
+		}
+		out[n] = (struct trawl_change){p, len, TRAWL_CHANGE_ADD, e->kind, {0}};
+		assert_int_equal(model_apply(m, &out[n++]), 1);
+	}
+	size_t first_remove = n;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ref_entry *x = &m->e[i];
+		size_t start = dir_len == 1 ? 1 : dir_len + 1;
+		if (!is_under(x, c->path, dir_len) ||
+		    memchr(x->path + start, '/', x->len - start) ||
+		    is_listed_before(c, c->n_entries, x->path + start, x->len - start))
+			continue;
+		memcpy(buf + *used, x->path, x->len);
+		out[n++] = (struct trawl_change){buf + *used, x->len, TRAWL_CHANGE_REMOVE, 0, {0}};
+		*used += x->len;
+	}
+	for (size_t i = first_remove; i < n; i++)
+		assert_int_equal(model_apply(m, &out[i]), 1);
+	return n;
+}
+
+enum { MAX_LISTED = 24 };
+
+/* A random listing of a directory that exists, a file or link that becomes one, or
+ * a new path; its entries are children it had (some of another kind), new names,
+ * names given twice, names and kinds that do not count. Sometimes the directory just
+ * as it is. Names and the path go into buf. */
+static void random_listing(struct trawl_listing *c, struct trawl_entry *entries, char *buf,
+			   size_t *used, const struct model *m)
+{
+	char *path = buf + *used;
+	size_t len;
+	const struct ref_entry *d = &m->e[rnd((uint32_t)m->n)];
+	switch (rnd(6)) {
+	case 4: /* anything that exists: a file or link becomes a directory */
+		break;
+	case 5:
+		d = NULL;
+		break;
+	default:
+		for (int tries = 0; tries < 8 && d->kind != TRAWL_KIND_DIR; tries++)
+			d = &m->e[rnd((uint32_t)m->n)];
+		if (d->kind != TRAWL_KIND_DIR)
+			d = &m->e[0]; /* "/" */
+		break;
+	}
+	if (d) {
+		len = d->len;
+		memcpy(path, d->path, len);
+	} else {
+		len = random_path(path, m);
+	}
+	*used += len;
+	size_t at = model_find(m, path, len);
+	*c = (struct trawl_listing){
+	    .path = path, .len = len, .meta = random_meta(), .entries = entries};
+	/* The children it holds, as they are. */
+	size_t n = 0;
+	if (at != SIZE_MAX && m->e[at].kind == TRAWL_KIND_DIR) {
+		int is_as_is = rnd(4) == 0;
+		if (is_as_is && rnd(2))
+			c->meta = m->e[at].meta;
+		for (size_t i = 0; i < m->n && n < MAX_LISTED; i++) {
+			const struct ref_entry *x = &m->e[i];
+			size_t start = len == 1 ? 1 : len + 1;
+			if (!is_under(x, path, len) || memchr(x->path + start, '/', x->len - start))
+				continue;
+			if (!is_as_is && rnd(3) == 0)
+				continue; /* removed */
+			static const unsigned others[] = {TRAWL_KIND_FILE, TRAWL_KIND_DIR,
+							  TRAWL_KIND_LINK};
+			uint8_t kind = (uint8_t)(is_as_is || rnd(4) ? x->kind : others[rnd(3)]);
+			/* A copy: the model frees the paths of what it removes. */
+			char *name = buf + *used;
+			memcpy(name, x->path + start, x->len - start);
+			*used += x->len - start;
+			entries[n++] = (struct trawl_entry){name, x->len - start, kind};
+		}
+		if (is_as_is) {
+			c->n_entries = n;
+			return;
+		}
+	}
+	static const char *const not_names[] = {"", ".", "..", "a/b", "/", "x/"};
+	/* Now and then many: more than the entries whose slots are loaded ahead. */
+	size_t more = rnd(4) ? rnd(6) : rnd(MAX_LISTED);
+	for (size_t i = 0; i < more && n < MAX_LISTED; i++) {
+		static const unsigned kinds[] = {TRAWL_KIND_FILE, TRAWL_KIND_FILE, TRAWL_KIND_DIR,
+						 TRAWL_KIND_LINK};
+		struct trawl_entry *e = &entries[n++];
+		e->kind = (uint8_t)kinds[rnd(4)];
+		switch (rnd(8)) {
+		case 0: /* a name given before, maybe with another kind */
+			if (n > 1) {
+				*e = entries[rnd((uint32_t)n - 1)];
+				e->kind = (uint8_t)kinds[rnd(4)];
+				continue;
+			}
+			break;
+		case 1:
+			e->name = not_names[rnd(6)];
+			e->len = strlen(e->name);
+			continue;
+		case 2:
+			e->kind = rnd(2) ? 0 : 8;
+			break;
+		default:
+			break;
+		}
+		char *name = buf + *used;
+		e->len = random_name(name);
+		e->name = name;
+		*used += e->len;
+	}
+	c->n_entries = n;
+}
+
+/* Every directory's listing and meta in the index are the model's. */
+static void check_every_listing(struct trawl_index *ix, const struct model *m)
+{
+	check_tree(ix, m);
+	for (size_t i = 0; i < m->n; i++)
+		if (m->e[i].kind == TRAWL_KIND_DIR)
+			check_children(ix, m, &m->e[i]);
+}
+
+static void should_apply_a_listing_as_the_changes_by_path_it_stands_for(void **state)
+{
+	(void)state;
+	const char *env = getenv("TRAWL_PROPERTY_CASES");
+	int cases = env ? atoi(env) / 4 : 500;
+	const char *seed = getenv("TRAWL_PROPERTY_SEED");
+	rng_state = seed ? strtoull(seed, NULL, 10) + 7 : 7;
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	enum { MAX_CHANGES = 8 };
+	size_t n_listings = 0, n_unchanged = 0;
+	for (int k = 0; k < cases; k++) {
+		struct model m = {0};
+		size_t cap = 1 << 16, list_len = 0;
+		char *list = malloc(cap);
+		assert_non_null(list);
+		size_t n_paths = 1 + rnd(k % 10 == 9 ? 300 : 40);
+		for (size_t i = 0; i < n_paths; i++) {
+			char path[1024];
+			size_t n = random_path(path, &m);
+			int is_dir = rnd(4) == 0;
+			memcpy(list + list_len, path, n);
+			list_len += n;
+			if (is_dir)
+				list[list_len++] = '/';
+			list[list_len++] = '\n';
+			model_add(&m, path, n, is_dir ? TRAWL_KIND_DIR : TRAWL_KIND_FILE);
+		}
+		/* One index takes listings, the other the changes by path they stand for.
+		 * Both start from the same base, whose directories hold entries. */
+		struct trawl_index *by_list = NULL, *by_path = NULL;
+		assert_int_equal(
+		    trawl_index_build_from_list(list, list_len, '\n', 2, &by_list, NULL), 0);
+		assert_int_equal(
+		    trawl_index_build_from_list(list, list_len, '\n', 2, &by_path, NULL), 0);
+		int rounds = 1 + (int)rnd(5);
+		for (int r = 0; r < rounds; r++) {
+			if (rnd(3) == 0) {
+				/* Changes by path in between, to both. */
+				struct trawl_change c[4];
+				char buf[4 * 1024];
+				size_t n = random_batch(c, 4, buf, &m, random_meta);
+				for (size_t i = 0; i < n; i++)
+					model_apply(&m, &c[i]);
+				assert_int_equal(trawl_index_apply(by_list, c, n, NULL), 0);
+				assert_int_equal(trawl_index_apply(by_path, c, n, NULL), 0);
+				continue;
+			}
+			size_t n = 1 + rnd(MAX_CHANGES), n_paths_out = 0, used = 0;
+			size_t out_cap = n * (2 + MAX_LISTED + m.n + 64);
+			struct trawl_listing lists[MAX_CHANGES];
+			struct trawl_entry entries[MAX_CHANGES][MAX_LISTED];
+			struct trawl_change *paths = calloc(out_cap, sizeof(*paths));
+			char *buf = malloc(out_cap * 600);
+			assert_non_null(paths);
+			assert_non_null(buf);
+			size_t want_ignored = 0;
+			for (size_t i = 0; i < n; i++) {
+				random_listing(&lists[i], entries[i], buf, &used, &m);
+				struct model before = model_copy(&m);
+				size_t got =
+				    expand_listing(&m, &lists[i], paths + n_paths_out, buf, &used);
+				want_ignored += got == 0 || model_same(&before, &m);
+				n_unchanged += got && model_same(&before, &m);
+				n_listings++;
+				n_paths_out += got;
+				model_release(&before);
+				assert_true(n_paths_out < out_cap && used < out_cap * 500);
+			}
+			size_t ignored = SIZE_MAX;
+			assert_int_equal(trawl_index_apply_listings(by_list, lists, n, &ignored),
+					 0);
+			assert_int_equal(ignored, want_ignored);
+			assert_int_equal(trawl_index_apply(by_path, paths, n_paths_out, NULL), 0);
+			check_every_listing(by_list, &m);
+			check_every_listing(by_path, &m);
+			if (rnd(4) == 0)
+				assert_int_equal(trawl_index_rebuild(by_list), 0);
+			free(paths);
+			free(buf);
+		}
+		check_many(by_list, &m, mt, 4);
+		trawl_index_free(by_list);
+		trawl_index_free(by_path);
+		model_release(&m);
+		free(list);
+	}
+	trawl_matcher_free(mt);
+	/* Both kinds of listing were tried: those that change nothing too. */
+	print_message("%zu listings, %zu of them changed nothing\n", n_listings, n_unchanged);
+	assert_true(n_unchanged > n_listings / 20 && n_unchanged < n_listings / 2);
+}
+
+static void should_list_a_directory_that_held_entries(void **state)
+{
+	(void)state;
+	const char list[] = "/d/keep\n/d/gone\n/d/was_file\n/d/was_dir/x\n/d/sub/y\n";
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL),
+			 0);
+	struct trawl_dir_meta m = {.mtime_ns = 5, .ctime_ns = 6, .mode = 040755};
+	const struct trawl_entry entries[] = {
+	    {"keep", 4, TRAWL_KIND_FILE},     /* there: stays */
+	    {"was_file", 8, TRAWL_KIND_DIR},  /* replaced by a directory */
+	    {"was_dir", 7, TRAWL_KIND_LINK},  /* replaced by a link, x goes */
+	    {"sub", 3, TRAWL_KIND_DIR},	      /* there: keeps y */
+	    {"\xff\xfe", 2, TRAWL_KIND_FILE}, /* not UTF-8: added byte for byte */
+	    {"keep", 4, TRAWL_KIND_DIR},      /* given twice: the first counts */
+	    {"a/b", 3, TRAWL_KIND_FILE},      /* not a name */
+	    {"..", 2, TRAWL_KIND_FILE},	      /* not a name */
+	    {"odd", 3, 0},		      /* no such kind */
+	};
+	struct trawl_listing l = {"/d", 2, m, entries, sizeof(entries) / sizeof(entries[0])};
+	size_t ignored = SIZE_MAX;
+	assert_int_equal(trawl_index_apply_listings(ix, &l, 1, &ignored), 0);
+	assert_int_equal(ignored, 0);
+	struct listing got = {0};
+	assert_int_equal(trawl_index_children(ix, "/d", 2, collect_child, &got), 0);
+	listing_sort(&got);
+	static const char *const names[] = {"keep", "sub", "was_dir", "was_file", "\xff\xfe"};
+	static const unsigned kinds[] = {TRAWL_KIND_FILE, TRAWL_KIND_DIR, TRAWL_KIND_LINK,
+					 TRAWL_KIND_DIR, TRAWL_KIND_FILE};
+	assert_int_equal(got.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(got.names[i], names[i]);
+		assert_int_equal(got.kinds[i], kinds[i]);
+	}
+	struct trawl_dir_meta meta;
+	assert_int_equal(trawl_index_dir_meta(ix, "/d", 2, &meta), 0);
+	assert_same_meta(&meta, &m);
+	assert_int_equal(trawl_index_dir_meta(ix, "/d/sub/y", 8, &meta), -ENOTDIR);
+	assert_int_equal(trawl_index_dir_meta(ix, "/d/was_dir/x", 12, &meta), -ENOENT);
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	assert_int_equal(st.n_entries, 8); /* /, /d, its five, /d/sub/y */
+	/* The same listing again changes nothing; a new directory's listing adds all. */
+	const struct trawl_entry in_new[] = {{"n1", 2, TRAWL_KIND_FILE}, {"n2", 2, TRAWL_KIND_DIR}};
+	const struct trawl_listing again[] = {l, {"/d/was_file/", 12, m, in_new, 2}};
+	assert_int_equal(trawl_index_apply_listings(ix, again, 2, &ignored), 0);
+	assert_int_equal(ignored, 1);
+	trawl_index_stats(ix, &st);
+	assert_int_equal(st.n_entries, 10);
+	struct trawl_results r = {0};
+	assert_int_equal(run_search(ix, "n2", NULL, TRAWL_KIND_DIR, 10, NULL, &r), 0);
+	assert_int_equal(r.n_items, 1);
+	assert_string_equal(r.items[0].path, "/d/was_file/n2");
+	trawl_results_release(&r);
+	free(got.names);
+	free(got.kinds);
+	trawl_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1703,6 +2070,8 @@ int main(void)
 	    cmocka_unit_test(should_find_a_path_removed_and_added_again_many_times),
 	    cmocka_unit_test(should_stop_a_cancelled_search),
 	    cmocka_unit_test(should_answer_readers_while_a_writer_applies_and_rebuilds),
+	    cmocka_unit_test(should_apply_a_listing_as_the_changes_by_path_it_stands_for),
+	    cmocka_unit_test(should_list_a_directory_that_held_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
