@@ -1180,9 +1180,11 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 	name_folder_init(&nf);
 	struct name_range *ranges = NULL;
 	int rc = 0;
-	/* Terms folded with case or marks kept may miss names of the loose range, and a
-	 * suffix term need not start a name: the tier's bound holds for neither. */
-	if (n_positive == 1 && single->fold_flags == 0 && single->kind != TERM_SUFFIX) {
+	/* A suffix term need not start a name: the tier's bound does not hold for it. A term
+	 * folded with case or marks kept claims only names whose loose fold starts with its
+	 * own: the loose range holds them, and others besides, whose bounds are only
+	 * looser than they could be. */
+	if (n_positive == 1 && single->kind != TERM_SUFFIX) {
 		uint32_t lo, hi;
 		store_prefix_range(s, &nf, single->loose, single->loose_len, &lo, &hi);
 		rc = strong_single(w, st, single, lo, hi);
@@ -1199,7 +1201,7 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 			const struct term *t = &q->groups[g].terms[k];
 			if (t->is_negated)
 				continue;
-			if (t->fold_flags != 0 || t->kind == TERM_SUFFIX) {
+			if (t->kind == TERM_SUFFIX) {
 				*ub_rest = INT32_MAX;
 				continue;
 			}
