@@ -283,6 +283,25 @@ static size_t random_query(char *out)
 	return n;
 }
 
+/* n_paths random paths, one a line, into list (1 MiB), a directory one time in
+ * dir_one_in (written with a trailing '/'), each added to m. Returns the list's length. */
+static size_t random_list(char *list, struct model *m, size_t n_paths, uint32_t dir_one_in)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n_paths; i++) {
+		char path[1024];
+		size_t n = random_path(path, m);
+		int is_dir = rnd(dir_one_in) == 0;
+		memcpy(list + len, path, n);
+		len += n;
+		if (is_dir)
+			list[len++] = '/';
+		list[len++] = '\n';
+		model_add(m, path, n, is_dir ? TRAWL_KIND_DIR : TRAWL_KIND_FILE);
+	}
+	return len;
+}
+
 static struct trawl_dir_meta random_meta(void)
 {
 	struct trawl_dir_meta m;
@@ -664,19 +683,7 @@ static void should_equal_brute_force_on_random_trees(void **state)
 		struct model m = {0};
 		char *list = malloc(1 << 20);
 		assert_non_null(list);
-		size_t list_len = 0;
-		size_t n_paths = 1 + rnd(c % 10 == 9 ? 600 : 60);
-		for (size_t i = 0; i < n_paths; i++) {
-			char path[1024];
-			size_t n = random_path(path, &m);
-			int is_dir = rnd(5) == 0;
-			memcpy(list + list_len, path, n);
-			list_len += n;
-			if (is_dir)
-				list[list_len++] = '/';
-			list[list_len++] = '\n';
-			model_add(&m, path, n, is_dir ? TRAWL_KIND_DIR : TRAWL_KIND_FILE);
-		}
+		size_t list_len = random_list(list, &m, 1 + rnd(c % 10 == 9 ? 600 : 60), 5);
 		struct trawl_index *ix = NULL;
 		size_t rejected = 0;
 		assert_int_equal(
@@ -738,6 +745,24 @@ static void should_equal_brute_force_on_random_trees(void **state)
 	assert_true(n_skipped_scans > (unsigned)cases / 4 && n_full_scans > (unsigned)cases / 4);
 }
 
+/* An index of the files at `paths` (a few KiB of them at most), and the same in m. */
+static struct trawl_index *index_of_files(const char *const *paths, size_t n_paths, struct model *m)
+{
+	char list[4096];
+	size_t len = 0;
+	for (size_t i = 0; i < n_paths; i++) {
+		size_t n = strlen(paths[i]);
+		assert_true(len + n + 1 <= sizeof(list));
+		memcpy(list + len, paths[i], n);
+		len += n;
+		list[len++] = '\n';
+		model_add(m, paths[i], n, TRAWL_KIND_FILE);
+	}
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, NULL), 0);
+	return ix;
+}
+
 /* The scan carries the matcher's state from each directory to its children: names that
  * fold to nothing or to a '/' (a fullwidth solidus), deep chains, directories equal to a
  * term, case kept, and terms that span components must score as whole paths do. */
@@ -782,17 +807,7 @@ static void should_score_a_scan_as_whole_paths_are_scored(void **state)
 	    "x so core",
 	};
 	struct model m = {0};
-	char list[4096];
-	size_t len = 0;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		size_t n = strlen(paths[i]);
-		memcpy(list + len, paths[i], n);
-		len += n;
-		list[len++] = '\n';
-		model_add(&m, paths[i], n, TRAWL_KIND_FILE);
-	}
-	struct trawl_index *ix = NULL;
-	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, NULL), 0);
+	struct trawl_index *ix = index_of_files(paths, sizeof(paths) / sizeof(paths[0]), &m);
 	struct trawl_matcher *mt = trawl_matcher_new();
 	assert_non_null(mt);
 	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
@@ -880,17 +895,7 @@ static void should_rank_a_name_whose_fold_moves_its_basename(void **state)
 	};
 	static const char *const queries[] = {"so", "core so", "so core"};
 	struct model m = {0};
-	char list[512];
-	size_t len = 0;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		size_t n = strlen(paths[i]);
-		memcpy(list + len, paths[i], n);
-		len += n;
-		list[len++] = '\n';
-		model_add(&m, paths[i], n, TRAWL_KIND_FILE);
-	}
-	struct trawl_index *ix = NULL;
-	assert_int_equal(trawl_index_build_from_list(list, len, '\n', 2, &ix, NULL), 0);
+	struct trawl_index *ix = index_of_files(paths, sizeof(paths) / sizeof(paths[0]), &m);
 	struct trawl_matcher *mt = trawl_matcher_new();
 	assert_non_null(mt);
 	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++)
@@ -1913,21 +1918,9 @@ static void should_apply_a_listing_as_the_changes_by_path_it_stands_for(void **s
 	size_t n_listings = 0, n_unchanged = 0;
 	for (int k = 0; k < cases; k++) {
 		struct model m = {0};
-		size_t cap = 1 << 16, list_len = 0;
-		char *list = malloc(cap);
+		char *list = malloc(1 << 20);
 		assert_non_null(list);
-		size_t n_paths = 1 + rnd(k % 10 == 9 ? 300 : 40);
-		for (size_t i = 0; i < n_paths; i++) {
-			char path[1024];
-			size_t n = random_path(path, &m);
-			int is_dir = rnd(4) == 0;
-			memcpy(list + list_len, path, n);
-			list_len += n;
-			if (is_dir)
-				list[list_len++] = '/';
-			list[list_len++] = '\n';
-			model_add(&m, path, n, is_dir ? TRAWL_KIND_DIR : TRAWL_KIND_FILE);
-		}
+		size_t list_len = random_list(list, &m, 1 + rnd(k % 10 == 9 ? 300 : 40), 4);
 		/* One index takes listings, the other the changes by path they stand for.
 		 * Both start from the same base, whose directories hold entries. */
 		struct trawl_index *by_list = NULL, *by_path = NULL;
