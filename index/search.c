@@ -306,9 +306,11 @@ struct worker {
 	uint64_t n_pruned;	    /* candidates skipped by their bound, unverified */
 	const int32_t *align_bound; /* per term (groups flattened): alignment_bound() */
 	_Atomic int32_t *shared;    /* the best worst score of any worker's full top */
-	int is_claim_free;	    /* no entry of the scan can rank by a name claim */
-	int32_t floor;		    /* `limit` entries are known to score at least this... */
-	size_t floor_slashes;	    /* ...the worst of them with this many '/' */
+	/* The most a name claim can add to an entry of the scan (INT32_MAX: unknown): a
+	 * directory's bound for all its children holds with this added. */
+	int32_t claim_slack;
+	int32_t floor;	      /* `limit` entries are known to score at least this... */
+	size_t floor_slashes; /* ...the worst of them with this many '/' */
 	int rc;
 	const _Atomic int *cancel;
 	unsigned poll; /* steps left before the cancel flag is read again */
@@ -565,7 +567,7 @@ static int is_ruled_out(struct worker *w, uint32_t id)
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return 1;
-	if (!w->carry || !w->is_claim_free || !has_floor(w))
+	if (!w->carry || w->claim_slack == INT32_MAX || !has_floor(w))
 		return 0;
 	int32_t ub;
 	size_t slashes, most;
@@ -576,6 +578,7 @@ static int is_ruled_out(struct worker *w, uint32_t id)
 	}
 	if (rc != 1)
 		return 0;
+	ub = ub > INT32_MAX - w->claim_slack ? INT32_MAX : ub + w->claim_slack;
 	int may = may_rank(w, ub, &most);
 	if (may == 0 || (may < 0 && slashes > most)) {
 		w->n_pruned++;
@@ -836,12 +839,15 @@ static int order_by_bound(uint32_t *order, uint32_t n, const int32_t *bound, uin
  * candidates is skipped: the answer is still exact.
  */
 
-/* At most this many names of the tiers get a bound each; beyond, the tiers are left to
- * the scan. A bound costs about as much as a tenth of scoring one entry. */
+/* At most this many names of the tiers get a bound each (by default; see
+ * trawl_search_options.tier_max_names); beyond, the largest tiers are cut down to the
+ * names their term equals or stems. A bound costs about as much as a tenth of scoring
+ * one entry. */
 #define STRONG_MAX_NAMES (1u << 18)
 
 struct strong {
 	const struct store *s;
+	size_t max_names;	      /* names of the tiers bounded one by one at most */
 	const roaring_bitmap_t *cand; /* NULL: any live entry in scope */
 	uint32_t lo, hi;	      /* scope */
 	roaring_bitmap_t *done;	      /* entries scored here, kept out of the scan */
@@ -1012,6 +1018,8 @@ out:
 
 struct name_range {
 	uint32_t lo, hi;
+	const struct term *t; /* whose tier this is (strong_phase() only) */
+	int is_last;	      /* t is in the query's last group */
 };
 
 static int cmp_range(const void *a, const void *b)
@@ -1113,6 +1121,36 @@ static int is_odd_fold(const struct store *s, struct fold_buf *fb, uint32_t k)
 	return 0;
 }
 
+/* Of tier `big` (names starting with big->t), the names a term's claim can give more
+ * than the prefix bonus: those the term equals (into *equal) and those that start with
+ * the term and a '.' (into *dotted; stems are among them). Returns 0 or -ENOMEM. */
+static int cut_tier(const struct store *s, struct name_folder *nf, const struct name_range *big,
+		    struct name_range *equal, struct name_range *dotted)
+{
+	const struct term *t = big->t;
+	*equal = *dotted = *big;
+	/* Names are ordered by fold: those equal to the term come first in its tier. */
+	uint32_t k = big->lo;
+	for (; k < big->hi; k++) {
+		size_t n;
+		if (!name_folder_fold(nf, s->name_bytes + s->name_offset[k],
+				      s->name_offset[k + 1] - s->name_offset[k], &n))
+			return -ENOMEM;
+		if (n != t->loose_len)
+			break;
+	}
+	equal->hi = k;
+	char key[TRAWL_QUERY_MAX_BYTES * 4 + 1];
+	if (t->loose_len + 1 > sizeof(key)) {
+		*dotted = *big; /* not expected: a term's fold fits the query's bound */
+		return 0;
+	}
+	memcpy(key, t->loose, t->loose_len);
+	key[t->loose_len] = '.';
+	store_prefix_range(s, nf, key, t->loose_len + 1, &dotted->lo, &dotted->hi);
+	return 0;
+}
+
 /* Whether some name of the base folds to nothing or holds a '/' once folded: then an
  * entry's basename need not be its name, and a term may claim it outside its tier. Only
  * names with non-ASCII bytes can: the names' bytes are scanned a word at a time for
@@ -1152,8 +1190,9 @@ static int has_odd_folds(struct base *b)
 /* Score the prefix tiers; *ub_rest gets the best score an entry outside every tier
  * could reach, or INT32_MAX when some tier was too large to score. */
 static int strong_phase(struct worker *w, struct strong *st, const struct trawl_query *q,
-			int32_t *ub_rest)
+			int32_t *ub_rest, int32_t *claim_slack)
 {
+	*claim_slack = 0;
 	const struct store *s = st->s;
 	const struct term *single = NULL; /* the one positive term, if there is one */
 	size_t n_positive = 0;
@@ -1176,6 +1215,8 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 	*ub_rest = rest > INT32_MAX ? INT32_MAX : (int32_t)rest;
 	if (n_positive == 0)
 		return 0;
+	if (*ub_rest == INT32_MAX)
+		*claim_slack = INT32_MAX;
 	struct name_folder nf;
 	name_folder_init(&nf);
 	struct name_range *ranges = NULL;
@@ -1190,7 +1231,8 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 		rc = strong_single(w, st, single, lo, hi);
 		goto out;
 	}
-	if (!(ranges = malloc(n_positive * sizeof(*ranges)))) {
+	/* Each tier, and the two parts a tier too large may be cut down to. */
+	if (!(ranges = malloc(3 * n_positive * sizeof(*ranges)))) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1203,24 +1245,53 @@ static int strong_phase(struct worker *w, struct strong *st, const struct trawl_
 				continue;
 			if (t->kind == TERM_SUFFIX) {
 				*ub_rest = INT32_MAX;
+				*claim_slack = INT32_MAX;
 				continue;
 			}
 			struct name_range *nr = &ranges[n_r++];
 			store_prefix_range(s, &nf, t->loose, t->loose_len, &nr->lo, &nr->hi);
+			nr->t = t;
+			nr->is_last = g + 1 == q->n_groups;
 			n_names += nr->hi - nr->lo;
 		}
 	}
-	if (n_names > STRONG_MAX_NAMES) {
-		/* The smallest tiers still set the score to beat; the rest go to the scan. */
+	if (n_names > st->max_names) {
+		/* The smallest tiers still set the score to beat. Of the others, only the
+		 * names a term equals or stems are scored here (they are few, and their claims
+		 * large); the rest go to the scan, where a name claim adds at most the prefix
+		 * bonus. */
 		qsort(ranges, n_r, sizeof(*ranges), cmp_range_size);
 		size_t keep = 0;
 		for (n_names = 0; keep < n_r; keep++) {
 			n_names += ranges[keep].hi - ranges[keep].lo;
-			if (n_names > STRONG_MAX_NAMES)
+			if (n_names > st->max_names)
 				break;
 		}
+		n_names -= keep < n_r ? ranges[keep].hi - ranges[keep].lo : 0;
+		/* The cut tiers move to the end of the array (it has room for three ranges a
+		 * term), their parts are written after the kept ones. */
+		size_t n_cut = n_r - keep;
+		memmove(ranges + 2 * n_positive, ranges + keep, n_cut * sizeof(*ranges));
 		n_r = keep;
-		*ub_rest = INT32_MAX;
+		for (size_t i = 0; i < n_cut && *claim_slack != INT32_MAX; i++) {
+			struct name_range big = ranges[2 * n_positive + i];
+			if ((rc = cut_tier(s, &nf, &big, &ranges[n_r], &ranges[n_r + 1])) < 0)
+				goto out;
+			n_names += (uint64_t)(ranges[n_r].hi - ranges[n_r].lo) +
+				   (ranges[n_r + 1].hi - ranges[n_r + 1].lo);
+			n_r += 2;
+			int32_t slack = big.is_last ? BONUS_NAME_PREFIX
+						    : BONUS_NAME_PREFIX / NAME_CLAIM_EARLY_DIVISOR;
+			*claim_slack = max32i(*claim_slack, slack);
+			if (n_names > st->max_names)
+				*claim_slack = INT32_MAX;
+		}
+		if (*claim_slack == INT32_MAX) {
+			n_r = keep;
+			*ub_rest = INT32_MAX;
+		} else {
+			*ub_rest += *claim_slack;
+		}
 	}
 	rc = strong_multi(w, st, ranges, n_r);
 out:
@@ -1498,7 +1569,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	int32_t *align_bound = NULL;
 	size_t n_workers = 0;
 	int is_everything = q->n_groups == 0;
-	struct strong st = {s, NULL, 0, 0, NULL};
+	struct strong st = {
+	    s, opts->tier_max_names ? opts->tier_max_names : STRONG_MAX_NAMES, NULL, 0, 0, NULL};
 	int rc = 0;
 
 	/* What the user may not see is gone for this search, as if removed: the base ids
@@ -1556,6 +1628,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		w->q = q;
 		w->align_bound = align_bound;
 		w->floor = INT32_MIN;
+		w->claim_slack = INT32_MAX; /* known once the strong phase has run */
 		w->kinds = kinds;
 		w->under = under;
 		w->under_len = under_len;
@@ -1592,21 +1665,21 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			rc = -ENOMEM;
 			goto out;
 		}
-		rc = strong_phase(&ws[0], &st, q, &ub_rest);
-		/* Every tier was scored down to what cannot rank: what the scan finds ranks
-		 * without a name claim, unless a name's fold moves its basename. */
-		int is_claim_free = 0;
+		int32_t claim_slack = INT32_MAX;
+		rc = strong_phase(&ws[0], &st, q, &ub_rest, &claim_slack);
+		/* The tiers were scored down to what cannot rank: what the scan finds ranks by
+		 * at most claim_slack of name claim, unless a name's fold moves its basename. */
 		if (rc == 0 && ub_rest != INT32_MAX) {
 			int odd = has_odd_folds(g->base);
 			if (odd < 0)
 				rc = odd;
 			else if (odd)
-				ub_rest = INT32_MAX;
-			else
-				is_claim_free = 1;
+				ub_rest = claim_slack = INT32_MAX;
 		}
+		if (rc != 0 || ub_rest == INT32_MAX)
+			claim_slack = INT32_MAX;
 		for (size_t i = 0; i < n_workers; i++)
-			ws[i].is_claim_free = is_claim_free;
+			ws[i].claim_slack = claim_slack;
 		if (rc == 0 && !is_delta_shared) {
 			ws[0].delta_hi = n_records;
 			scan_delta(&ws[0]);

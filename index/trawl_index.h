@@ -147,6 +147,10 @@ struct trawl_search_options {
 	/* When not NULL, only the entries it allows exist for this search: results, counts
 	 * and `under` alike (see trawl_visibility_new()). */
 	const struct trawl_visibility *visible;
+	/* Tuning, for tests and benchmarks: how many names of the terms' prefix tiers are
+	 * bounded one by one before the largest tiers are cut down to the names a term
+	 * equals or stems (0: 2^18). The results do not depend on it. */
+	size_t tier_max_names;
 };
 
 /** One result. `path` is owned by the result set. */
