@@ -101,8 +101,6 @@ static uint8_t ascii_class(unsigned char b)
 	return b == '/' ? CLASS_SLASH : CLASS_DELIM;
 }
 
-static int32_t max32(int32_t a, int32_t b);
-
 /* The most a byte of class cls earns inside a name (never right after its '/') after a
  * gap, where it starts a word (is_start) or where it does not. */
 static int32_t gap_bound(const struct carry *c, uint8_t cls, int is_start)
@@ -726,11 +724,6 @@ static uint64_t name_bits(const struct carry *c, const char *name, size_t len)
 	return a | b;
 }
 
-/* The most term ct can add to an entry named `name` (ASCII, whose bytes are `nm`) whose
- * parent's level is x: an alignment started in the directories (ended there, or
- * continued into the name), or one inside the name, which needs every unit of the term
- * in the name; plus the claim, which needs the name to start with the term, else a whole
- * directory's bonus. */
 /* What an ASCII name holds for the bound of an alignment inside it: the bits of the
  * bytes that start a word in it (see is_start), and of the term pairs it has adjacent. */
 struct name_facts {
@@ -755,6 +748,11 @@ static void name_facts(const struct carry *c, const char *name, size_t len, stru
 	f->is_known = 1;
 }
 
+/* The most term ct can add to an entry named `name` (ASCII, whose bytes are `nm`) whose
+ * parent's level is x: an alignment started in the directories (ended there, or
+ * continued into the name), or one inside the name, which needs every unit of the term
+ * in the name; plus the claim, which needs the name to start with the term, else a whole
+ * directory's bonus. */
 static int32_t term_bound(const struct carry *c, const struct cterm *ct, const int32_t *x,
 			  const char *name, size_t len, uint64_t nm, struct name_facts *facts)
 {
