@@ -29,7 +29,9 @@ struct node {
 	/* Incremental walks: what the caller knew of it, given with its name. */
 	int has_known;
 	int64_t known_mtime_ns, known_ctime_ns;
-	char name[]; /* NUL-terminated; a root's is its whole path */
+	int has_hint;
+	struct trawl_dir_hint hint; /* the caller's, passed back to its subdirs callback */
+	char name[];		    /* NUL-terminated; a root's is its whole path */
 };
 
 /* A listing on its way to the caller's thread: one allocation holding the walk_dir, its
@@ -174,6 +176,7 @@ static struct node *node_new(struct node *parent, uint32_t root, const char *nam
 	n->anchor_path = NULL;
 	n->root = root;
 	n->has_known = 0;
+	n->has_hint = 0;
 	n->name_len = (uint32_t)len;
 	memcpy(n->name, name, len);
 	n->name[len] = '\0';
@@ -580,7 +583,7 @@ static int send_listing(struct worker *wk, const struct item *it, int is_unchang
 /* Make a node for the subdirectory `name` of the item, unless the prune rules keep the
  * walk out of it. */
 static int add_subdir(struct worker *wk, const struct item *it, const char *name, size_t len,
-		      const struct trawl_dir_meta *known)
+		      const struct trawl_dir_meta *known, const struct trawl_dir_hint *hint)
 {
 	struct walk *w = wk->w;
 	struct node *parent = it->node;
@@ -611,6 +614,10 @@ static int add_subdir(struct worker *wk, const struct item *it, const char *name
 		n->known_mtime_ns = known->mtime_ns;
 		n->known_ctime_ns = known->ctime_ns;
 	}
+	if (hint) {
+		n->has_hint = 1;
+		n->hint = *hint;
+	}
 	wk->fresh[wk->n_fresh++] = n;
 	return 0;
 }
@@ -621,7 +628,8 @@ struct emit_arg {
 };
 
 /* walk_callbacks.subdirs' `emit`: one subdirectory the caller knew. */
-static int emit_subdir(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known)
+static int emit_subdir(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known,
+		       const struct trawl_dir_hint *hint)
 {
 	struct emit_arg *a = arg;
 	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) || memchr(name, '\0', len) ||
@@ -629,7 +637,7 @@ static int emit_subdir(void *arg, const char *name, size_t len, const struct tra
 		stat_add(&a->wk->w->stats->errors, 1);
 		return 0;
 	}
-	return add_subdir(a->wk, a->it, name, len, known);
+	return add_subdir(a->wk, a->it, name, len, known, hint);
 }
 
 /* Keep the item's fd as an anchor for its descendants, or close it with the next round. */
@@ -669,8 +677,8 @@ static int finish_item(struct worker *wk, struct item *it)
 		keep_or_close(wk, it);
 		struct emit_arg arg = {wk, it};
 		if (rc == 0)
-			rc = w->cb->subdirs(w->cb->ctx, item_path(wk, it), n->path_len, emit_subdir,
-					    &arg);
+			rc = w->cb->subdirs(w->cb->ctx, item_path(wk, it), n->path_len,
+					    n->has_hint ? &n->hint : NULL, emit_subdir, &arg);
 		push_fresh(wk);
 		return rc;
 	}
@@ -684,7 +692,7 @@ static int finish_item(struct worker *wk, struct item *it)
 	for (size_t i = 0; rc == 0 && i < wk->n_kids; i++) {
 		const struct kid *c = &wk->kids[i];
 		if (c->kind == TRAWL_KIND_DIR)
-			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len, NULL);
+			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len, NULL, NULL);
 	}
 	push_fresh(wk);
 	return rc;

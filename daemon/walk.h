@@ -60,15 +60,19 @@ struct walk_callbacks {
 	/**
 	 * Incremental walks only: for a directory found unchanged, call `emit` with the
 	 * name of each subdirectory the caller knew inside it, so the walk goes on below
-	 * it (prune rules apply to them as to names read), and what it knew of it (as
-	 * `lookup` would fill it; NULL: ask `lookup`). `emit` returns 0 or -ENOMEM; names
-	 * that cannot be names ("", ".", "..", with '/') are counted in `errors` and
+	 * it (prune rules apply to them as to names read), what it knew of it (as
+	 * `lookup` would fill it; NULL: ask `lookup`), and a hint (may be NULL) that the
+	 * walker keeps and passes back as `hint` when it asks for that subdirectory's own
+	 * subdirectories (the caller's to verify: the tree may have changed meanwhile).
+	 * `hint` is NULL for a directory that came with none. `emit` returns 0 or -ENOMEM;
+	 * names that cannot be names ("", ".", "..", with '/') are counted in `errors` and
 	 * ignored. Returns 0 or -errno; a non-zero return stops the walk, and walk_run()
 	 * returns it. Called like `lookup`.
 	 */
-	int (*subdirs)(void *ctx, const char *path, size_t len,
+	int (*subdirs)(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 		       int (*emit)(void *arg, const char *name, size_t len,
-				   const struct trawl_dir_meta *known),
+				   const struct trawl_dir_meta *known,
+				   const struct trawl_dir_hint *hint),
 		       void *arg);
 };
 

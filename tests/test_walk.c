@@ -799,6 +799,7 @@ struct known {
 	struct trawl_dir_meta *metas;
 	size_t n;
 	_Atomic int n_lookups;
+	_Atomic int n_hints; /* subdirs calls that came with a hint */
 };
 
 static int remember_dir(void *ctx, const struct walk_dir *d)
@@ -834,18 +835,28 @@ static int known_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 
 /* Lists what it knew; every other subdirectory comes without its meta, so that the walk
  * asks known_lookup() for it (both ways are tested). */
-static int known_subdirs(void *ctx, const char *path, size_t len,
+static int known_subdirs(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 			 int (*emit)(void *arg, const char *name, size_t len,
-				     const struct trawl_dir_meta *known),
+				     const struct trawl_dir_meta *known,
+				     const struct trawl_dir_hint *hint),
 			 void *arg)
 {
 	struct known *k = ctx;
+	/* Each hint given is the index of the directory's path, plus one: the walk passes
+	 * back the one it got with the name, or none. */
+	if (hint) {
+		assert_true(hint->node >= 1 && hint->node <= k->n);
+		assert_int_equal(strlen(k->paths[hint->node - 1]), len);
+		assert_memory_equal(k->paths[hint->node - 1], path, len);
+		atomic_fetch_add(&k->n_hints, 1);
+	}
 	for (size_t i = 0; i < k->n; i++) {
 		const char *p = k->paths[i];
 		if (strlen(p) > len + 1 && memcmp(p, path, len) == 0 && p[len] == '/' &&
 		    !strchr(p + len + 1, '/')) {
+			struct trawl_dir_hint h = {.base_serial = 1, .node = (uint32_t)i + 1};
 			int rc = emit(arg, p + len + 1, strlen(p + len + 1),
-				      i % 2 ? &k->metas[i] : NULL);
+				      i % 2 ? &k->metas[i] : NULL, i % 3 ? &h : NULL);
 			if (rc)
 				return rc;
 		}
@@ -911,6 +922,9 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	assert_int_equal(st.dirs_read, 3);
 	assert_int_equal(st.dirs_unchanged, 7);
 	assert_int_equal(s->n_unchanged, 7);
+	/* Six unchanged directories came from their parent's subdirs with a name, two in
+	 * three of those with a hint, which came back with the directory's own subdirs. */
+	assert_true(atomic_load(&k.n_hints) >= 3);
 	assert_seen(s, "f ", root, "a/b/new.txt");
 	assert_seen(s, "d ", root, "a/new");
 	assert_seen(s, "f ", root, "a/new/inside");
@@ -937,20 +951,22 @@ static int ghost_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 	return 0;
 }
 
-static int ghost_subdirs(void *ctx, const char *path, size_t len,
+static int ghost_subdirs(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 			 int (*emit)(void *arg, const char *name, size_t len,
-				     const struct trawl_dir_meta *known),
+				     const struct trawl_dir_meta *known,
+				     const struct trawl_dir_hint *hint),
 			 void *arg)
 {
 	(void)ctx;
 	(void)path;
 	(void)len;
+	(void)hint;
 	static const struct trawl_dir_meta once = {.mtime_ns = 1, .ctime_ns = 1};
-	int rc = emit(arg, "ghost", 5, &once);
+	int rc = emit(arg, "ghost", 5, &once, NULL);
 	if (rc == 0)
-		rc = emit(arg, "a/b", 3, NULL);
+		rc = emit(arg, "a/b", 3, NULL, NULL);
 	if (rc == 0)
-		rc = emit(arg, "..", 2, NULL);
+		rc = emit(arg, "..", 2, NULL, NULL);
 	return rc;
 }
 
