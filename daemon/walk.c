@@ -107,6 +107,7 @@ struct worker {
 	size_t child_cap;
 	struct node **fresh; /* child nodes created, to push at once */
 	size_t n_fresh, fresh_cap;
+	unsigned ring_stat_batches; /* incremental: batches left whose stats use the ring */
 };
 
 static void stat_add(_Atomic uint64_t *counter, uint64_t n)
@@ -743,6 +744,30 @@ static int is_known_unchanged(struct worker *wk, struct item *it)
 	       known.ctime_ns == ns_of(it->stx.stx_ctime);
 }
 
+/* Times the calling thread has slept (voluntary context switches): a stat that had to
+ * wait for the disk sleeps; one answered from the cache, even when preempted, does not. */
+static long thread_sleeps(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : 0;
+}
+
+/* Run the batch's stats by path in wk->reqs[0, n): on this thread while the cache
+ * answers them, through the ring for a while after they waited for the disk
+ * (WALK_SYNC_STAT_MAX_SLEEPS). */
+static void run_stats(struct worker *wk, size_t n)
+{
+	if (wk->io.is_uring && wk->ring_stat_batches > 0) {
+		wk->ring_stat_batches--;
+		walk_io_run(&wk->io, wk->reqs, n);
+		return;
+	}
+	long slept = wk->io.is_uring ? thread_sleeps() : 0;
+	walk_io_run_here(wk->reqs, n);
+	if (wk->io.is_uring && thread_sleeps() - slept >= WALK_SYNC_STAT_MAX_SLEEPS)
+		wk->ring_stat_batches = WALK_RING_STAT_BATCHES;
+}
+
 static void handle_batch(struct worker *wk, size_t n_items)
 {
 	struct walk *w = wk->w;
@@ -760,8 +785,6 @@ static void handle_batch(struct worker *wk, size_t n_items)
 	 * descendants will need as an anchor). */
 	size_t nr = 0;
 	if (is_incremental) {
-		nr = queue_closes(wk, nr);
-		size_t first = nr;
 		for (size_t i = 0; i < n_items; i++) {
 			struct item *it = &wk->items[i];
 			if (it->err || it->is_long)
@@ -772,8 +795,8 @@ static void handle_batch(struct worker *wk, size_t n_items)
 						 .path = item_path(wk, it) + it->rel_off,
 						 .stx = &it->stx};
 		}
-		walk_io_run(&wk->io, wk->reqs, nr);
-		size_t k = first;
+		run_stats(wk, nr);
+		size_t k = 0;
 		for (size_t i = 0; i < n_items; i++) {
 			struct item *it = &wk->items[i];
 			if (it->err || it->is_long)
