@@ -658,6 +658,30 @@ static void keep_or_close(struct worker *wk, struct item *it)
 	it->fd = -1;
 }
 
+/* An unchanged directory with many known subdirectories becomes an anchor (an O_PATH
+ * fd), so that each of them is stat'ed by its name alone rather than by a path the kernel
+ * walks from the root's anchor, component by component. */
+static void anchor_for_subdirs(struct worker *wk, struct item *it)
+{
+	struct walk *w = wk->w;
+	struct node *n = it->node;
+	if (n->anchor_fd >= 0 || it->is_long || wk->n_fresh < WALK_STAT_ANCHOR_MIN_SUBDIRS ||
+	    atomic_load(&w->n_anchors) >= w->max_anchors)
+		return;
+	struct open_how how = open_how_for(it);
+	how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = walk_io_open(it->dfd, item_path(wk, it) + it->rel_off, &how);
+	if (fd < 0)
+		return; /* gone or swapped: its subdirectories are stat'ed by path and fail */
+	n->anchor_path = strdup(item_path(wk, it));
+	if (!n->anchor_path) {
+		close(fd);
+		return;
+	}
+	n->anchor_fd = fd;
+	atomic_fetch_add(&w->n_anchors, 1);
+}
+
 /* Everything after the I/O of the batch, for one directory. */
 static int finish_item(struct worker *wk, struct item *it)
 {
@@ -680,6 +704,9 @@ static int finish_item(struct worker *wk, struct item *it)
 		if (rc == 0)
 			rc = w->cb->subdirs(w->cb->ctx, item_path(wk, it), n->path_len,
 					    n->has_hint ? &n->hint : NULL, emit_subdir, &arg);
+		/* Before the subdirectories are pushed: other readers see the anchor. */
+		if (rc == 0)
+			anchor_for_subdirs(wk, it);
 		push_fresh(wk);
 		return rc;
 	}

@@ -57,6 +57,11 @@
 #define WALK_SYNC_STAT_MAX_SLEEPS 2
 #define WALK_RING_STAT_BATCHES	  16
 
+/* An incremental walk opens an unchanged directory (O_PATH) as an anchor when it has at
+ * least this many known subdirectories: one open spares each of them a path walk from
+ * the root's anchor. Most directories have none or one, where the open costs more. */
+#define WALK_STAT_ANCHOR_MIN_SUBDIRS 2
+
 enum walk_io_op {
 	WALK_IO_OPEN = 1, /* openat2(dfd, path, &how) */
 	WALK_IO_STAT,	  /* statx(dfd, path) without following a last symlink; "" stats dfd */

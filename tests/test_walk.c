@@ -939,6 +939,52 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	remove_root(root);
 }
 
+/* An unchanged directory with several known subdirectories is opened for them to be
+ * stat'ed from (an anchor): paths, changes and descriptors come out as without it. */
+static void should_walk_below_an_unchanged_directory_with_many_subdirectories(void **state)
+{
+	(void)state;
+	char *root = make_root();
+	const char *dirs[] = {"", "p", "p/x", "p/y", "p/z", "p/z/deep", NULL};
+	for (const char *const *d = dirs + 1; *d; d++)
+		mk_dir(root, *d);
+	mk_file(root, "p/x/leaf");
+	mk_file(root, "p/z/deep/leaf");
+	age_dirs(root, dirs);
+	const char *roots[] = {root, NULL};
+	struct known k = {0};
+	struct walk_callbacks cb = {.ctx = &k, .dir = remember_dir};
+	struct walk_options opts = {.roots = roots};
+	struct walk_stats st;
+	assert_int_equal(walk_run(&opts, &cb, &st), 0);
+	assert_int_equal(k.n, 6);
+
+	mk_file(root, "p/y/new.txt");	 /* p/y changes */
+	mk_dir(root, "p/z/deep/newdir"); /* p/z/deep changes; newdir is new */
+	cb = (struct walk_callbacks){
+	    .ctx = &k, .dir = known_record, .lookup = known_lookup, .subdirs = known_subdirs};
+	opts.is_incremental = 1;
+	int fds_before = count_fds();
+	for (int is_plain = 0; is_plain < 2; is_plain++) {
+		opts.is_uring_disabled = is_plain;
+		seen_release(&k.seen);
+		assert_int_equal(walk_run(&opts, &cb, &st), 0);
+		assert_int_equal(st.dirs_read, 3);
+		assert_int_equal(st.dirs_unchanged, 4);
+		assert_seen(&k.seen, "f ", root, "p/y/new.txt");
+		assert_seen(&k.seen, "d ", root, "p/z/deep/newdir");
+		assert_not_seen(&k.seen, "f ", root, "p/x/leaf");
+		for (const char *const *d = dirs; *d; d++) {
+			char *p = path_of(root, *d);
+			assert_true(seen_has_dir(&k.seen, **d ? p : root));
+			free(p);
+		}
+		assert_int_equal(count_fds(), fds_before);
+	}
+	known_release(&k);
+	remove_root(root);
+}
+
 /* Knows the root only, unchanged, with a subdirectory that is gone and bad names. */
 static int ghost_lookup(void *ctx, const char *path, size_t len, struct trawl_dir_meta *meta)
 {
@@ -1142,6 +1188,7 @@ int main(void)
 	    cmocka_unit_test(should_walk_paths_longer_than_path_max),
 	    cmocka_unit_test(should_walk_ten_thousand_levels_with_bounded_fds),
 	    cmocka_unit_test(should_read_only_changed_and_new_directories_when_incremental),
+	    cmocka_unit_test(should_walk_below_an_unchanged_directory_with_many_subdirectories),
 	    cmocka_unit_test(should_count_known_subdirectories_that_vanished),
 	    cmocka_unit_test(should_mark_a_just_changed_directory_racy),
 	    cmocka_unit_test(should_stop_when_asked),
