@@ -20,7 +20,8 @@
 struct node {
 	struct node *parent;   /* NULL for a root */
 	_Atomic uint32_t refs; /* 1 until it has been handled, plus 1 per live child node */
-	int anchor_fd;	       /* >= 0: this directory, held open for its descendants' opens */
+	int anchor_fd;	       /* >= 0: this directory, held open for its descendants' opens
+				  and stats */
 	char *anchor_path;     /* an anchor's absolute path, so that paths below are built
 				  from it instead of from every ancestor's name */
 	uint32_t root;	       /* index of its root in the options */
@@ -29,9 +30,9 @@ struct node {
 	/* Incremental walks: what the caller knew of it, given with its name. */
 	int has_known;
 	int64_t known_mtime_ns, known_ctime_ns;
-	int has_hint;
-	struct trawl_dir_hint hint; /* the caller's, passed back to its subdirs callback */
-	char name[];		    /* NUL-terminated; a root's is its whole path */
+	int has_hint; /* `hint` came with its name, to pass back to the subdirs callback */
+	struct trawl_dir_hint hint;
+	char name[]; /* NUL-terminated; a root's is its whole path */
 };
 
 /* A listing on its way to the caller's thread: one allocation holding the walk_dir, its
@@ -658,9 +659,9 @@ static void keep_or_close(struct worker *wk, struct item *it)
 	it->fd = -1;
 }
 
-/* An unchanged directory with many known subdirectories becomes an anchor (an O_PATH
- * fd), so that each of them is stat'ed by its name alone rather than by a path the kernel
- * walks from the root's anchor, component by component. */
+/* An unchanged directory with WALK_STAT_ANCHOR_MIN_SUBDIRS known subdirectories or more
+ * becomes an anchor (an O_PATH fd), so that each of them is stat'ed by its name alone
+ * rather than by a path the kernel walks from the last anchor, component by component. */
 static void anchor_for_subdirs(struct worker *wk, struct item *it)
 {
 	struct walk *w = wk->w;

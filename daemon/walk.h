@@ -136,10 +136,11 @@ struct walk_stats {
  * Never follows symlinks below a root: a symlink is a TRAWL_KIND_LINK child and never
  * entered. Directories that vanish (ENOENT, ENOTDIR) or deny access (EACCES, EPERM)
  * are counted and skipped; other failures count in `errors`; none stops the walk.
- * Holds a bounded number of fds (workers x WALK_BATCH_DIRS plus a few anchors), whatever
- * the depth of the tree. Returns 0, -EINVAL (no roots array, a relative root, an
- * incremental walk without lookup/subdirs), -ECANCELED when `opts->stop` was set,
- * -ENOMEM, or what a callback returned.
+ * Holds a bounded number of fds (workers x WALK_BATCH_DIRS, plus anchors: at most
+ * WALK_MAX_ANCHORS and a quarter of RLIMIT_NOFILE), whatever the size of the tree.
+ * Returns 0, -EINVAL (no roots array, a relative root, an incremental walk without
+ * lookup/subdirs), -ECANCELED when `opts->stop` was set, -ENOMEM, or what a callback
+ * returned.
  */
 int walk_run(const struct walk_options *opts, const struct walk_callbacks *cb,
 	     struct walk_stats *stats);
