@@ -526,25 +526,17 @@ static int on_lookup(void *ctx, const char *path, size_t len, struct trawl_dir_m
 	return trawl_index_dir_meta(w->ix, path, len, meta);
 }
 
-struct subdir_emit {
-	int (*emit)(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known);
-	void *arg;
-};
-
-static int emit_dir(void *ctx, const char *name, size_t len, const struct trawl_dir_meta *meta)
-{
-	struct subdir_emit *s = ctx;
-	return s->emit(s->arg, name, len, meta);
-}
-
-static int on_subdirs(void *ctx, const char *path, size_t len,
+/* The walker's hints are the index's: each subdirectory's node, passed back when the walk
+ * asks for its own subdirectories, spares resolving its path from the root (most of a
+ * rescan's time in the index). The index verifies a hint before it takes it. */
+static int on_subdirs(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 		      int (*emit)(void *arg, const char *name, size_t len,
-				  const struct trawl_dir_meta *known),
+				  const struct trawl_dir_meta *known,
+				  const struct trawl_dir_hint *hint),
 		      void *arg)
 {
 	struct walk_ctx *w = ctx;
-	struct subdir_emit s = {emit, arg};
-	int rc = trawl_index_child_dirs(w->ix, path, len, emit_dir, &s);
+	int rc = trawl_index_child_dirs_hinted(w->ix, path, len, hint, emit, arg);
 	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
 }
 

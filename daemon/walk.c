@@ -20,7 +20,8 @@
 struct node {
 	struct node *parent;   /* NULL for a root */
 	_Atomic uint32_t refs; /* 1 until it has been handled, plus 1 per live child node */
-	int anchor_fd;	       /* >= 0: this directory, held open for its descendants' opens */
+	int anchor_fd;	       /* >= 0: this directory, held open for its descendants' opens
+				  and stats */
 	char *anchor_path;     /* an anchor's absolute path, so that paths below are built
 				  from it instead of from every ancestor's name */
 	uint32_t root;	       /* index of its root in the options */
@@ -29,6 +30,8 @@ struct node {
 	/* Incremental walks: what the caller knew of it, given with its name. */
 	int has_known;
 	int64_t known_mtime_ns, known_ctime_ns;
+	int has_hint; /* `hint` came with its name, to pass back to the subdirs callback */
+	struct trawl_dir_hint hint;
 	char name[]; /* NUL-terminated; a root's is its whole path */
 };
 
@@ -105,6 +108,7 @@ struct worker {
 	size_t child_cap;
 	struct node **fresh; /* child nodes created, to push at once */
 	size_t n_fresh, fresh_cap;
+	unsigned ring_stat_batches; /* incremental: batches left whose stats use the ring */
 };
 
 static void stat_add(_Atomic uint64_t *counter, uint64_t n)
@@ -174,6 +178,7 @@ static struct node *node_new(struct node *parent, uint32_t root, const char *nam
 	n->anchor_path = NULL;
 	n->root = root;
 	n->has_known = 0;
+	n->has_hint = 0;
 	n->name_len = (uint32_t)len;
 	memcpy(n->name, name, len);
 	n->name[len] = '\0';
@@ -580,7 +585,7 @@ static int send_listing(struct worker *wk, const struct item *it, int is_unchang
 /* Make a node for the subdirectory `name` of the item, unless the prune rules keep the
  * walk out of it. */
 static int add_subdir(struct worker *wk, const struct item *it, const char *name, size_t len,
-		      const struct trawl_dir_meta *known)
+		      const struct trawl_dir_meta *known, const struct trawl_dir_hint *hint)
 {
 	struct walk *w = wk->w;
 	struct node *parent = it->node;
@@ -611,6 +616,10 @@ static int add_subdir(struct worker *wk, const struct item *it, const char *name
 		n->known_mtime_ns = known->mtime_ns;
 		n->known_ctime_ns = known->ctime_ns;
 	}
+	if (hint) {
+		n->has_hint = 1;
+		n->hint = *hint;
+	}
 	wk->fresh[wk->n_fresh++] = n;
 	return 0;
 }
@@ -621,7 +630,8 @@ struct emit_arg {
 };
 
 /* walk_callbacks.subdirs' `emit`: one subdirectory the caller knew. */
-static int emit_subdir(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known)
+static int emit_subdir(void *arg, const char *name, size_t len, const struct trawl_dir_meta *known,
+		       const struct trawl_dir_hint *hint)
 {
 	struct emit_arg *a = arg;
 	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) || memchr(name, '\0', len) ||
@@ -629,7 +639,7 @@ static int emit_subdir(void *arg, const char *name, size_t len, const struct tra
 		stat_add(&a->wk->w->stats->errors, 1);
 		return 0;
 	}
-	return add_subdir(a->wk, a->it, name, len, known);
+	return add_subdir(a->wk, a->it, name, len, known, hint);
 }
 
 /* Keep the item's fd as an anchor for its descendants, or close it with the next round. */
@@ -647,6 +657,30 @@ static void keep_or_close(struct worker *wk, struct item *it)
 		wk->closes[wk->n_closes++] = it->fd;
 	}
 	it->fd = -1;
+}
+
+/* An unchanged directory with WALK_STAT_ANCHOR_MIN_SUBDIRS known subdirectories or more
+ * becomes an anchor (an O_PATH fd), so that each of them is stat'ed by its name alone
+ * rather than by a path the kernel walks from the last anchor, component by component. */
+static void anchor_for_subdirs(struct worker *wk, struct item *it)
+{
+	struct walk *w = wk->w;
+	struct node *n = it->node;
+	if (n->anchor_fd >= 0 || it->is_long || wk->n_fresh < WALK_STAT_ANCHOR_MIN_SUBDIRS ||
+	    atomic_load(&w->n_anchors) >= w->max_anchors)
+		return;
+	struct open_how how = open_how_for(it);
+	how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = walk_io_open(it->dfd, item_path(wk, it) + it->rel_off, &how);
+	if (fd < 0)
+		return; /* gone or swapped: its subdirectories are stat'ed by path and fail */
+	n->anchor_path = strdup(item_path(wk, it));
+	if (!n->anchor_path) {
+		close(fd);
+		return;
+	}
+	n->anchor_fd = fd;
+	atomic_fetch_add(&w->n_anchors, 1);
 }
 
 /* Everything after the I/O of the batch, for one directory. */
@@ -669,8 +703,11 @@ static int finish_item(struct worker *wk, struct item *it)
 		keep_or_close(wk, it);
 		struct emit_arg arg = {wk, it};
 		if (rc == 0)
-			rc = w->cb->subdirs(w->cb->ctx, item_path(wk, it), n->path_len, emit_subdir,
-					    &arg);
+			rc = w->cb->subdirs(w->cb->ctx, item_path(wk, it), n->path_len,
+					    n->has_hint ? &n->hint : NULL, emit_subdir, &arg);
+		/* Before the subdirectories are pushed: other readers see the anchor. */
+		if (rc == 0)
+			anchor_for_subdirs(wk, it);
 		push_fresh(wk);
 		return rc;
 	}
@@ -684,7 +721,7 @@ static int finish_item(struct worker *wk, struct item *it)
 	for (size_t i = 0; rc == 0 && i < wk->n_kids; i++) {
 		const struct kid *c = &wk->kids[i];
 		if (c->kind == TRAWL_KIND_DIR)
-			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len, NULL);
+			rc = add_subdir(wk, it, wk->names + c->name_off, c->name_len, NULL, NULL);
 	}
 	push_fresh(wk);
 	return rc;
@@ -735,6 +772,30 @@ static int is_known_unchanged(struct worker *wk, struct item *it)
 	       known.ctime_ns == ns_of(it->stx.stx_ctime);
 }
 
+/* Times the calling thread has slept (voluntary context switches): a stat that had to
+ * wait for the disk sleeps; one answered from the cache, even when preempted, does not. */
+static long thread_sleeps(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : 0;
+}
+
+/* Run the batch's stats by path in wk->reqs[0, n): on this thread while the cache
+ * answers them, through the ring for a while after they waited for the disk
+ * (WALK_SYNC_STAT_MAX_SLEEPS). */
+static void run_stats(struct worker *wk, size_t n)
+{
+	if (wk->io.is_uring && wk->ring_stat_batches > 0) {
+		wk->ring_stat_batches--;
+		walk_io_run(&wk->io, wk->reqs, n);
+		return;
+	}
+	long slept = wk->io.is_uring ? thread_sleeps() : 0;
+	walk_io_run_here(wk->reqs, n);
+	if (wk->io.is_uring && thread_sleeps() - slept >= WALK_SYNC_STAT_MAX_SLEEPS)
+		wk->ring_stat_batches = WALK_RING_STAT_BATCHES;
+}
+
 static void handle_batch(struct worker *wk, size_t n_items)
 {
 	struct walk *w = wk->w;
@@ -752,8 +813,6 @@ static void handle_batch(struct worker *wk, size_t n_items)
 	 * descendants will need as an anchor). */
 	size_t nr = 0;
 	if (is_incremental) {
-		nr = queue_closes(wk, nr);
-		size_t first = nr;
 		for (size_t i = 0; i < n_items; i++) {
 			struct item *it = &wk->items[i];
 			if (it->err || it->is_long)
@@ -764,8 +823,8 @@ static void handle_batch(struct worker *wk, size_t n_items)
 						 .path = item_path(wk, it) + it->rel_off,
 						 .stx = &it->stx};
 		}
-		walk_io_run(&wk->io, wk->reqs, nr);
-		size_t k = first;
+		run_stats(wk, nr);
+		size_t k = 0;
 		for (size_t i = 0; i < n_items; i++) {
 			struct item *it = &wk->items[i];
 			if (it->err || it->is_long)

@@ -60,15 +60,19 @@ struct walk_callbacks {
 	/**
 	 * Incremental walks only: for a directory found unchanged, call `emit` with the
 	 * name of each subdirectory the caller knew inside it, so the walk goes on below
-	 * it (prune rules apply to them as to names read), and what it knew of it (as
-	 * `lookup` would fill it; NULL: ask `lookup`). `emit` returns 0 or -ENOMEM; names
-	 * that cannot be names ("", ".", "..", with '/') are counted in `errors` and
+	 * it (prune rules apply to them as to names read), what it knew of it (as
+	 * `lookup` would fill it; NULL: ask `lookup`), and a hint (may be NULL) that the
+	 * walker keeps and passes back as `hint` when it asks for that subdirectory's own
+	 * subdirectories (the caller's to verify: the tree may have changed meanwhile).
+	 * `hint` is NULL for a directory that came with none. `emit` returns 0 or -ENOMEM;
+	 * names that cannot be names ("", ".", "..", with '/') are counted in `errors` and
 	 * ignored. Returns 0 or -errno; a non-zero return stops the walk, and walk_run()
 	 * returns it. Called like `lookup`.
 	 */
-	int (*subdirs)(void *ctx, const char *path, size_t len,
+	int (*subdirs)(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 		       int (*emit)(void *arg, const char *name, size_t len,
-				   const struct trawl_dir_meta *known),
+				   const struct trawl_dir_meta *known,
+				   const struct trawl_dir_hint *hint),
 		       void *arg);
 };
 
@@ -132,10 +136,11 @@ struct walk_stats {
  * Never follows symlinks below a root: a symlink is a TRAWL_KIND_LINK child and never
  * entered. Directories that vanish (ENOENT, ENOTDIR) or deny access (EACCES, EPERM)
  * are counted and skipped; other failures count in `errors`; none stops the walk.
- * Holds a bounded number of fds (workers x WALK_BATCH_DIRS plus a few anchors), whatever
- * the depth of the tree. Returns 0, -EINVAL (no roots array, a relative root, an
- * incremental walk without lookup/subdirs), -ECANCELED when `opts->stop` was set,
- * -ENOMEM, or what a callback returned.
+ * Holds a bounded number of fds (workers x WALK_BATCH_DIRS, plus anchors: at most
+ * WALK_MAX_ANCHORS and a quarter of RLIMIT_NOFILE), whatever the size of the tree.
+ * Returns 0, -EINVAL (no roots array, a relative root, an incremental walk without
+ * lookup/subdirs), -ECANCELED when `opts->stop` was set, -ENOMEM, or what a callback
+ * returned.
  */
 int walk_run(const struct walk_options *opts, const struct walk_callbacks *cb,
 	     struct walk_stats *stats);

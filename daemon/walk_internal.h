@@ -48,6 +48,20 @@
  * is reported as WALK_CTIME_RACY so that the next incremental walk reads it again. */
 #define WALK_RACY_NS (2 * 1000000000LL)
 
+/* An incremental walk stats the directories of a batch on the reader thread itself:
+ * io_uring hands every STATX to a kernel worker thread, a context switch per directory
+ * that cost more than a stat from a warm cache. A stat that waits for the disk holds its
+ * thread, though, where the ring keeps many in flight: a batch whose stats put the thread
+ * to sleep this many times (a cold cache: a catch-up rescan after boot) sends the
+ * worker's next WALK_RING_STAT_BATCHES batches through the ring, then it tries again. */
+#define WALK_SYNC_STAT_MAX_SLEEPS 2
+#define WALK_RING_STAT_BATCHES	  16
+
+/* An incremental walk opens an unchanged directory (O_PATH) as an anchor when it has at
+ * least this many known subdirectories: one open spares each of them a path walk from
+ * the root's anchor. Most directories have none or one, where the open costs more. */
+#define WALK_STAT_ANCHOR_MIN_SUBDIRS 2
+
 enum walk_io_op {
 	WALK_IO_OPEN = 1, /* openat2(dfd, path, &how) */
 	WALK_IO_STAT,	  /* statx(dfd, path) without following a last symlink; "" stats dfd */
@@ -83,6 +97,9 @@ void walk_io_release(struct walk_io *io);
 /** Run every request of `reqs` and fill in its `res`. Never fails as a whole: a ring
  * that breaks mid-batch is torn down and the rest runs as plain syscalls. */
 void walk_io_run(struct walk_io *io, struct walk_io_req *reqs, size_t n);
+
+/** Run every request of `reqs` as plain syscalls on this thread, whatever the backend. */
+void walk_io_run_here(struct walk_io_req *reqs, size_t n);
 
 /** openat2() with `how`, and openat() where the kernel lacks openat2. Returns the fd or
  * -errno. */

@@ -167,3 +167,9 @@ void walk_io_run(struct walk_io *io, struct walk_io_req *reqs, size_t n)
 			run_plain(&reqs[i]);
 	}
 }
+
+void walk_io_run_here(struct walk_io_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		run_plain(&reqs[i]);
+}

@@ -209,20 +209,15 @@ int trawl_index_dir_meta(struct trawl_index *ix, const char *path, size_t len,
 	return rc;
 }
 
-/* Call visit() for each live child of directory `path` of the kinds in `kinds`, with
- * its node in the generation current when this call started. */
-static int each_child(struct trawl_index *ix, const char *path, size_t len, unsigned kinds,
-		      int (*visit)(void *ctx, const struct generation *g, uint32_t node,
-				   const char *name, size_t len, unsigned kind),
-		      void *ctx)
+/* Call visit() for each live child of `node` in `g` of the kinds in `kinds`. */
+static int each_child_of(const struct generation *g, uint32_t node, unsigned kinds,
+			 int (*visit)(void *ctx, const struct generation *g, uint32_t node,
+				      const char *name, size_t len, unsigned kind),
+			 void *ctx)
 {
-	struct generation *g;
-	uint32_t node;
-	int rc = resolve_current(ix, path, len, &g, &node);
-	if (rc == 0 && generation_node_kind(g, node) != TRAWL_KIND_DIR)
-		rc = -ENOTDIR;
-	if (rc < 0)
-		goto out;
+	if (generation_node_kind(g, node) != TRAWL_KIND_DIR)
+		return -ENOTDIR;
+	int rc = 0;
 	const struct store *s = &g->base->store;
 	if (node < s->n_entries) {
 		/* Base children follow each other subtree by subtree; a removed child's
@@ -243,9 +238,50 @@ static int each_child(struct trawl_index *ix, const char *path, size_t len, unsi
 		if (rec->kind & kinds)
 			rc = visit(ctx, g, s->n_entries + r, rec->name, rec->name_len, rec->kind);
 	}
-out:
+	return rc;
+}
+
+/* Call visit() for each live child of directory `path` of the kinds in `kinds`, with
+ * its node in the generation current when this call started. */
+static int each_child(struct trawl_index *ix, const char *path, size_t len, unsigned kinds,
+		      int (*visit)(void *ctx, const struct generation *g, uint32_t node,
+				   const char *name, size_t len, unsigned kind),
+		      void *ctx)
+{
+	struct generation *g;
+	uint32_t node;
+	int rc = resolve_current(ix, path, len, &g, &node);
+	if (rc == 0)
+		rc = each_child_of(g, node, kinds, visit, ctx);
 	generation_put(g);
 	return rc;
+}
+
+/* Whether `h` names the live directory at `path` (`len` bytes, trimmed) in `g`: found in
+ * g's base, and its chain of names, compared from the end of the path, spells the path.
+ * Bytes compared alone: no folding, no search of the name order. A node's name and
+ * parent never change within its base (ids are renumbered only by a new base, and delta
+ * records are appended, never rewritten), and at most one live entry has a given path,
+ * so a hint that holds is the directory a look-up of the path would find. */
+static int hint_holds(const struct generation *g, const struct trawl_dir_hint *h, const char *path,
+		      size_t len)
+{
+	if (!h || h->base_serial != g->base->serial || !generation_node_live(g, h->node) ||
+	    generation_node_kind(g, h->node) != TRAWL_KIND_DIR)
+		return 0;
+	size_t end = len; /* path[0, end) is still to match */
+	for (uint32_t e = h->node; e != 0; e = generation_node_parent(g, e)) {
+		if (e == NODE_NONE)
+			return 0;
+		size_t n;
+		const char *name = generation_node_name(g, e, &n);
+		if (n + 1 > end || path[end - n - 1] != '/' || memcmp(path + end - n, name, n) != 0)
+			return 0;
+		end -= n + 1;
+	}
+	/* At the root, "/": the first name's '/' was the last byte left, or the hint is
+	 * the root's and the path is "/" itself. */
+	return end == 0 ? len > 0 : end == 1 && len == 1 && path[0] == '/';
 }
 
 struct child_fn {
@@ -273,6 +309,23 @@ static int visit_child_dir(void *ctx, const struct generation *g, uint32_t node,
 	return c->dir_fn(c->ctx, name, len, &meta);
 }
 
+struct hinted_fn {
+	int (*fn)(void *ctx, const char *name, size_t len, const struct trawl_dir_meta *meta,
+		  const struct trawl_dir_hint *hint);
+	void *ctx;
+};
+
+static int visit_child_dir_hinted(void *ctx, const struct generation *g, uint32_t node,
+				  const char *name, size_t len, unsigned kind)
+{
+	const struct hinted_fn *c = ctx;
+	struct trawl_dir_meta meta;
+	(void)kind;
+	generation_node_meta(g, node, &meta);
+	struct trawl_dir_hint hint = {.base_serial = g->base->serial, .node = node};
+	return c->fn(c->ctx, name, len, &meta, &hint);
+}
+
 int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 int (*fn)(void *ctx, const char *name, size_t len, unsigned kind),
 			 void *ctx)
@@ -288,4 +341,27 @@ int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
 {
 	struct child_fn c = {.dir_fn = fn, .ctx = ctx};
 	return each_child(ix, path, len, TRAWL_KIND_DIR, visit_child_dir, &c);
+}
+
+int trawl_index_child_dirs_hinted(struct trawl_index *ix, const char *path, size_t len,
+				  const struct trawl_dir_hint *hint,
+				  int (*fn)(void *ctx, const char *name, size_t len,
+					    const struct trawl_dir_meta *meta,
+					    const struct trawl_dir_hint *hint),
+				  void *ctx)
+{
+	struct hinted_fn c = {.fn = fn, .ctx = ctx};
+	struct generation *g = generation_get(ix);
+	uint32_t node = hint ? hint->node : 0;
+	int rc = 0;
+	if (!hint_holds(g, hint, path, path_trim(path, len))) {
+		struct name_folder nf;
+		name_folder_init(&nf);
+		rc = generation_resolve(g, &nf, path, len, &node);
+		name_folder_release(&nf);
+	}
+	if (rc == 0)
+		rc = each_child_of(g, node, TRAWL_KIND_DIR, visit_child_dir_hinted, &c);
+	generation_put(g);
+	return rc;
 }

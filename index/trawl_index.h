@@ -328,6 +328,31 @@ int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
 			   void *ctx);
 
 /**
+ * Where the index found a directory, to find it again without resolving its path: opaque
+ * to callers (the fields are the index's business). A zeroed hint is no hint. A hint never
+ * goes wrong, only stale: once the directory is removed, replaced or renumbered (a
+ * rebuild), the index no longer takes it and resolves the path instead.
+ */
+struct trawl_dir_hint {
+	uint64_t base_serial; /* the base the node was found in; 0: no hint */
+	uint32_t node;
+};
+
+/**
+ * trawl_index_child_dirs() for a caller that walks down the tree: `hint` (may be NULL)
+ * is what an earlier call gave with the directory `path`, and spares resolving the path
+ * when it still holds (the live directory it names has that path); `fn` gets with each
+ * subdirectory a hint to pass when asking for that subdirectory's own children. The same
+ * results and errors as trawl_index_child_dirs(), whatever the hint.
+ */
+int trawl_index_child_dirs_hinted(struct trawl_index *ix, const char *path, size_t len,
+				  const struct trawl_dir_hint *hint,
+				  int (*fn)(void *ctx, const char *name, size_t len,
+					    const struct trawl_dir_meta *meta,
+					    const struct trawl_dir_hint *hint),
+				  void *ctx);
+
+/**
  * Fold the delta, tombstones and directory meta into a new base generation and publish
  * it; it costs about a build from a list of the live entries. Searches running meanwhile
  * keep the generation they started with. Returns 0 or -ENOMEM.

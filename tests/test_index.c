@@ -2050,6 +2050,130 @@ static void should_list_a_directory_that_held_entries(void **state)
 	trawl_index_free(ix);
 }
 
+/* A directory's subdirectories as trawl_index_child_dirs_hinted() gives them, names
+ * sorted and joined by spaces, and the hint that came with each. */
+struct hinted_dirs {
+	char names[256];
+	struct trawl_dir_hint hints[8];
+	char (*hint_names)[16];
+	size_t n;
+};
+
+static int collect_hinted_dir(void *ctx, const char *name, size_t len,
+			      const struct trawl_dir_meta *meta, const struct trawl_dir_hint *hint)
+{
+	struct hinted_dirs *h = ctx;
+	(void)meta;
+	assert_true(h->n < 8 && len < 16);
+	assert_non_null(hint);
+	h->hints[h->n] = *hint;
+	memcpy(h->hint_names[h->n], name, len);
+	h->hint_names[h->n][len] = '\0';
+	h->n++;
+	return 0;
+}
+
+/* The subdirectories of `path` given `hint`, as "a b c"; *out (may be NULL) gets the
+ * hint of the one named `name`. */
+static void assert_hinted_dirs(struct trawl_index *ix, const char *path,
+			       const struct trawl_dir_hint *hint, const char *want,
+			       const char *name, struct trawl_dir_hint *out)
+{
+	char names[8][16];
+	struct hinted_dirs h = {.hint_names = names};
+	assert_int_equal(
+	    trawl_index_child_dirs_hinted(ix, path, strlen(path), hint, collect_hinted_dir, &h), 0);
+	for (size_t i = 1; i < h.n; i++)
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char tmp[16];
+			struct trawl_dir_hint th = h.hints[j];
+			memcpy(tmp, names[j], sizeof(tmp));
+			memcpy(names[j], names[j - 1], sizeof(tmp));
+			memcpy(names[j - 1], tmp, sizeof(tmp));
+			h.hints[j] = h.hints[j - 1];
+			h.hints[j - 1] = th;
+		}
+	size_t at = 0;
+	for (size_t i = 0; i < h.n; i++) {
+		at += (size_t)snprintf(h.names + at, sizeof(h.names) - at, "%s%s", i ? " " : "",
+				       names[i]);
+		if (name && out && strcmp(names[i], name) == 0)
+			*out = h.hints[i];
+	}
+	assert_string_equal(h.names, want);
+}
+
+static void should_give_the_subdirectories_of_the_path_whatever_the_hint(void **state)
+{
+	(void)state;
+	const char list[] = "/a/x/1/\n/a/x/2/\n/a/y/3/\n/a/f\n/b/x/9/\n";
+	struct trawl_index *ix = NULL;
+	assert_int_equal(trawl_index_build_from_list(list, sizeof(list) - 1, '\n', 1, &ix, NULL),
+			 0);
+	struct trawl_dir_hint hx = {0}, hy = {0}, hbx = {0}, none = {0};
+	assert_hinted_dirs(ix, "/a", NULL, "x y", "x", &hx);
+	assert_hinted_dirs(ix, "/a", NULL, "x y", "y", &hy);
+	assert_hinted_dirs(ix, "/b", NULL, "x", "x", &hbx);
+	assert_true(hx.base_serial != 0);
+	/* A hint that holds, another directory's, one of the same name elsewhere, none. */
+	assert_hinted_dirs(ix, "/a/x", &hx, "1 2", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/x/", &hx, "1 2", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/x", &hy, "1 2", NULL, NULL);
+	assert_hinted_dirs(ix, "/b/x", &hx, "9", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/x", &hbx, "1 2", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/x", &none, "1 2", NULL, NULL);
+	assert_hinted_dirs(ix, "/", &hx, "a b", NULL, NULL);
+	struct trawl_dir_hint far = {.base_serial = hx.base_serial, .node = UINT32_MAX};
+	assert_hinted_dirs(ix, "/a/x", &far, "1 2", NULL, NULL);
+	/* The root's hint does not make "" the root. */
+	struct trawl_dir_hint root = {.base_serial = hx.base_serial, .node = 0};
+	assert_int_equal(trawl_index_child_dirs_hinted(ix, "", 0, &root, collect_hinted_dir, NULL),
+			 -ENOENT);
+	assert_hinted_dirs(ix, "/", &root, "a b", NULL, NULL);
+	assert_int_equal(
+	    trawl_index_child_dirs_hinted(ix, "/a/f", 4, &hx, collect_hinted_dir, NULL), -ENOTDIR);
+
+	/* /a/x replaced by another directory of that name: its old hint no longer holds,
+	 * and the new one, a delta entry's, does. */
+	struct trawl_dir_meta m = {.mtime_ns = 1};
+	const struct trawl_change swap[] = {
+	    {.path = "/a/x", .len = 4, .op = TRAWL_CHANGE_REMOVE},
+	    {.path = "/a/x", .len = 4, .op = TRAWL_CHANGE_ADD, .kind = TRAWL_KIND_DIR, .meta = m},
+	    {.path = "/a/x/new", .len = 8, .op = TRAWL_CHANGE_ADD, .kind = TRAWL_KIND_DIR},
+	    {.path = "/a/x/new/deep", .len = 13, .op = TRAWL_CHANGE_ADD, .kind = TRAWL_KIND_DIR},
+	};
+	assert_int_equal(trawl_index_apply(ix, swap, 4, NULL), 0);
+	struct trawl_dir_hint hx2 = {0}, hnew = {0};
+	assert_hinted_dirs(ix, "/a/x", &hx, "new", NULL, NULL);
+	assert_hinted_dirs(ix, "/a", &hx, "x y", "x", &hx2);
+	assert_true(hx2.node != hx.node);
+	assert_hinted_dirs(ix, "/a/x", &hx2, "new", "new", &hnew);
+	assert_hinted_dirs(ix, "/a/x/new", &hnew, "deep", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/y", &hnew, "3", NULL, NULL);
+
+	/* A rebuild numbers the entries anew: whatever node a hint of the new base names,
+	 * every directory still gives its own subdirectories. */
+	assert_int_equal(trawl_index_rebuild(ix), 0);
+	struct trawl_dir_hint fresh = {0};
+	assert_hinted_dirs(ix, "/a/x", &hx2, "new", NULL, NULL);
+	assert_hinted_dirs(ix, "/a/x/new", &hnew, "deep", NULL, NULL);
+	assert_hinted_dirs(ix, "/a", &hnew, "x y", "x", &fresh);
+	assert_true(fresh.base_serial != hx.base_serial);
+	struct trawl_index_stats st;
+	trawl_index_stats(ix, &st);
+	for (uint32_t node = 0; node < st.n_base + 2; node++) {
+		struct trawl_dir_hint h = {.base_serial = fresh.base_serial, .node = node};
+		assert_hinted_dirs(ix, "/", &h, "a b", NULL, NULL);
+		assert_hinted_dirs(ix, "/a", &h, "x y", NULL, NULL);
+		assert_hinted_dirs(ix, "/a/x", &h, "new", NULL, NULL);
+		assert_hinted_dirs(ix, "/a/x/new", &h, "deep", NULL, NULL);
+		assert_hinted_dirs(ix, "/a/y", &h, "3", NULL, NULL);
+		assert_hinted_dirs(ix, "/b/x", &h, "9", NULL, NULL);
+		assert_hinted_dirs(ix, "/b/x/9", &h, "", NULL, NULL);
+	}
+	trawl_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2070,6 +2194,7 @@ int main(void)
 	    cmocka_unit_test(should_answer_readers_while_a_writer_applies_and_rebuilds),
 	    cmocka_unit_test(should_apply_a_listing_as_the_changes_by_path_it_stands_for),
 	    cmocka_unit_test(should_list_a_directory_that_held_entries),
+	    cmocka_unit_test(should_give_the_subdirectories_of_the_path_whatever_the_hint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -799,6 +799,7 @@ struct known {
 	struct trawl_dir_meta *metas;
 	size_t n;
 	_Atomic int n_lookups;
+	_Atomic int n_hints; /* subdirs calls that came with a hint */
 };
 
 static int remember_dir(void *ctx, const struct walk_dir *d)
@@ -834,18 +835,28 @@ static int known_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 
 /* Lists what it knew; every other subdirectory comes without its meta, so that the walk
  * asks known_lookup() for it (both ways are tested). */
-static int known_subdirs(void *ctx, const char *path, size_t len,
+static int known_subdirs(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 			 int (*emit)(void *arg, const char *name, size_t len,
-				     const struct trawl_dir_meta *known),
+				     const struct trawl_dir_meta *known,
+				     const struct trawl_dir_hint *hint),
 			 void *arg)
 {
 	struct known *k = ctx;
+	/* Each hint given is the index of the directory's path, plus one: the walk passes
+	 * back the one it got with the name, or none. */
+	if (hint) {
+		assert_true(hint->node >= 1 && hint->node <= k->n);
+		assert_int_equal(strlen(k->paths[hint->node - 1]), len);
+		assert_memory_equal(k->paths[hint->node - 1], path, len);
+		atomic_fetch_add(&k->n_hints, 1);
+	}
 	for (size_t i = 0; i < k->n; i++) {
 		const char *p = k->paths[i];
 		if (strlen(p) > len + 1 && memcmp(p, path, len) == 0 && p[len] == '/' &&
 		    !strchr(p + len + 1, '/')) {
+			struct trawl_dir_hint h = {.base_serial = 1, .node = (uint32_t)i + 1};
 			int rc = emit(arg, p + len + 1, strlen(p + len + 1),
-				      i % 2 ? &k->metas[i] : NULL);
+				      i % 2 ? &k->metas[i] : NULL, i % 3 ? &h : NULL);
 			if (rc)
 				return rc;
 		}
@@ -911,6 +922,9 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	assert_int_equal(st.dirs_read, 3);
 	assert_int_equal(st.dirs_unchanged, 7);
 	assert_int_equal(s->n_unchanged, 7);
+	/* Six unchanged directories came from their parent's subdirs with a name, two in
+	 * three of those with a hint, which came back with the directory's own subdirs. */
+	assert_true(atomic_load(&k.n_hints) >= 3);
 	assert_seen(s, "f ", root, "a/b/new.txt");
 	assert_seen(s, "d ", root, "a/new");
 	assert_seen(s, "f ", root, "a/new/inside");
@@ -921,6 +935,52 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	}
 	/* Unchanged directories were not read: nothing listed under them. */
 	assert_not_seen(s, "f ", root, "caf\xc3\xa9/menu");
+	known_release(&k);
+	remove_root(root);
+}
+
+/* An unchanged directory with several known subdirectories is opened for them to be
+ * stat'ed from (an anchor): paths, changes and descriptors come out as without it. */
+static void should_walk_below_an_unchanged_directory_with_many_subdirectories(void **state)
+{
+	(void)state;
+	char *root = make_root();
+	const char *dirs[] = {"", "p", "p/x", "p/y", "p/z", "p/z/deep", NULL};
+	for (const char *const *d = dirs + 1; *d; d++)
+		mk_dir(root, *d);
+	mk_file(root, "p/x/leaf");
+	mk_file(root, "p/z/deep/leaf");
+	age_dirs(root, dirs);
+	const char *roots[] = {root, NULL};
+	struct known k = {0};
+	struct walk_callbacks cb = {.ctx = &k, .dir = remember_dir};
+	struct walk_options opts = {.roots = roots};
+	struct walk_stats st;
+	assert_int_equal(walk_run(&opts, &cb, &st), 0);
+	assert_int_equal(k.n, 6);
+
+	mk_file(root, "p/y/new.txt");	 /* p/y changes */
+	mk_dir(root, "p/z/deep/newdir"); /* p/z/deep changes; newdir is new */
+	cb = (struct walk_callbacks){
+	    .ctx = &k, .dir = known_record, .lookup = known_lookup, .subdirs = known_subdirs};
+	opts.is_incremental = 1;
+	int fds_before = count_fds();
+	for (int is_plain = 0; is_plain < 2; is_plain++) {
+		opts.is_uring_disabled = is_plain;
+		seen_release(&k.seen);
+		assert_int_equal(walk_run(&opts, &cb, &st), 0);
+		assert_int_equal(st.dirs_read, 3);
+		assert_int_equal(st.dirs_unchanged, 4);
+		assert_seen(&k.seen, "f ", root, "p/y/new.txt");
+		assert_seen(&k.seen, "d ", root, "p/z/deep/newdir");
+		assert_not_seen(&k.seen, "f ", root, "p/x/leaf");
+		for (const char *const *d = dirs; *d; d++) {
+			char *p = path_of(root, *d);
+			assert_true(seen_has_dir(&k.seen, **d ? p : root));
+			free(p);
+		}
+		assert_int_equal(count_fds(), fds_before);
+	}
 	known_release(&k);
 	remove_root(root);
 }
@@ -937,20 +997,22 @@ static int ghost_lookup(void *ctx, const char *path, size_t len, struct trawl_di
 	return 0;
 }
 
-static int ghost_subdirs(void *ctx, const char *path, size_t len,
+static int ghost_subdirs(void *ctx, const char *path, size_t len, const struct trawl_dir_hint *hint,
 			 int (*emit)(void *arg, const char *name, size_t len,
-				     const struct trawl_dir_meta *known),
+				     const struct trawl_dir_meta *known,
+				     const struct trawl_dir_hint *hint),
 			 void *arg)
 {
 	(void)ctx;
 	(void)path;
 	(void)len;
+	(void)hint;
 	static const struct trawl_dir_meta once = {.mtime_ns = 1, .ctime_ns = 1};
-	int rc = emit(arg, "ghost", 5, &once);
+	int rc = emit(arg, "ghost", 5, &once, NULL);
 	if (rc == 0)
-		rc = emit(arg, "a/b", 3, NULL);
+		rc = emit(arg, "a/b", 3, NULL, NULL);
 	if (rc == 0)
-		rc = emit(arg, "..", 2, NULL);
+		rc = emit(arg, "..", 2, NULL, NULL);
 	return rc;
 }
 
@@ -1126,6 +1188,7 @@ int main(void)
 	    cmocka_unit_test(should_walk_paths_longer_than_path_max),
 	    cmocka_unit_test(should_walk_ten_thousand_levels_with_bounded_fds),
 	    cmocka_unit_test(should_read_only_changed_and_new_directories_when_incremental),
+	    cmocka_unit_test(should_walk_below_an_unchanged_directory_with_many_subdirectories),
 	    cmocka_unit_test(should_count_known_subdirectories_that_vanished),
 	    cmocka_unit_test(should_mark_a_just_changed_directory_racy),
 	    cmocka_unit_test(should_stop_when_asked),
