@@ -893,6 +893,26 @@ static void age_dirs(const char *root, const char *const *rels)
 	}
 }
 
+/* A first walk of opts' roots that remembers the n_dirs directories it reads, as an
+ * index would; returns the callbacks of that walk. */
+static struct walk_callbacks first_walk(const struct walk_options *opts, struct known *k,
+					size_t n_dirs)
+{
+	struct walk_callbacks cb = {.ctx = k, .dir = remember_dir};
+	struct walk_stats st;
+	assert_int_equal(walk_run(opts, &cb, &st), 0);
+	assert_int_equal(k->n, n_dirs);
+	return cb;
+}
+
+/* Make opts an incremental walk, with callbacks that answer from what k remembers. */
+static struct walk_callbacks incremental_callbacks(struct walk_options *opts, struct known *k)
+{
+	opts->is_incremental = 1;
+	return (struct walk_callbacks){
+	    .ctx = k, .dir = known_record, .lookup = known_lookup, .subdirs = known_subdirs};
+}
+
 static void should_read_only_changed_and_new_directories_when_incremental(void **state)
 {
 	(void)state;
@@ -903,19 +923,15 @@ static void should_read_only_changed_and_new_directories_when_incremental(void *
 	age_dirs(root, dirs);
 	const char *roots[] = {root, NULL};
 	struct known k = {0};
-	struct walk_callbacks cb = {.ctx = &k, .dir = remember_dir};
 	struct walk_options opts = {.roots = roots};
+	struct walk_callbacks cb = first_walk(&opts, &k, 9);
 	struct walk_stats st;
-	assert_int_equal(walk_run(&opts, &cb, &st), 0);
-	assert_int_equal(k.n, 9);
 
 	mk_file(root, "a/b/new.txt"); /* a/b changes */
 	mk_dir(root, "a/new");	      /* a changes; a/new is new */
 	mk_file(root, "a/new/inside");
 
-	cb = (struct walk_callbacks){
-	    .ctx = &k, .dir = known_record, .lookup = known_lookup, .subdirs = known_subdirs};
-	opts.is_incremental = 1;
+	cb = incremental_callbacks(&opts, &k);
 	seen_release(&k.seen);
 	assert_int_equal(walk_run(&opts, &cb, &st), 0);
 	const struct seen *s = &k.seen;
@@ -953,17 +969,13 @@ static void should_walk_below_an_unchanged_directory_with_many_subdirectories(vo
 	age_dirs(root, dirs);
 	const char *roots[] = {root, NULL};
 	struct known k = {0};
-	struct walk_callbacks cb = {.ctx = &k, .dir = remember_dir};
 	struct walk_options opts = {.roots = roots};
+	struct walk_callbacks cb = first_walk(&opts, &k, 6);
 	struct walk_stats st;
-	assert_int_equal(walk_run(&opts, &cb, &st), 0);
-	assert_int_equal(k.n, 6);
 
 	mk_file(root, "p/y/new.txt");	 /* p/y changes */
 	mk_dir(root, "p/z/deep/newdir"); /* p/z/deep changes; newdir is new */
-	cb = (struct walk_callbacks){
-	    .ctx = &k, .dir = known_record, .lookup = known_lookup, .subdirs = known_subdirs};
-	opts.is_incremental = 1;
+	cb = incremental_callbacks(&opts, &k);
 	int fds_before = count_fds();
 	for (int is_plain = 0; is_plain < 2; is_plain++) {
 		opts.is_uring_disabled = is_plain;
