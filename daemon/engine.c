@@ -536,7 +536,7 @@ static int on_subdirs(void *ctx, const char *path, size_t len, const struct traw
 		      void *arg)
 {
 	struct walk_ctx *w = ctx;
-	int rc = trawl_index_child_dirs_hinted(w->ix, path, len, hint, emit, arg);
+	int rc = trawl_index_child_dirs(w->ix, path, len, hint, emit, arg);
 	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
 }
 

@@ -286,7 +286,6 @@ static int hint_holds(const struct generation *g, const struct trawl_dir_hint *h
 
 struct child_fn {
 	int (*fn)(void *ctx, const char *name, size_t len, unsigned kind);
-	int (*dir_fn)(void *ctx, const char *name, size_t len, const struct trawl_dir_meta *meta);
 	void *ctx;
 };
 
@@ -297,16 +296,6 @@ static int visit_child(void *ctx, const struct generation *g, uint32_t node, con
 	(void)g;
 	(void)node;
 	return c->fn(c->ctx, name, len, kind);
-}
-
-static int visit_child_dir(void *ctx, const struct generation *g, uint32_t node, const char *name,
-			   size_t len, unsigned kind)
-{
-	const struct child_fn *c = ctx;
-	struct trawl_dir_meta meta;
-	(void)kind;
-	generation_node_meta(g, node, &meta);
-	return c->dir_fn(c->ctx, name, len, &meta);
 }
 
 struct hinted_fn {
@@ -335,20 +324,11 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 }
 
 int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
+			   const struct trawl_dir_hint *hint,
 			   int (*fn)(void *ctx, const char *name, size_t len,
-				     const struct trawl_dir_meta *meta),
+				     const struct trawl_dir_meta *meta,
+				     const struct trawl_dir_hint *hint),
 			   void *ctx)
-{
-	struct child_fn c = {.dir_fn = fn, .ctx = ctx};
-	return each_child(ix, path, len, TRAWL_KIND_DIR, visit_child_dir, &c);
-}
-
-int trawl_index_child_dirs_hinted(struct trawl_index *ix, const char *path, size_t len,
-				  const struct trawl_dir_hint *hint,
-				  int (*fn)(void *ctx, const char *name, size_t len,
-					    const struct trawl_dir_meta *meta,
-					    const struct trawl_dir_hint *hint),
-				  void *ctx)
 {
 	struct hinted_fn c = {.fn = fn, .ctx = ctx};
 	struct generation *g = generation_get(ix);

@@ -317,17 +317,6 @@ int trawl_index_children(struct trawl_index *ix, const char *path, size_t len,
 			 void *ctx);
 
 /**
- * trawl_index_children() for the subdirectories alone, each with its meta as
- * trawl_index_dir_meta() gives it: an incremental walk asks for the subdirectories of
- * every directory it finds unchanged, then compares each one's times; a directory holds
- * mostly files, whose names it need not read, and the meta spares a look-up by path.
- */
-int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
-			   int (*fn)(void *ctx, const char *name, size_t len,
-				     const struct trawl_dir_meta *meta),
-			   void *ctx);
-
-/**
  * Where the index found a directory, to find it again without resolving its path: opaque
  * to callers (the fields are the index's business). A zeroed hint is no hint. A hint never
  * goes wrong, only stale: once the directory is removed, replaced or renumbered (a
@@ -339,18 +328,21 @@ struct trawl_dir_hint {
 };
 
 /**
- * trawl_index_child_dirs() for a caller that walks down the tree: `hint` (may be NULL)
- * is what an earlier call gave with the directory `path`, and spares resolving the path
- * when it still holds (the live directory it names has that path); `fn` gets with each
- * subdirectory a hint to pass when asking for that subdirectory's own children. The same
- * results and errors as trawl_index_child_dirs(), whatever the hint.
+ * trawl_index_children() for the subdirectories alone, each with its meta as
+ * trawl_index_dir_meta() gives it: an incremental walk asks for the subdirectories of
+ * every directory it finds unchanged, then compares each one's times; a directory holds
+ * mostly files, whose names it need not read, and the meta spares a look-up by path.
+ * `hint` (may be NULL) is what an earlier call gave with the directory `path`, and
+ * spares resolving the path when it still holds (the live directory it names has that
+ * path); `fn` gets with each subdirectory a hint to pass when asking for that
+ * subdirectory's own children. The results and errors do not depend on the hint.
  */
-int trawl_index_child_dirs_hinted(struct trawl_index *ix, const char *path, size_t len,
-				  const struct trawl_dir_hint *hint,
-				  int (*fn)(void *ctx, const char *name, size_t len,
-					    const struct trawl_dir_meta *meta,
-					    const struct trawl_dir_hint *hint),
-				  void *ctx);
+int trawl_index_child_dirs(struct trawl_index *ix, const char *path, size_t len,
+			   const struct trawl_dir_hint *hint,
+			   int (*fn)(void *ctx, const char *name, size_t len,
+				     const struct trawl_dir_meta *meta,
+				     const struct trawl_dir_hint *hint),
+			   void *ctx);
 
 /**
  * Fold the delta, tombstones and directory meta into a new base generation and publish

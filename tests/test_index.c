@@ -541,8 +541,9 @@ struct child_dirs {
 };
 
 static int collect_child_dir(void *ctx, const char *name, size_t len,
-			     const struct trawl_dir_meta *meta)
+			     const struct trawl_dir_meta *meta, const struct trawl_dir_hint *hint)
 {
+	(void)hint;
 	struct child_dirs *cd = ctx;
 	char path[4096];
 	size_t at = cd->parent_len;
@@ -593,7 +594,8 @@ static void check_children(struct trawl_index *ix, const struct model *m, const 
 	/* Asked for directories alone, the directories of the same listing, each with the
 	 * meta a look-up of its path gives. */
 	struct child_dirs cd = {ix, e->path, e->len, {0}};
-	assert_int_equal(trawl_index_child_dirs(ix, e->path, e->len, collect_child_dir, &cd), 0);
+	assert_int_equal(trawl_index_child_dirs(ix, e->path, e->len, NULL, collect_child_dir, &cd),
+			 0);
 	struct listing dirs = cd.l;
 	listing_sort(&dirs);
 	size_t k = 0;
@@ -2050,7 +2052,7 @@ static void should_list_a_directory_that_held_entries(void **state)
 	trawl_index_free(ix);
 }
 
-/* A directory's subdirectories as trawl_index_child_dirs_hinted() gives them, names
+/* A directory's subdirectories as trawl_index_child_dirs() gives them, names
  * sorted and joined by spaces, and the hint that came with each. */
 struct hinted_dirs {
 	char names[256];
@@ -2082,7 +2084,7 @@ static void assert_hinted_dirs(struct trawl_index *ix, const char *path,
 	char names[8][16];
 	struct hinted_dirs h = {.hint_names = names};
 	assert_int_equal(
-	    trawl_index_child_dirs_hinted(ix, path, strlen(path), hint, collect_hinted_dir, &h), 0);
+	    trawl_index_child_dirs(ix, path, strlen(path), hint, collect_hinted_dir, &h), 0);
 	for (size_t i = 1; i < h.n; i++)
 		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
 			char tmp[16];
@@ -2127,11 +2129,11 @@ static void should_give_the_subdirectories_of_the_path_whatever_the_hint(void **
 	assert_hinted_dirs(ix, "/a/x", &far, "1 2", NULL, NULL);
 	/* The root's hint does not make "" the root. */
 	struct trawl_dir_hint root = {.base_serial = hx.base_serial, .node = 0};
-	assert_int_equal(trawl_index_child_dirs_hinted(ix, "", 0, &root, collect_hinted_dir, NULL),
+	assert_int_equal(trawl_index_child_dirs(ix, "", 0, &root, collect_hinted_dir, NULL),
 			 -ENOENT);
 	assert_hinted_dirs(ix, "/", &root, "a b", NULL, NULL);
-	assert_int_equal(
-	    trawl_index_child_dirs_hinted(ix, "/a/f", 4, &hx, collect_hinted_dir, NULL), -ENOTDIR);
+	assert_int_equal(trawl_index_child_dirs(ix, "/a/f", 4, &hx, collect_hinted_dir, NULL),
+			 -ENOTDIR);
 
 	/* /a/x replaced by another directory of that name: its old hint no longer holds,
 	 * and the new one, a delta entry's, does. */
