@@ -379,10 +379,7 @@ static int is_listable(const struct trawl_entry *e)
 
 static uint64_t listed_home(const struct applier *a, const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
-	return (h ^ h >> 32) & a->listed_mask;
+	return hash_bytes(name, len, HASH_SEED) & a->listed_mask;
 }
 
 /* The first entry of the listing named `name`, or SIZE_MAX; with `is_insert`, entry

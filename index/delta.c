@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
+
 #define SLOT_EMPTY UINT64_MAX
 /* A new log's tables; they are replaced by twice larger ones as they pass half full. */
 #define DELTA_TABLE_FIRST_SLOTS 64
@@ -182,12 +184,7 @@ void delta_view_release(struct delta_view *v)
 
 static uint32_t name_hash(uint32_t parent, const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	return (uint32_t)(h ^ (h >> 32));
+	return (uint32_t)hash_child(parent, name, len);
 }
 
 /* The slot of table `t` for (parent, name), or SLOT_EMPTY's index when there is none:

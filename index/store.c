@@ -42,22 +42,6 @@ struct builder {
 	size_t n_hashed; /* nodes in the table */
 };
 
-static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
-{
-	/* FNV-1a, then a final mix: fast and good enough for a build-time table. */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 32);
-}
-
-static uint64_t node_hash(uint32_t parent, const char *name, size_t len)
-{
-	return hash_bytes(name, len,
-			  0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
-}
-
 /* Byte order, shorter first on a common prefix: -1, 0 or 1. */
 static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb)
 {
@@ -71,7 +55,7 @@ static void builder_hash_insert(struct builder *b, uint32_t i)
 {
 	const struct tnode *t = &b->nodes[i];
 	size_t mask = b->n_slots - 1;
-	size_t k = node_hash(t->parent, t->name, t->name_len) & mask;
+	size_t k = hash_child(t->parent, t->name, t->name_len) & mask;
 	while (b->slots[k] != NIL)
 		k = (k + 1) & mask;
 	b->slots[k] = i;
@@ -144,7 +128,7 @@ static int builder_find(struct builder *b, uint32_t parent, const char *name, si
 			return rc;
 	}
 	size_t mask = b->n_slots - 1;
-	for (size_t k = node_hash(parent, name, len) & mask; b->slots[k] != NIL;
+	for (size_t k = hash_child(parent, name, len) & mask; b->slots[k] != NIL;
 	     k = (k + 1) & mask) {
 		/* A used slot always indexes an existing node. */
 		const struct tnode *t = &b->nodes[b->slots[k]];
@@ -502,8 +486,7 @@ static void intern_prefetch(const struct builder *b, uint32_t node, const uint32
 	for (uint32_t i = node ? node + 3 * INTERN_AHEAD : 0;
 	     i <= node + 3 * INTERN_AHEAD && i < b->n_nodes; i++) {
 		const struct tnode *t = &b->nodes[i];
-		ring[i % INTERN_RING] =
-		    hash_bytes(t->name, t->name_len, 0xcbf29ce484222325ull) & (n_slots - 1);
+		ring[i % INTERN_RING] = hash_bytes(t->name, t->name_len, HASH_SEED) & (n_slots - 1);
 		__builtin_prefetch(&slots[ring[i % INTERN_RING]]);
 	}
 	uint32_t i = node + 2 * INTERN_AHEAD;

@@ -29,6 +29,27 @@ struct store {
 	uint32_t *name_entries;
 };
 
+/** A hash of n bytes from `seed` (FNV-1a, then a final mix), for the tables that find
+ * entries by name: fast, and good enough for tables that live in memory only. */
+static inline uint64_t hash_bytes(const char *p, size_t n, uint64_t seed)
+{
+	uint64_t h = seed;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
+
+/** hash_bytes()' seed for a name with no parent to mix in. */
+#define HASH_SEED 0xcbf29ce484222325ull
+
+/** hash_bytes() of a name under a parent. */
+static inline uint64_t hash_child(uint32_t parent, const char *name, size_t len)
+{
+	return hash_bytes(name, len, HASH_SEED ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull));
+}
+
 /** The name of entry `id`; its length goes to *len. */
 static inline const char *store_name(const struct store *s, uint32_t id, size_t *len)
 {
