@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fold.h"
+#include "postings.h"
 #include "query.h"
 #include "score.h"
 #include "tunables.h"
@@ -39,6 +40,10 @@ struct cterm {
 	/* The most its first unit can earn inside a name without starting a word: an
 	 * alignment bound that assumed the best bonus there is this much too high. */
 	int32_t first_slack;
+	/* The name mask (postings.h) a name needs to hold the term's units i.. (need_from[i],
+	 * n_units + 1 of them; need_from[0] the whole term). A unit that is not ASCII has no
+	 * bit: what it folds to loosely is not checked. */
+	uint32_t *need_from;
 };
 
 /* A name's bytes as a set of the bytes the terms use: each distinct lowercased ASCII
@@ -74,7 +79,6 @@ struct carry {
 	uint32_t *ends;	   /* per level: its directory's subtree_end, kept at hand */
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */
 	int32_t *state;
-	int32_t *child_ub; /* per level: carry_parent_bound() of its children */
 	size_t depth, cap;
 	uint32_t *chain; /* scratch: ancestors of a new parent */
 	size_t chain_cap;
@@ -196,13 +200,13 @@ void carry_free(struct carry *c)
 		free(c->terms[0].tail_mask);
 		free(c->terms[0].pair_bit);
 		free(c->terms[0].loss);
+		free(c->terms[0].need_from);
 	}
 	free(c->terms);
 	free(c->ids);
 	free(c->ends);
 	free(c->units_len);
 	free(c->state);
-	free(c->child_ub);
 	free(c->chain);
 	free(c->scratch);
 	free(c);
@@ -246,11 +250,13 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 	uint64_t *tails = calloc(n_rest, sizeof(*tails));
 	uint64_t *pairs = calloc(2 * n_rest, sizeof(*pairs));
 	int32_t *losses = calloc(2 * n_rest, sizeof(*losses));
-	if (!rest || !tails || !pairs || !losses) {
+	uint32_t *needs = calloc(n_rest, sizeof(*needs));
+	if (!rest || !tails || !pairs || !losses || !needs) {
 		free(rest);
 		free(tails);
 		free(pairs);
 		free(losses);
+		free(needs);
 		carry_free(c);
 		return -ENOMEM;
 	}
@@ -272,6 +278,8 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			pairs += 2 * (nu + 1);
 			ct->loss = losses;
 			losses += 2 * (nu + 1);
+			ct->need_from = needs;
+			needs += nu + 1;
 			ct->rest[nu] = 0;
 			for (size_t i = nu; i-- > 1;)
 				ct->rest[i] =
@@ -280,6 +288,10 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			ct->is_ascii = 1;
 			for (size_t i = 0; i < nu; i++)
 				ct->is_ascii &= u[i] < 0x80;
+			for (size_t i = nu; i-- > 0;)
+				ct->need_from[i] =
+				    ct->need_from[i + 1] |
+				    (u[i] < 0x80 ? name_mask_bit((unsigned char)u[i]) : 0);
 		}
 	}
 	for (unsigned b = 0x80; b < 256; b++)
@@ -348,10 +360,7 @@ static int reserve_levels(struct carry *c, size_t depth)
 	int32_t *state = realloc(c->state, cap * c->width * sizeof(*state));
 	if (state)
 		c->state = state;
-	int32_t *child_ub = realloc(c->child_ub, cap * sizeof(*child_ub));
-	if (child_ub)
-		c->child_ub = child_ub;
-	if (!ids || !ends || !len || !state || !child_ub)
+	if (!ids || !ends || !len || !state)
 		return -ENOMEM;
 	c->cap = cap;
 	return 0;
@@ -441,28 +450,6 @@ static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32
 	return v;
 }
 
-/* The most a child of a level holding state `st` can score when no term claims its
- * name: each term its alignment in the directories, or one continued into the name, or
- * one inside the name (whatever the name), and a whole directory's bonus; each group its
- * best term. */
-static int32_t children_bound(const struct carry *c, const int32_t *st)
-{
-	int64_t total = 0;
-	size_t k = 0;
-	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
-		int32_t best = SCORE_NONE;
-		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
-			const struct cterm *ct = &c->terms[k];
-			const int32_t *extra = st + ct->off + 2 * ct->t->n_units;
-			int32_t v =
-			    max32(max32(extra[CT_BEST], extra[CT_CONT]), ct->align + BONUS_IN_NAME);
-			best = max32(best, v + (extra[CT_COMPONENT] ? BONUS_COMPONENT_EXACT : 0));
-		}
-		total += best;
-	}
-	return total > INT32_MAX ? INT32_MAX : (int32_t)total;
-}
-
 /* Push the level of directory `id`, a child of the top level (or the root, on an empty
  * stack): its name's columns, then a '/'. */
 static int push_level(struct carry *c, uint32_t id)
@@ -524,7 +511,6 @@ static int push_level(struct carry *c, uint32_t id)
 			extra[CT_PROGRESS]++;
 		extra[CT_CONT] = level_bound(&c->terms[k], d, g, extra + CT_EXTRA);
 	}
-	c->child_ub[c->depth] = children_bound(c, st);
 	if (!is_root)
 		for (int v = 0; v < FOLD_VARIANTS; v++)
 			len[v] += c->fold[v].len;
@@ -834,7 +820,8 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 	return 1;
 }
 
-int carry_parent_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
+int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t claim_slack,
+		       int32_t *bound, size_t *slashes)
 {
 	uint32_t p = c->s->parent[id];
 	if (p == STORE_NO_PARENT)
@@ -842,7 +829,39 @@ int carry_parent_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *sla
 	int rc = set_parent(c, p);
 	if (rc != 0)
 		return rc;
-	*bound = c->child_ub[c->depth - 1];
+	const int32_t *top = c->state + (c->depth - 1) * c->width;
+	int64_t total = 0;
+	int may_claim = 0;
+	size_t k = 0;
+	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
+		int32_t best = SCORE_NONE;
+		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
+			const struct cterm *ct = &c->terms[k];
+			const size_t n = ct->t->n_units;
+			const int32_t *extra = top + ct->off + 2 * n;
+			/* Ended in the directories, or continued into the name, which must hold
+			 * the units it leaves for it... */
+			int32_t v = extra[CT_BEST];
+			const int32_t *cont = extra + CT_EXTRA;
+			for (size_t i = n; i-- > 1 && !(ct->need_from[i] & ~name_mask);)
+				v = max32(v, cont[i]);
+			/* ...or inside the name, which must hold them all; so must a name the
+			 * term claims. */
+			if (!(ct->need_from[0] & ~name_mask)) {
+				v = max32(v, ct->align + BONUS_IN_NAME);
+				may_claim = 1;
+			}
+			if (v > SCORE_NONE)
+				best = max32(best,
+					     v + (extra[CT_COMPONENT] ? BONUS_COMPONENT_EXACT : 0));
+		}
+		if (best == SCORE_NONE)
+			return 0;
+		total += best;
+	}
+	if (may_claim)
+		total = claim_slack == INT32_MAX ? INT32_MAX : total + claim_slack;
+	*bound = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	*slashes = c->depth;
 	return 1;
 }

@@ -41,12 +41,14 @@ int carry_match(struct carry *c, uint32_t id, int32_t *score);
 int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
 
 /**
- * An upper bound on carry_match()'s score for every base entry whose parent is entry
- * id's parent, from the directories alone, for entries whose names no term claims
- * (equal, stem, prefix): 1 with *bound and *slashes as carry_bound() gives them,
- * CARRY_FALLBACK (a root, a chain the carrier cannot hold), -ENOMEM. The name is not
- * read.
+ * An upper bound on carry_match()'s score for base entry `id` from its directories and
+ * its name's mask alone (postings.h; UINT32_MAX when unknown), the name itself unread,
+ * given that a name claim adds at most `claim_slack` (INT32_MAX: unknown): 1 with *bound
+ * (INT32_MAX when it cannot be bounded) and *slashes as carry_bound() gives them; 0 when
+ * the entry cannot match; CARRY_FALLBACK (a root, a chain the carrier cannot hold);
+ * -ENOMEM.
  */
-int carry_parent_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
+int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t claim_slack,
+		       int32_t *bound, size_t *slashes);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
+
 /* Threads that build postings: each takes an id range, then a share of the keys to merge.
  * Two: the machines trawl targets give it two cores, and the search pool has two. */
 #define POSTINGS_PARTS 2
@@ -391,6 +393,15 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 	int rc = collect_trigrams(p, &nk, folded, s->n_names);
 	if (rc < 0)
 		goto out;
+	if (!(p->own_masks = malloc(((size_t)s->n_names + 1) * sizeof(*p->own_masks)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t k = 0; k < s->n_names; k++)
+		p->own_masks[k] = name_mask_of(folded->bytes + folded->offset[k],
+					       folded->offset[k + 1] - folded->offset[k]);
+	p->name_masks = p->own_masks;
+	p->n_names = s->n_names;
 	for (unsigned i = 0; i < POSTINGS_PARTS; i++) {
 		parts[i] = (struct build_job){.s = s, .f = folded, .nk = &nk};
 		parts[i].runs = calloc(nk.n_keys, sizeof(*parts[i].runs));
@@ -441,6 +452,61 @@ out:
 	malloc_trim(0);
 	return rc;
 }
+int postings_masks_from_names(struct postings *p, const struct store *s)
+{
+	uint32_t *m = malloc(((size_t)s->n_names + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	struct fold_buf fb;
+	fold_buf_init(&fb);
+	char small[256];
+	char *buf = small;
+	size_t cap = sizeof(small);
+	int rc = 0;
+	for (uint32_t k = 0; k < s->n_names && rc == 0; k++) {
+		const char *name = s->name_bytes + s->name_offset[k];
+		size_t len = s->name_offset[k + 1] - s->name_offset[k];
+		int is_ascii = 1;
+		for (size_t i = 0; i < len; i++)
+			is_ascii &= (unsigned char)name[i] < 0x80;
+		if (is_ascii) {
+			/* An ASCII name's loose fold is its bytes lowercased: the mask folds case.
+			 */
+			m[k] = name_mask_of(name, len);
+			continue;
+		}
+		long n = fold_loose_bytes(&fb, name, len, buf, cap);
+		if (n >= 0 && (size_t)n > cap) {
+			char *big = malloc((size_t)n);
+			if (!big) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (buf != small)
+				free(buf);
+			buf = big;
+			cap = (size_t)n;
+			n = fold_loose_bytes(&fb, name, len, buf, cap);
+		}
+		if (n < 0)
+			rc = -ENOMEM;
+		else
+			m[k] = name_mask_of(buf, (size_t)n);
+	}
+	if (buf != small)
+		free(buf);
+	fold_buf_release(&fb);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	free(p->own_masks);
+	p->own_masks = m;
+	p->name_masks = m;
+	p->n_names = s->n_names;
+	return 0;
+}
+
 void postings_release(struct postings *p)
 {
 	for (int c = 0; c < 256; c++)
@@ -449,6 +515,7 @@ void postings_release(struct postings *p)
 		bitmap_free(p->maps[slot]);
 	free(p->keys);
 	free(p->maps);
+	free(p->own_masks);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -457,7 +524,8 @@ size_t postings_memory_bytes(const struct postings *p)
 	size_t cached = atomic_load(&((struct postings *)p)->memory_bytes);
 	if (cached)
 		return cached;
-	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps));
+	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps)) +
+		   p->n_names * sizeof(*p->name_masks);
 	for (int c = 0; c < 256; c++)
 		if (p->chars[c])
 			n += roaring_bitmap_size_in_bytes(p->chars[c]);

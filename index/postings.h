@@ -1,7 +1,9 @@
 /* postings.h: roaring postings over the entries of a store: for each byte of the loose
  * fold (case folded, marks stripped), the entries whose path contains it; for each
  * trigram of "/" + folded name, the entries whose path contains it. A directory's keys
- * are added once, as its subtree's range; descendants skip keys an ancestor covers. */
+ * are added once, as its subtree's range; descendants skip keys an ancestor covers.
+ * Beside them, per name, the set of ASCII bytes its own loose fold holds (a name mask):
+ * what a path's postings cannot say, which letters are in the name and not above it. */
 #ifndef TRAWL_POSTINGS_H
 #define TRAWL_POSTINGS_H
 
@@ -20,9 +22,14 @@ struct postings {
 	roaring_bitmap_t **maps;
 	size_t n_slots; /* a power of two */
 	size_t n_trigrams;
+	uint32_t n_names; /* of the store: entries of name_masks */
 	/* postings_memory_bytes(), worked out once: the postings never change, and adding
 	 * up every bitmap takes long enough at millions of entries to slow each status. */
 	_Atomic size_t memory_bytes;
+	/* Per name id: name_mask_of() of its loose fold. Points into a snapshot's mapping,
+	 * or at own_masks. */
+	const uint32_t *name_masks;
+	uint32_t *own_masks;
 };
 
 #define TRIGRAM_USED (1u << 31)
@@ -43,8 +50,36 @@ static inline uint32_t trigram_key(const unsigned char *p)
 	return TRIGRAM_USED | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
+/* A name mask has a bit for each ASCII letter (case folded), three for the digits (by
+ * their value modulo 3), and one each for '.', '-' and '_'; other bytes have none. A
+ * term can match inside a name only if the name's mask holds every bit of the term's
+ * loose fold: bytes without a bit are not checked. */
+static inline uint32_t name_mask_bit(unsigned char b)
+{
+	if (b >= 'A' && b <= 'Z')
+		b += 'a' - 'A';
+	if (b >= 'a' && b <= 'z')
+		return 1u << (b - 'a');
+	if (b >= '0' && b <= '9')
+		return 1u << (26 + (b - '0') % 3);
+	return b == '.' ? 1u << 29 : b == '-' ? 1u << 30 : b == '_' ? 1u << 31 : 0;
+}
+
+/** The mask of n bytes (a loose fold, or a term's). */
+static inline uint32_t name_mask_of(const char *p, size_t n)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		m |= name_mask_bit((unsigned char)p[i]);
+	return m;
+}
+
 /** Build the postings of a store from its names' folds. Returns 0 or -ENOMEM. */
 int postings_build(struct postings *p, const struct store *s, const struct store_folded *folded);
+
+/** Fill the name masks of postings loaded without them, from the store's names. Returns 0
+ * or -ENOMEM. */
+int postings_masks_from_names(struct postings *p, const struct store *s);
 
 void postings_release(struct postings *p);
 

@@ -561,24 +561,27 @@ static void share_floor(struct worker *w)
 }
 
 /* Whether candidate `id` is ruled out before its name is read: not of a wanted kind, or
- * its directories alone rule out every child of its parent. */
+ * its directories and its name's mask alone show it cannot match (not counted) or rank. */
 static int is_ruled_out(struct worker *w, uint32_t id)
 {
 	const struct store *s = &w->g->base->store;
 	if (!(s->kind[id] & w->kinds))
 		return 1;
-	if (!w->carry || w->claim_slack == INT32_MAX || !has_floor(w))
+	if (!w->carry)
 		return 0;
+	const uint32_t *masks = w->g->base->postings.name_masks;
 	int32_t ub;
 	size_t slashes, most;
-	int rc = carry_parent_bound(w->carry, id, &ub, &slashes);
+	int rc = carry_parent_bound(w->carry, id, masks ? masks[s->name_id[id]] : UINT32_MAX,
+				    w->claim_slack, &ub, &slashes);
 	if (rc < 0) {
 		w->rc = rc;
 		return 1;
 	}
-	if (rc != 1)
+	if (rc == 0)
+		return 1;
+	if (rc != 1 || ub == INT32_MAX || !has_floor(w))
 		return 0;
-	ub = ub > INT32_MAX - w->claim_slack ? INT32_MAX : ub + w->claim_slack;
 	int may = may_rank(w, ub, &most);
 	if (may == 0 || (may < 0 && slashes > most)) {
 		w->n_pruned++;
@@ -739,6 +742,7 @@ static void *work(void *arg)
 		/* Candidates come in batches whose names are fetched ahead: a name's offset,
 		 * then its bytes, are where a scan of spread-out names waits for memory. */
 		const struct store *s = &w->g->base->store;
+		const uint32_t *masks = w->g->base->postings.name_masks;
 		uint32_t batch[SEARCH_BATCH];
 		roaring_uint32_iterator_t it;
 		roaring_init_iterator(w->candidates, &it);
@@ -750,9 +754,13 @@ static void *work(void *arg)
 				is_more = 0;
 			}
 			is_more &= n == SEARCH_BATCH;
-			for (uint32_t i = 0; i < n; i++)
-				__builtin_prefetch(&s->name_offset[s->name_id[batch[i]]]);
-			for (uint32_t i = 0; i < n; i++)
+			for (uint32_t i = 0; i < n; i++) {
+				uint32_t k = s->name_id[batch[i]];
+				if (masks)
+					__builtin_prefetch(&masks[k]);
+				__builtin_prefetch(&s->name_offset[k]);
+			}
+			for (uint32_t i = 0; i < n && !masks; i++)
 				__builtin_prefetch(s->name_bytes +
 						   s->name_offset[s->name_id[batch[i]]]);
 			/* One candidate at a time: the carrier's stack follows the parents in

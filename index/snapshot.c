@@ -1108,7 +1108,11 @@ static int load_base(struct base *b, unsigned threads)
 	for (unsigned i = 0; i < l.n_parts; i++)
 		if (l.rc[i] < 0)
 			return l.rc[i];
-	return check_trigram_table(&b->postings);
+	if ((rc = check_trigram_table(&b->postings)) < 0)
+		return rc;
+	/* Name masks are not stored: they are worked out from the names, so no file can
+	 * make them disagree with them. */
+	return postings_masks_from_names(&b->postings, &b->store);
 }
 
 int trawl_index_load(const char *path, unsigned threads, struct trawl_index **out)
