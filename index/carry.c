@@ -44,6 +44,10 @@ struct cterm {
 	 * n_units + 1 of them; need_from[0] the whole term). A unit that is not ASCII has no
 	 * bit: what it folds to loosely is not checked. */
 	uint32_t *need_from;
+	/* Its units below 128 as a set, and whether it has others: a column whose unit is
+	 * not among them only ages the alignments (skip_columns()). */
+	uint64_t ascii_units[2];
+	int has_wide_units;
 };
 
 /* A name's bytes as a set of the bytes the terms use: each distinct lowercased ASCII
@@ -61,9 +65,10 @@ enum { CT_BEST, CT_PROGRESS, CT_COMPONENT, CT_CONT, CT_EXTRA };
 struct carry {
 	const struct trawl_query *q;
 	const struct store *s;
-	struct cterm *terms;  /* groups flattened */
-	uint64_t bits[256];   /* byte -> its bit, see BITS_NON_ASCII */
-	uint8_t classes[128]; /* an ASCII byte's class (fold.h) */
+	struct cterm *terms;			      /* groups flattened */
+	uint64_t bits[256];			      /* byte -> its bit, see BITS_NON_ASCII */
+	uint8_t classes[128];			      /* an ASCII byte's class (fold.h) */
+	int8_t bonus_after[CLASS_COUNT][CLASS_COUNT]; /* score_bonus_after() */
 	/* Adjacent pairs of the terms' units (lowercased) as bits: pair_bits[pair_index[a]]
 	 * [pair_index[b]] for bytes a, b; index 0 is every byte no pair uses. */
 	uint8_t pair_index[256];
@@ -187,6 +192,29 @@ static void column(const struct term *t, int32_t *d, int32_t *g, int32_t *best, 
 		*best = d[n - 1] - tail;
 }
 
+/* Whether term ct has unit u. */
+static int has_unit(const struct cterm *ct, uint32_t u)
+{
+	return u < 128 ? (int)((ct->ascii_units[u >> 6] >> (u & 63)) & 1) : ct->has_wide_units;
+}
+
+/* Advance d and g over k columns whose units the term does not have, as k calls of
+ * column() would: nothing is matched there, and each alignment is k columns older. */
+static void skip_columns(size_t n, int32_t *d, int32_t *g, size_t k)
+{
+	if (k == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int32_t from_d = d[i] > SCORE_NONE
+				     ? d[i] + GAP_START + (int32_t)(k - 1) * GAP_EXTEND
+				     : SCORE_NONE;
+		int32_t from_g = g[i] > SCORE_NONE ? g[i] + (int32_t)k * GAP_EXTEND : SCORE_NONE;
+		int32_t v = max32(from_d, from_g);
+		g[i] = v < SCORE_NONE ? SCORE_NONE : v;
+		d[i] = SCORE_NONE;
+	}
+}
+
 void carry_free(struct carry *c)
 {
 	if (!c)
@@ -288,6 +316,12 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 			ct->is_ascii = 1;
 			for (size_t i = 0; i < nu; i++)
 				ct->is_ascii &= u[i] < 0x80;
+			for (size_t i = 0; i < nu; i++) {
+				if (u[i] < 128)
+					ct->ascii_units[u[i] >> 6] |= 1ull << (u[i] & 63);
+				else
+					ct->has_wide_units = 1;
+			}
 			for (size_t i = nu; i-- > 0;)
 				ct->need_from[i] =
 				    ct->need_from[i + 1] |
@@ -317,10 +351,13 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 	}
 	for (unsigned b = 0; b < 128; b++)
 		c->classes[b] = ascii_class((unsigned char)b);
-	for (unsigned prev = 0; prev < CLASS_COUNT; prev++)
-		for (unsigned cur = 0; cur < CLASS_COUNT; cur++)
-			c->is_start[prev][cur] =
-			    score_bonus_after((uint8_t)prev, (uint8_t)cur) >= BONUS_CAMEL;
+	for (unsigned prev = 0; prev < CLASS_COUNT; prev++) {
+		for (unsigned cur = 0; cur < CLASS_COUNT; cur++) {
+			int32_t b = score_bonus_after((uint8_t)prev, (uint8_t)cur);
+			c->bonus_after[prev][cur] = (int8_t)b;
+			c->is_start[prev][cur] = b >= BONUS_CAMEL;
+		}
+	}
 	for (size_t k = 0; k < c->n_terms; k++) {
 		struct cterm *ct = &c->terms[k];
 		uint32_t u = ct->t->units[0];
@@ -452,6 +489,44 @@ static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32
 
 /* Push the level of directory `id`, a child of the top level (or the root, on an empty
  * stack): its name's columns, then a '/'. */
+/* A directory's columns for term ct (state x) when its name is ASCII: as the loop over
+ * its fold in push_level() computes them, folding each byte as it goes (fold_ascii()). */
+static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t *x,
+			  const char *name, size_t len)
+{
+	const struct term *t = ct->t;
+	const size_t n = t->n_units;
+	int32_t *d = x, *g = x + n, *extra = x + 2 * n;
+	const int keep_case = t->fold_flags & FOLD_KEEP_CASE;
+	int32_t p = extra[CT_PROGRESS];
+	size_t idle = 0;
+	int is_equal = len == n;
+	uint8_t prev = CLASS_SLASH;
+	for (size_t j = 0; j < len; j++) {
+		unsigned char b = (unsigned char)name[j];
+		uint8_t cls = c->classes[b];
+		uint32_t u = cls == CLASS_UPPER && !keep_case ? b + ('a' - 'A') : b;
+		if (is_equal && t->units[j] != u)
+			is_equal = 0;
+		if (!has_unit(ct, u)) {
+			idle++;
+			prev = cls;
+			continue;
+		}
+		skip_columns(n, d, g, idle);
+		idle = 0;
+		column(t, d, g, &extra[CT_BEST], u, c->bonus_after[prev][cls], 0,
+		       PENALTY_NAME_TAIL_MAX);
+		if (p < (int32_t)n && t->units[p] == u)
+			p++;
+		prev = cls;
+	}
+	skip_columns(n, d, g, idle);
+	extra[CT_PROGRESS] = p;
+	if (is_equal)
+		extra[CT_COMPONENT] = 1;
+}
+
 static int push_level(struct carry *c, uint32_t id)
 {
 	int rc = reserve_levels(c, c->depth + 1);
@@ -480,27 +555,42 @@ static int push_level(struct carry *c, uint32_t id)
 		}
 		for (int v = 0; v < FOLD_VARIANTS; v++)
 			len[v] = 0;
-	} else {
+	}
+	int is_ascii = 1;
+	if (!is_root) {
 		memcpy(st, st - c->width, c->width * sizeof(*st));
 		memcpy(len, len - FOLD_VARIANTS, FOLD_VARIANTS * sizeof(*len));
-		if ((rc = fold_name(c, name, nl)) != 0)
+		for (size_t j = 0; j < nl; j++)
+			is_ascii &= (unsigned char)name[j] < 0x80;
+		if (!is_ascii && (rc = fold_name(c, name, nl)) != 0)
 			return rc;
 	}
 	for (size_t k = 0; k < c->n_terms; k++) {
-		const struct term *t = c->terms[k].t;
+		const struct cterm *ct = &c->terms[k];
+		const struct term *t = ct->t;
 		size_t n = t->n_units;
-		int32_t *x = st + c->terms[k].off;
+		int32_t *x = st + ct->off;
 		int32_t *d = x, *g = x + n, *extra = x + 2 * n;
-		if (!is_root) {
+		if (!is_root && is_ascii) {
+			ascii_columns(c, ct, x, name, nl);
+		} else if (!is_root) {
 			const struct fold_buf *f = &c->fold[t->fold_flags];
 			const int8_t *b = c->bonus[t->fold_flags];
 			int32_t p = extra[CT_PROGRESS];
+			size_t idle = 0;
 			for (size_t j = 0; j < f->len; j++) {
+				if (!has_unit(ct, f->units[j])) {
+					idle++;
+					continue;
+				}
+				skip_columns(n, d, g, idle);
+				idle = 0;
 				column(t, d, g, &extra[CT_BEST], f->units[j], b[j], 0,
 				       PENALTY_NAME_TAIL_MAX);
 				if (p < (int32_t)n && t->units[p] == f->units[j])
 					p++;
 			}
+			skip_columns(n, d, g, idle);
 			extra[CT_PROGRESS] = p;
 			if (units_equal(t->units, n, f->units, f->len))
 				extra[CT_COMPONENT] = 1;
@@ -513,7 +603,7 @@ static int push_level(struct carry *c, uint32_t id)
 	}
 	if (!is_root)
 		for (int v = 0; v < FOLD_VARIANTS; v++)
-			len[v] += c->fold[v].len;
+			len[v] += is_ascii ? nl : c->fold[v].len;
 	for (int v = 0; v < FOLD_VARIANTS; v++)
 		len[v]++;
 	c->ends[c->depth] = c->s->subtree_end[id];
@@ -577,7 +667,14 @@ static int32_t term_score(struct carry *c, size_t k, const struct subject *name)
 	int32_t *d = c->scratch, *g = c->scratch + n;
 	memcpy(d, x, 2 * n * sizeof(*d));
 	int32_t best = extra[CT_BEST];
+	size_t idle = 0;
 	for (size_t j = 0; j < f->len; j++) {
+		if (!has_unit(&c->terms[k], f->units[j])) {
+			idle++;
+			continue;
+		}
+		skip_columns(n, d, g, idle);
+		idle = 0;
 		size_t tail = f->len - 1 - j;
 		int32_t penalty = tail * PENALTY_NAME_TAIL > PENALTY_NAME_TAIL_MAX
 				      ? PENALTY_NAME_TAIL_MAX
