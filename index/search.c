@@ -754,12 +754,24 @@ static void *work(void *arg)
 				is_more = 0;
 			}
 			is_more &= n == SEARCH_BATCH;
+			uint32_t parents[SEARCH_BATCH], n_parents = 0;
 			for (uint32_t i = 0; i < n; i++) {
-				uint32_t k = s->name_id[batch[i]];
+				uint32_t k = s->name_id[batch[i]], p = s->parent[batch[i]];
 				if (masks)
 					__builtin_prefetch(&masks[k]);
 				__builtin_prefetch(&s->name_offset[k]);
+				if (p != STORE_NO_PARENT &&
+				    (!n_parents || parents[n_parents - 1] != p)) {
+					parents[n_parents++] = p;
+					__builtin_prefetch(&s->name_id[p]);
+					__builtin_prefetch(&s->subtree_end[p]);
+				}
 			}
+			for (uint32_t i = 0; i < n_parents; i++)
+				__builtin_prefetch(&s->name_offset[s->name_id[parents[i]]]);
+			for (uint32_t i = 0; i < n_parents; i++)
+				__builtin_prefetch(s->name_bytes +
+						   s->name_offset[s->name_id[parents[i]]]);
 			for (uint32_t i = 0; i < n && !masks; i++)
 				__builtin_prefetch(s->name_bytes +
 						   s->name_offset[s->name_id[batch[i]]]);
