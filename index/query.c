@@ -44,6 +44,83 @@ void trawl_query_free(struct trawl_query *q)
 	free(q);
 }
 
+static void *copy_of(const void *p, size_t n)
+{
+	void *c = malloc(n ? n : 1);
+	if (c && n)
+		memcpy(c, p, n);
+	return c;
+}
+
+int query_copy(const struct trawl_query *q, struct trawl_query **out)
+{
+	struct trawl_query *c = calloc(1, sizeof(*c));
+	*out = NULL;
+	if (!c || !(c->groups = calloc(q->n_groups ? q->n_groups : 1, sizeof(*c->groups)))) {
+		free(c);
+		return -ENOMEM;
+	}
+	*c = (struct trawl_query){c->groups, 0, q->fold_mask, q->max_units, q->total_units};
+	for (size_t g = 0; g < q->n_groups; g++, c->n_groups++) {
+		const struct group *from = &q->groups[g];
+		struct group *to = &c->groups[g];
+		if (!(to->terms = calloc(from->n_terms ? from->n_terms : 1, sizeof(*to->terms)))) {
+			trawl_query_free(c);
+			return -ENOMEM;
+		}
+		for (size_t k = 0; k < from->n_terms; k++, to->n_terms++) {
+			const struct term *a = &from->terms[k];
+			struct term *b = &to->terms[k];
+			*b = *a;
+			b->units = copy_of(a->units, a->n_units * sizeof(*a->units));
+			b->text = copy_of(a->text, a->text_len + 1);
+			b->loose = copy_of(a->loose, a->loose_len + 1);
+			if (!b->units || !b->text || !b->loose) {
+				to->n_terms++;
+				trawl_query_free(c);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+static int same_term(const struct term *a, const struct term *b)
+{
+	return a->kind == b->kind && a->fold_flags == b->fold_flags &&
+	       a->is_negated == b->is_negated && a->n_units == b->n_units &&
+	       !memcmp(a->units, b->units, a->n_units * sizeof(*a->units));
+}
+
+int query_narrows(const struct trawl_query *prev, const struct trawl_query *q)
+{
+	if (prev->n_groups == 0 || q->n_groups < prev->n_groups)
+		return 0;
+	for (size_t g = 0; g < prev->n_groups; g++) {
+		const struct group *a = &prev->groups[g], *b = &q->groups[g];
+		if (a->n_terms != b->n_terms)
+			return 0;
+		int is_same = 1;
+		for (size_t k = 0; k < a->n_terms; k++)
+			is_same &= same_term(&a->terms[k], &b->terms[k]);
+		if (is_same)
+			continue;
+		/* Only the last group may have changed, and only as one positive term that
+		 * grew at its end: what matches the longer term matches the shorter. */
+		if (g + 1 != prev->n_groups || a->n_terms != 1)
+			return 0;
+		const struct term *s = &a->terms[0], *l = &b->terms[0];
+		if (s->is_negated || l->is_negated || s->kind != l->kind ||
+		    s->fold_flags != l->fold_flags || s->n_units > l->n_units ||
+		    memcmp(s->units, l->units, s->n_units * sizeof(*s->units)) != 0)
+			return 0;
+		if (s->kind != TERM_FUZZY && s->kind != TERM_EXACT && s->kind != TERM_PREFIX)
+			return 0;
+	}
+	return 1;
+}
+
 static int fail(struct trawl_query_error *err, size_t offset, const char *message)
 {
 	if (err) {

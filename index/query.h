@@ -35,4 +35,14 @@ struct trawl_query {
 	size_t total_units; /* all positive terms together, in units */
 };
 
+/** A deep copy of q into *out. Returns 0 or -ENOMEM. */
+int query_copy(const struct trawl_query *q, struct trawl_query **out);
+
+/**
+ * Whether every path that matches q also matches prev: q has prev's groups, the last of
+ * them possibly a single positive fuzzy, exact or prefix term grown at its end, and may
+ * add groups after them.
+ */
+int query_narrows(const struct trawl_query *prev, const struct trawl_query *q);
+
 #endif

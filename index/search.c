@@ -311,6 +311,10 @@ struct worker {
 	int32_t claim_slack;
 	int32_t floor;	      /* `limit` entries are known to score at least this... */
 	size_t floor_slashes; /* ...the worst of them with this many '/' */
+	/* With a session: the candidates this worker could not rule out, ascending. */
+	int is_keeping;
+	uint32_t *kept;
+	size_t n_kept, kept_cap;
 	int rc;
 	const _Atomic int *cancel;
 	unsigned poll; /* steps left before the cancel flag is read again */
@@ -734,6 +738,22 @@ static void scan_delta(struct worker *w)
 	}
 }
 
+/* Note candidate `id` in w->kept; when out of memory, the session learns nothing. */
+static void keep(struct worker *w, uint32_t id)
+{
+	if (w->n_kept == w->kept_cap) {
+		size_t cap = w->kept_cap ? 2 * w->kept_cap : 4096;
+		uint32_t *kept = realloc(w->kept, cap * sizeof(*kept));
+		if (!kept) {
+			w->is_keeping = 0;
+			return;
+		}
+		w->kept = kept;
+		w->kept_cap = cap;
+	}
+	w->kept[w->n_kept++] = id;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -777,9 +797,14 @@ static void *work(void *arg)
 						   s->name_offset[s->name_id[batch[i]]]);
 			/* One candidate at a time: the carrier's stack follows the parents in
 			 * id order, and going back to an earlier parent would rebuild it. */
-			for (uint32_t i = 0; i < n && !is_cancelled(w); i++)
+			for (uint32_t i = 0; i < n && !is_cancelled(w); i++) {
+				uint64_t seen = w->n_matched + w->n_pruned;
 				if (!is_ruled_out(w, batch[i]))
 					consider(w, batch[i]);
+				/* Matched, or pruned unverified: the next search may need it. */
+				if (w->is_keeping && w->n_matched + w->n_pruned != seen)
+					keep(w, batch[i]);
+			}
 		}
 	} else {
 		for (uint32_t id = w->lo; id < w->hi && !is_cancelled(w); id++)
@@ -1565,6 +1590,82 @@ static int resolve_scope(const struct generation *g, const struct trawl_visibili
 	return 0;
 }
 
+/* ---- sessions ---- */
+
+struct trawl_session {
+	uint64_t base_serial; /* 0: nothing known */
+	struct trawl_query *q;
+	unsigned kinds;
+	char *under; /* NULL: everywhere */
+	size_t under_len;
+	roaring_bitmap_t *may_match; /* base ids q matched or did not rule out */
+};
+
+struct trawl_session *trawl_session_new(void)
+{
+	return calloc(1, sizeof(struct trawl_session));
+}
+
+static void session_forget(struct trawl_session *s)
+{
+	trawl_query_free(s->q);
+	free(s->under);
+	bitmap_free(s->may_match);
+	*s = (struct trawl_session){0};
+}
+
+void trawl_session_free(struct trawl_session *s)
+{
+	if (!s)
+		return;
+	session_forget(s);
+	free(s);
+}
+
+/* Whether the session's last search bounds this one's matches among the base's ids. */
+static int session_applies(const struct trawl_session *s, const struct base *b,
+			   const struct trawl_query *q, unsigned kinds, const char *under,
+			   size_t under_len)
+{
+	return s->may_match && s->base_serial == b->serial && s->kinds == kinds &&
+	       (s->under ? under && s->under_len == under_len && !memcmp(s->under, under, under_len)
+			 : !under) &&
+	       query_narrows(s->q, q);
+}
+
+/* Remember what this search could not rule out: the workers' kept candidates and what
+ * the strong phase scored. On any failure the session is left knowing nothing. */
+static void session_learn(struct trawl_session *s, const struct base *b,
+			  const struct trawl_query *q, unsigned kinds, const char *under,
+			  size_t under_len, const struct worker *ws, size_t n_workers,
+			  const roaring_bitmap_t *done)
+{
+	session_forget(s);
+	roaring_bitmap_t *may = roaring_bitmap_copy(done);
+	if (!may)
+		return;
+	for (size_t i = 0; i < n_workers; i++) {
+		if (!ws[i].is_keeping) {
+			bitmap_free(may);
+			return;
+		}
+		roaring_bitmap_add_many(may, ws[i].n_kept, ws[i].kept);
+	}
+	roaring_bitmap_run_optimize(may);
+	s->under = under ? malloc(under_len + 1) : NULL;
+	if ((under && !s->under) || query_copy(q, &s->q) < 0) {
+		bitmap_free(may);
+		session_forget(s);
+		return;
+	}
+	if (under)
+		memcpy(s->under, under, under_len);
+	s->under_len = under_len;
+	s->kinds = kinds;
+	s->may_match = may;
+	s->base_serial = b->serial;
+}
+
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 		       const struct trawl_search_options *opts, struct trawl_results *out)
 {
@@ -1587,7 +1688,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	memset(ws, 0, sizeof(ws));
 	roaring_bitmap_t *cand = NULL;
 	int32_t *align_bound = NULL;
-	size_t n_workers = 0;
+	size_t n_workers = 0, n_scan = 0;
 	int is_everything = q->n_groups == 0;
 	struct strong st = {
 	    s, opts->tier_max_names ? opts->tier_max_names : STRONG_MAX_NAMES, NULL, 0, 0, NULL};
@@ -1626,6 +1727,12 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			roaring_bitmap_remove_range_closed(cand, hi, UINT32_MAX);
 		roaring_bitmap_andnot_inplace(cand, dead);
 	}
+	/* A session helps searches of the whole index as every user sees it. */
+	struct trawl_session *session =
+	    opts->session && (!opts->visible || opts->visible->is_everything) ? opts->session
+									      : NULL;
+	if (session && cand && session_applies(session, g->base, q, kinds, under, under_len))
+		roaring_bitmap_and_inplace(cand, session->may_match);
 
 	size_t n_terms = 0;
 	for (size_t k = 0; k < q->n_groups; k++)
@@ -1730,13 +1837,12 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			ws[i].floor_slashes =
 			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
 		}
-	size_t n_scan = is_scan_skipped				  ? 0
-			: n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1
-								  : n_workers;
+	n_scan = is_scan_skipped ? 0 : n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
 	uint32_t start = lo;
 	for (size_t i = 0; i < n_scan; i++) {
 		struct worker *w = &ws[i];
 		w->candidates = cand;
+		w->is_keeping = session && cand;
 		uint32_t end = hi;
 		if (i + 1 < n_scan) {
 			uint64_t share = n_cand * (i + 1) / n_scan;
@@ -1784,6 +1890,15 @@ done:;
 		n_matched += ws[i].n_matched + ws[i].n_pruned;
 		is_estimate |= ws[i].n_pruned && !is_everything;
 	}
+	if (session) {
+		/* What the next search may narrow to: known only after a scan over a
+		 * candidate set (not skipped, not cancelled, not failed). */
+		if (rc == 0 && cand && n_scan > 0 && !is_scan_skipped && !is_everything)
+			session_learn(session, g->base, q, kinds, under, under_len, ws, n_scan,
+				      st.done);
+		else
+			session_forget(session);
+	}
 	if (rc == 0)
 		rc = collect(ws, n_workers, limit, out);
 	if (rc == 0) {
@@ -1796,6 +1911,7 @@ out:
 		carry_free(ws[i].carry);
 		topk_release(&ws[i].top);
 		free(ws[i].path);
+		free(ws[i].kept);
 	}
 	bitmap_free(st.done);
 	bitmap_free(cand);

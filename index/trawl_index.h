@@ -135,6 +135,8 @@ struct trawl_visibility;
 
 /** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads, everything
  * visible. */
+struct trawl_session;
+
 struct trawl_search_options {
 	size_t limit;	   /* results wanted, best first (0: 50) */
 	const char *under; /* only entries strictly under this directory (absolute path) */
@@ -151,7 +153,23 @@ struct trawl_search_options {
 	 * bounded one by one before the largest tiers are cut down to the names a term
 	 * equals or stems (0: 2^18). The results do not depend on it. */
 	size_t tier_max_names;
+	/* When not NULL, what the client's previous search learnt (see trawl_session_new()):
+	 * a query that narrows it scans only what it could not rule out; then this search's
+	 * own is kept. One search at a time per session. */
+	struct trawl_session *session;
 };
+
+/**
+ * A client's memory between searches: the base entries its last search could not rule
+ * out. A query typed a character further (the last term grown at its end, or a term
+ * added) matches only among them, so the next search looks nowhere else. It applies
+ * on the same base, scope, kinds and without a visibility filter; otherwise a search
+ * scans as without it. The answer is the same either way. NULL when out of memory.
+ */
+struct trawl_session *trawl_session_new(void);
+
+/** Free a session. trawl_session_free(NULL) is a no-op. */
+void trawl_session_free(struct trawl_session *s);
 
 /** One result. `path` is owned by the result set. */
 struct trawl_result {

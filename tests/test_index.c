@@ -382,6 +382,10 @@ struct seen_by {
 	const uint8_t *is_visible;
 };
 
+/* When set, check_search() searches through it: the property test types queries into
+ * it keystroke by keystroke, and it outlives the changes and rebuilds between them. */
+static struct trawl_session *test_session;
+
 static void check_search(struct trawl_index *ix, const struct model *m,
 			 struct trawl_matcher *matcher, const char *qtext, size_t limit,
 			 const struct ref_entry *under, unsigned kinds, const struct seen_by *who)
@@ -422,6 +426,7 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 	struct trawl_results r = {0};
 	if (who)
 		opts.visible = who->vis;
+	opts.session = test_session;
 	int rc = trawl_index_search(ix, q, &opts, &r);
 	if (who && under && !who->is_visible[under - m->e]) {
 		/* A directory the user may not see answers as a missing one. */
@@ -469,7 +474,7 @@ static void check_many_seen(struct trawl_index *ix, const struct model *m, struc
 {
 	for (int i = 0; i < n_queries; i++) {
 		char qtext[256];
-		random_query(qtext);
+		size_t len = random_query(qtext);
 		const struct ref_entry *under = NULL;
 		if (rnd(4) == 0) {
 			const struct ref_entry *e = &m->e[rnd((uint32_t)m->n)];
@@ -478,7 +483,19 @@ static void check_many_seen(struct trawl_index *ix, const struct model *m, struc
 		}
 		static const unsigned kind_choices[] = {0, 0, TRAWL_KIND_FILE, TRAWL_KIND_DIR};
 		size_t limit = rnd(2) ? 1 + rnd(10) : 100000;
-		check_search(ix, m, mt, qtext, limit, under, kind_choices[rnd(4)], who);
+		unsigned kinds = kind_choices[rnd(4)];
+		if (!test_session || rnd(3)) {
+			check_search(ix, m, mt, qtext, limit, under, kinds, who);
+			continue;
+		}
+		/* Typed a byte at a time, as the picker sends it: each search may narrow to
+		 * what the one before could not rule out. */
+		for (size_t k = 1; k <= len; k++) {
+			char typed[256];
+			memcpy(typed, qtext, k);
+			typed[k] = '\0';
+			check_search(ix, m, mt, typed, limit, under, kinds, who);
+		}
 	}
 	/* The empty query lists every live entry; with a small limit, the shortest. */
 	check_search(ix, m, mt, "", 100000, NULL, 0, who);
@@ -702,6 +719,7 @@ static void should_equal_brute_force_on_random_trees(void **state)
 	rng_state = seed ? strtoull(seed, NULL, 10) : 42;
 	struct trawl_matcher *mt = trawl_matcher_new();
 	assert_non_null(mt);
+	assert_non_null(test_session = trawl_session_new());
 	for (int c = 0; c < cases; c++) {
 		struct model m = {0};
 		char *list = malloc(1 << 20);
@@ -769,6 +787,8 @@ static void should_equal_brute_force_on_random_trees(void **state)
 		free(list);
 	}
 	trawl_matcher_free(mt);
+	trawl_session_free(test_session);
+	test_session = NULL;
 	print_message("%u searches skipped their scan, %u scanned\n", n_skipped_scans,
 		      n_full_scans);
 	assert_true(n_skipped_scans > (unsigned)cases / 4 && n_full_scans > (unsigned)cases / 4);
