@@ -25,6 +25,18 @@ for n in "$@"; do
 		--queries "$bench/keystrokes.txt"
 done
 
+# The same keystrokes typed into one session, as the daemon serves a picker's or Emacs's
+# connection: a keystroke that extends the one before searches only what it left.
+last=0
+for n in "$@"; do last=$n; done
+echo
+echo "The same keystrokes through one search session (\`--session\`), on the last sample:"
+echo
+echo "| entries | build s | RSS B/entry | store B/entry | postings B/entry | index B/entry | keystrokes | p50 ms | p99 ms | mean ms |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+"$build/bench/index_bench" "$corpus" --sample "$last" --threads 2 --limit 50 \
+	--queries "$bench/keystrokes.txt" --session
+
 # The peers on the same list, in the same run: a query's whole cost for a tool that
 # has no index is reading and ranking the list (wall time and peak memory).
 echo

@@ -3,11 +3,13 @@
  * and load time. Prints one Markdown table row per run.
  *
  * usage: index_bench LIST [--sample N] [--threads T] [--queries FILE] [--limit K]
- *                         [--snapshot PATH] [--repeat N]
+ *                         [--snapshot PATH] [--repeat N | --session]
  * LIST is newline-separated absolute paths. --sample keeps N evenly spread paths.
  * --queries holds one final query a line; each is replayed keystroke by keystroke.
  * --repeat runs each keystroke N times and keeps its fastest: for comparing builds on a
- * machine that is not quiet (RESULTS.md figures are single runs). */
+ * machine that is not quiet (RESULTS.md figures are single runs). --session replays all
+ * keystrokes through one search session, as the daemon does for a picker's connection:
+ * a keystroke may then narrow to what the one before it could not rule out. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
 	const char *list = NULL, *queries = NULL;
 	size_t sample = 0, limit = 50;
 	unsigned threads = 2, repeat = 1;
+	int use_session = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--sample") && i + 1 < argc)
 			sample = strtoull(argv[++i], NULL, 10);
@@ -69,16 +72,23 @@ int main(int argc, char **argv)
 			limit = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc && atoi(argv[i + 1]) > 0)
 			repeat = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--session"))
+			use_session = 1;
 		else if (argv[i][0] != '-' && !list)
 			list = argv[i];
 		else {
 			fprintf(stderr, "usage: index_bench LIST [--sample N] [--threads T] "
-					"[--queries FILE] [--limit K] [--repeat N]\n");
+					"[--queries FILE] [--limit K] [--repeat N | --session]\n");
 			return 2;
 		}
 	}
 	if (!list) {
 		fprintf(stderr, "index_bench: no path list given\n");
+		return 2;
+	}
+	if (use_session && repeat > 1) {
+		fprintf(stderr,
+			"index_bench: --session replays each keystroke once: no --repeat\n");
 		return 2;
 	}
 	size_t len;
@@ -109,7 +119,13 @@ int main(int argc, char **argv)
 		size_t qlen;
 		char *qbuf = read_file("index_bench", queries, &qlen);
 		struct trawl_results r = {0};
-		struct trawl_search_options opts = {.limit = limit, .threads = threads};
+		struct trawl_session *session = use_session ? trawl_session_new() : NULL;
+		if (use_session && !session) {
+			fprintf(stderr, "index_bench: out of memory\n");
+			exit(1);
+		}
+		struct trawl_search_options opts = {
+		    .limit = limit, .threads = threads, .session = session};
 		for (size_t i = 0; i < qlen;) {
 			char *end = memchr(qbuf + i, '\n', qlen - i);
 			size_t n = end ? (size_t)(end - (qbuf + i)) : qlen - i;
@@ -151,6 +167,7 @@ int main(int argc, char **argv)
 			i += n + 1;
 		}
 		trawl_results_release(&r);
+		trawl_session_free(session);
 		free(qbuf);
 		if (n_lat)
 			qsort(lat, n_lat, sizeof(*lat), cmp_double);

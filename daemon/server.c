@@ -55,6 +55,9 @@ struct conn {
 	int is_dead;		  /* closed; freed after this round of events */
 	struct job *running;	  /* its query on a worker, or NULL */
 	struct job *status;	  /* its status on a worker (system mode), or NULL */
+	/* What its last finished query could not rule out, for the next one it types; lent
+	 * to the running query. */
+	struct trawl_session *session;
 	struct peer peer;
 	struct conn *prev, *next;
 };
@@ -63,8 +66,9 @@ struct job {
 	struct conn *conn; /* NULL once the connection no longer waits for it */
 	struct request req;
 	struct trawl_query *q;
-	struct peer peer; /* a copy: the connection may go first */
-	int is_status;	  /* a status for a peer that sees only part of the index */
+	struct peer peer;	       /* a copy: the connection may go first */
+	struct trawl_session *session; /* the connection's, while this query runs */
+	int is_status;		       /* a status for a peer that sees only part of the index */
 	_Atomic int cancel;
 	struct outbuf out;
 	struct job *next;
@@ -231,6 +235,7 @@ static void run_job(struct server *s, struct job *j, struct trawl_matcher *m, un
 	    .kinds = req->kinds,
 	    .threads = threads,
 	    .cancel = &j->cancel,
+	    .session = j->session,
 	};
 	struct trawl_results res = {0};
 	const char *const *hidden;
@@ -376,6 +381,7 @@ static void job_free(struct job *j)
 	free(j->peer.groups);
 	request_release(&j->req);
 	trawl_query_free(j->q);
+	trawl_session_free(j->session);
 	outbuf_release(&j->out);
 	free(j);
 }
@@ -433,6 +439,7 @@ static void free_dead(struct server *s)
 		free(c->in);
 		outbuf_release(&c->out);
 		free(c->peer.groups);
+		trawl_session_free(c->session);
 		free(c);
 	}
 }
@@ -500,6 +507,11 @@ static void start_job(struct server *s, struct conn *c, struct job *j)
 {
 	j->conn = c;
 	c->running = j;
+	/* The query takes the connection's session (a new one when the last query still
+	 * has it: that one was cancelled, and learnt nothing); without memory for one, it
+	 * runs without. */
+	j->session = c->session ? c->session : trawl_session_new();
+	c->session = NULL;
 	enqueue(s, j);
 }
 
@@ -864,6 +876,10 @@ static void collect_jobs(struct server *s)
 			conn_flush(s, c);
 		} else if (c && c->running == j) {
 			c->running = NULL;
+			if (!c->session) {
+				c->session = j->session;
+				j->session = NULL;
+			}
 			if (outbuf_append(&c->out, j->out.data, j->out.len) < 0)
 				protocol_put_error(&c->out, j->req.id, strerror(ENOMEM), -1);
 			conn_flush(s, c);

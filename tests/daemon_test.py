@@ -397,6 +397,34 @@ def test_rescan_sees_new_renamed_and_deleted_entries(d, tree):
     c.close()
 
 
+def test_a_query_typed_on_one_connection_answers_as_a_fresh_one(d, tree):
+    # Each keystroke on one connection may search only what the one before could not
+    # rule out: the answers must be a fresh connection's, also across a change.
+    typed = d.client()
+
+    def check(q):
+        mine, _ = typed.query(q, under=tree, limit=100)
+        fresh = d.client()
+        theirs, _ = fresh.query(q, under=tree, limit=100)
+        fresh.close()
+        key = [(raw_path(r), r["score"]) for r in mine]
+        assert key == [(raw_path(r), r["score"]) for r in theirs], (q, mine, theirs)
+        return mine
+
+    text = "src daemon server.c"
+    for k in range(1, len(text) + 1):
+        if not text[:k].endswith(" "):
+            check(text[:k])
+    check("zebr")
+    os.makedirs(f"{tree}/zoo")
+    with open(f"{tree}/zoo/zebra-stripes.txt", "w") as f:
+        f.write("z")
+    d.rescan()
+    found = check("zebra")
+    assert any(raw_path(r).endswith(b"/zoo/zebra-stripes.txt") for r in found), found
+    typed.close()
+
+
 def test_a_directory_replaced_by_one_of_the_same_name_is_walked_anew(d, tree):
     """A rescan goes below an unchanged directory by what the index found there on the
     way down (hints); a directory replaced by another of the same name, and the rebuild
