@@ -885,8 +885,8 @@ int store_child(const struct store *s, struct name_folder *nf, uint32_t parent, 
 {
 	*out = STORE_NO_PARENT;
 	/* Children follow each other subtree by subtree, in byte order of their names. */
-	uint32_t end = s->subtree_end[parent], c = parent + 1;
-	for (int k = 0; c < end && k < STORE_CHILD_SCAN; k++, c = s->subtree_end[c]) {
+	uint32_t end = store_subtree_end(s, parent), c = parent + 1;
+	for (int k = 0; c < end && k < STORE_CHILD_SCAN; k++, c = store_subtree_end(s, c)) {
 		size_t n;
 		const char *child = store_name(s, c, &n);
 		int cmp = cmp_bytes(child, n, name, len);

@@ -1,6 +1,6 @@
 /* store.h: the entry store of one base generation: entries in depth-first pre-order
- * (so every subtree is the id range [id, subtree_end[id])), each with its parent and a
- * name id; distinct names stored once, with the entries that bear each name. */
+ * (so every subtree is the id range [id, store_subtree_end(s, id))), each with its parent
+ * and a name id; distinct names stored once, with the entries that bear each name. */
 #ifndef TRAWL_STORE_H
 #define TRAWL_STORE_H
 
@@ -28,6 +28,13 @@ struct store {
 	uint32_t *name_entries_offset;
 	uint32_t *name_entries;
 };
+
+/** The exclusive end of the subtree of entry `id`: its descendants are the ids
+ * (id, end). */
+static inline uint32_t store_subtree_end(const struct store *s, uint32_t id)
+{
+	return s->subtree_end[id];
+}
 
 /** A hash of n bytes from `seed` (FNV-1a, then a final mix), for the tables that find
  * entries by name: fast, and good enough for tables that live in memory only. */
