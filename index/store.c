@@ -650,7 +650,8 @@ int store_builder_add(struct store_builder *sb, const char *path, size_t len, un
 int store_builder_append(struct store_builder *sb, uint32_t parent, const char *name, size_t len,
 			 unsigned kind, uint32_t *out)
 {
-	if (parent >= sb->b.n_nodes || len > UINT32_MAX)
+	if (parent >= sb->b.n_nodes || sb->b.nodes[parent].kind != TRAWL_KIND_DIR ||
+	    len > UINT32_MAX)
 		return -EINVAL;
 	return builder_new_node(&sb->b, parent, name, len, (uint8_t)kind, out);
 }

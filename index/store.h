@@ -97,12 +97,13 @@ int store_builder_add(struct store_builder *b, const char *path, size_t len, uns
 #define STORE_BUILDER_ROOT 0
 
 /**
- * Append a child named `name` of `kind` under builder node `parent` (a node this call
- * returned, or STORE_BUILDER_ROOT), without looking for an existing child of that name:
- * for rebuilding from entries that are unique by construction, which is much cheaper
- * than adding paths. A builder filled this way must not also be given paths with
+ * Append a child named `name` of `kind` under builder node `parent` (a directory this
+ * call returned, or STORE_BUILDER_ROOT), without looking for an existing child of that
+ * name: for rebuilding from entries that are unique by construction, which is much
+ * cheaper than adding paths. A builder filled this way must not also be given paths with
  * store_builder_add(). The name must stay valid until store_builder_finish() returns.
- * *out gets the new node. Returns 0, -ENOMEM, -EOVERFLOW.
+ * *out gets the new node. Returns 0, -EINVAL when `parent` is no node or not a
+ * directory (only directories have children), -ENOMEM, -EOVERFLOW.
  */
 int store_builder_append(struct store_builder *b, uint32_t parent, const char *name, size_t len,
 			 unsigned kind, uint32_t *out);
