@@ -13,10 +13,16 @@
 
 struct store {
 	uint32_t n_entries;
-	uint32_t *parent;      /* parent id, or STORE_NO_PARENT for a root */
-	uint32_t *name_id;     /* index into the name table */
-	uint32_t *subtree_end; /* exclusive end of the entry's subtree range */
-	uint8_t *kind;	       /* enum trawl_kind */
+	uint32_t *parent;  /* parent id, or STORE_NO_PARENT for a root */
+	uint32_t *name_id; /* index into the name table */
+	uint8_t *kind;	   /* enum trawl_kind */
+
+	/* Subtree ends, kept for directories only: only a directory has children, so any
+	 * other entry's subtree is [id, id + 1). store_subtree_end() reads them. */
+	uint32_t n_dirs;    /* entries of kind TRAWL_KIND_DIR */
+	uint64_t *dir_bits; /* bit `id`: entry id is a directory; store_words() words */
+	uint32_t *dir_rank; /* per word of dir_bits: the directories before it */
+	uint32_t *dir_end;  /* per directory, in id order: its subtree's exclusive end */
 
 	uint32_t n_names;
 	uint32_t *name_offset; /* n_names + 1 offsets into name_bytes */
@@ -29,11 +35,28 @@ struct store {
 	uint32_t *name_entries;
 };
 
+/** Words of store.dir_bits (and items of store.dir_rank) for `n_entries` entries. */
+static inline size_t store_words(uint32_t n_entries)
+{
+	return ((size_t)n_entries + 63) / 64;
+}
+
+/** Whether entry `id` is a directory (kind TRAWL_KIND_DIR). */
+static inline int store_is_dir(const struct store *s, uint32_t id)
+{
+	return (int)((s->dir_bits[id / 64] >> (id % 64)) & 1);
+}
+
 /** The exclusive end of the subtree of entry `id`: its descendants are the ids
- * (id, end). */
+ * (id, end). A directory's end is found by its rank, the directories before it: the
+ * count before its word plus the set bits below it in the word. */
 static inline uint32_t store_subtree_end(const struct store *s, uint32_t id)
 {
-	return s->subtree_end[id];
+	uint64_t word = s->dir_bits[id / 64];
+	if (!((word >> (id % 64)) & 1))
+		return id + 1;
+	uint64_t below = word & ((1ull << (id % 64)) - 1);
+	return s->dir_end[s->dir_rank[id / 64] + (uint32_t)__builtin_popcountll(below)];
 }
 
 /** A hash of n bytes from `seed` (FNV-1a, then a final mix), for the tables that find
