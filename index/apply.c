@@ -223,7 +223,7 @@ static void remove_node(struct applier *a, uint32_t node)
 		remove_records(a, node - a->n_base);
 		return;
 	}
-	uint32_t lo = node == 0 ? 1 : node, hi = a->s->subtree_end[node];
+	uint32_t lo = node == 0 ? 1 : node, hi = store_subtree_end(a->s, node);
 	if (lo < hi)
 		roaring_bitmap_add_range_closed(a->g->tombstones, lo, hi - 1);
 	if (node == 0)
@@ -459,7 +459,7 @@ static void list_into(struct applier *a, const struct trawl_listing *c, uint32_t
 {
 	struct delta_view *v = &a->g->delta;
 	const struct store *s = a->s;
-	int has_base_children = dir < a->n_base && s->subtree_end[dir] > dir + 1;
+	int has_base_children = dir < a->n_base && store_subtree_end(s, dir) > dir + 1;
 	if (!has_base_children && !delta_has_children(v, dir)) {
 		list_into_empty(a, c, dir);
 		return;
@@ -477,7 +477,8 @@ static void list_into(struct applier *a, const struct trawl_listing *c, uint32_t
 	}
 	/* What the directory held: kept, replaced or removed. Then what is new. */
 	if (has_base_children) {
-		for (uint32_t x = dir + 1; x < s->subtree_end[dir]; x = s->subtree_end[x]) {
+		uint32_t end = store_subtree_end(s, dir);
+		for (uint32_t x = dir + 1; x < end; x = store_subtree_end(s, x)) {
 			if (!generation_base_live(a->g, x))
 				continue;
 			size_t len;

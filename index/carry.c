@@ -606,7 +606,7 @@ static int push_level(struct carry *c, uint32_t id)
 			len[v] += is_ascii ? nl : c->fold[v].len;
 	for (int v = 0; v < FOLD_VARIANTS; v++)
 		len[v]++;
-	c->ends[c->depth] = c->s->subtree_end[id];
+	c->ends[c->depth] = store_subtree_end(c->s, id);
 	c->ids[c->depth++] = id;
 	return 0;
 }

@@ -223,8 +223,8 @@ static int each_child_of(const struct generation *g, uint32_t node, unsigned kin
 		/* Base children follow each other subtree by subtree; a removed child's
 		 * whole subtree is removed with it. Other kinds are skipped before their
 		 * names are read. */
-		for (uint32_t c = node + 1; c < s->subtree_end[node] && rc == 0;
-		     c = s->subtree_end[c]) {
+		uint32_t end = store_subtree_end(s, node);
+		for (uint32_t c = node + 1; c < end && rc == 0; c = store_subtree_end(s, c)) {
 			if (!(s->kind[c] & kinds) || !generation_base_live(g, c))
 				continue;
 			size_t n;

@@ -273,7 +273,7 @@ static void cover_ancestors(struct build_job *j)
 		return;
 	for (uint32_t a = s->parent[j->lo]; a != STORE_NO_PARENT && s->parent[a] != STORE_NO_PARENT;
 	     a = s->parent[a]) {
-		uint32_t k = s->name_id[a], end = s->subtree_end[a];
+		uint32_t k = s->name_id[a], end = store_subtree_end(s, a);
 		const unsigned char *b = (const unsigned char *)j->f->bytes + j->f->offset[k];
 		size_t len = j->f->offset[k + 1] - j->f->offset[k];
 		for (size_t i = 1; i < len; i++)
@@ -297,7 +297,7 @@ static void *build_part(void *arg)
 	for (uint32_t id = j->lo; id < j->hi && rc == 0; id++) {
 		if (s->parent[id] == STORE_NO_PARENT)
 			continue; /* a root's name is its whole path: nothing to match in it */
-		uint32_t k = s->name_id[id], end = s->subtree_end[id];
+		uint32_t k = s->name_id[id], end = store_subtree_end(s, id);
 		const unsigned char *b = (const unsigned char *)j->f->bytes + j->f->offset[k];
 		size_t len = j->f->offset[k + 1] - j->f->offset[k];
 		for (size_t i = 1; i < len && rc == 0; i++)

@@ -34,7 +34,7 @@ static int append_live(struct store_builder *sb, const struct generation *g, uin
 	int rc = 0;
 	for (uint32_t id = 1; id < n_base && rc == 0;) {
 		if (!generation_base_live(g, id)) {
-			id = s->subtree_end[id]; /* removed with its whole subtree */
+			id = store_subtree_end(s, id); /* removed with its whole subtree */
 			continue;
 		}
 		size_t n;

@@ -1512,8 +1512,9 @@ static int list_levels(struct worker *w, uint32_t top_id, int is_top_listed)
 			uint32_t d = l.dirs[i].id;
 			/* Only the root's path ends in '/'. */
 			size_t prefix = l.dirs[i].path_len + (d != 0);
-			for (uint32_t c = d + 1; c < s->subtree_end[d] && rc == 0;
-			     c = s->subtree_end[c]) {
+			uint32_t end = store_subtree_end(s, d), next;
+			for (uint32_t c = d + 1; c < end && rc == 0; c = next) {
+				next = store_subtree_end(s, c);
 				if (is_cancelled(w)) {
 					rc = w->rc;
 					break;
@@ -1524,7 +1525,7 @@ static int list_levels(struct worker *w, uint32_t top_id, int is_top_listed)
 				store_name(s, c, &n);
 				if (s->kind[c] & w->kinds)
 					rc = offer_listed(w, c, prefix + n, slashes);
-				if (rc == 0 && s->subtree_end[c] > c + 1)
+				if (rc == 0 && next > c + 1)
 					rc = levels_push(&l, c, prefix + n);
 			}
 		}
@@ -1583,7 +1584,7 @@ static int resolve_scope(const struct generation *g, const struct trawl_visibili
 		return -ENOENT;
 	if (*node < s->n_entries) {
 		*lo = *node + 1;
-		*hi = s->subtree_end[*node];
+		*hi = store_subtree_end(s, *node);
 	} else {
 		*lo = *hi = 0;
 	}

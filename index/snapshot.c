@@ -21,7 +21,7 @@
 /* Bump on any change to the layout, and on any change to what the arrays or postings
  * mean (the store's order, the loose fold, the posting rules of postings.c): an old
  * snapshot must be rejected and rebuilt, never read with new meanings. */
-#define SNAPSHOT_FORMAT_VERSION 2
+#define SNAPSHOT_FORMAT_VERSION 3
 /* Written natively; a host of the other byte order reads 0x04030201. */
 #define SNAPSHOT_BYTE_ORDER_MARK 0x01020304u
 /* Sections start at multiples of this: a cache line, and a multiple of what frozen
@@ -35,7 +35,9 @@
 enum section_id {
 	SECTION_ENTRY_PARENT = 1,
 	SECTION_ENTRY_NAME_ID,
-	SECTION_ENTRY_SUBTREE_END,
+	SECTION_SUBTREE_DIR_BITS,
+	SECTION_SUBTREE_DIR_RANK,
+	SECTION_SUBTREE_END,
 	SECTION_ENTRY_KIND,
 	SECTION_NAME_OFFSET,
 	SECTION_NAME_BYTES,
@@ -495,13 +497,19 @@ static int write_postings(struct writer *w, enum section_id index_id, enum secti
 
 static int write_store(struct writer *w, const struct store *s)
 {
-	size_t n = s->n_entries, names = (size_t)s->n_names + 1;
+	size_t n = s->n_entries, names = (size_t)s->n_names + 1, words = store_words(s->n_entries);
 	int rc = write_section(w, SECTION_ENTRY_PARENT, s->parent, n * sizeof(uint32_t));
 	if (rc == 0)
 		rc = write_section(w, SECTION_ENTRY_NAME_ID, s->name_id, n * sizeof(uint32_t));
 	if (rc == 0)
-		rc = write_section(w, SECTION_ENTRY_SUBTREE_END, s->subtree_end,
-				   n * sizeof(uint32_t));
+		rc = write_section(w, SECTION_SUBTREE_DIR_BITS, s->dir_bits,
+				   words * sizeof(uint64_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_SUBTREE_DIR_RANK, s->dir_rank,
+				   words * sizeof(uint32_t));
+	if (rc == 0)
+		rc = write_section(w, SECTION_SUBTREE_END, s->dir_end,
+				   (size_t)s->n_dirs * sizeof(uint32_t));
 	if (rc == 0)
 		rc = write_section(w, SECTION_ENTRY_KIND, s->kind, n);
 	if (rc == 0)
@@ -579,7 +587,7 @@ static int write_snapshot(int fd, const struct base *b)
 	h.n_trigram_slots = p->n_slots;
 	h.n_trigrams = n_trigrams;
 	h.n_sections = N_SECTIONS;
-	h.n_dirs = b->meta.n_dirs;
+	h.n_dirs = b->meta.n_dirs; /* the store's too: both count the entries of kind dir */
 	h.n_dir_attrs = b->meta.n_attrs;
 	h.n_dir_ctimes = b->meta.n_ctimes;
 	h.roaring_version = roaring_version();
@@ -808,7 +816,9 @@ static int check_header(struct loader *l)
 		return -EINVAL;
 	if (!has_items(l, SECTION_ENTRY_PARENT, n, 4) ||
 	    !has_items(l, SECTION_ENTRY_NAME_ID, n, 4) ||
-	    !has_items(l, SECTION_ENTRY_SUBTREE_END, n, 4) ||
+	    !has_items(l, SECTION_SUBTREE_DIR_BITS, store_words(h->n_entries), 8) ||
+	    !has_items(l, SECTION_SUBTREE_DIR_RANK, store_words(h->n_entries), 4) ||
+	    !has_items(l, SECTION_SUBTREE_END, h->n_dirs, 4) ||
 	    !has_items(l, SECTION_ENTRY_KIND, n, 1) ||
 	    !has_items(l, SECTION_NAME_OFFSET, names, 4) ||
 	    !has_items(l, SECTION_NAME_BYTES, h->name_bytes_length_bytes, 1) ||
@@ -888,8 +898,11 @@ static void use_store(struct store *s, const struct loader *l)
 	s->n_entries = l->h.n_entries;
 	s->parent = (uint32_t *)section_bytes(l, SECTION_ENTRY_PARENT);
 	s->name_id = (uint32_t *)section_bytes(l, SECTION_ENTRY_NAME_ID);
-	s->subtree_end = (uint32_t *)section_bytes(l, SECTION_ENTRY_SUBTREE_END);
 	s->kind = (uint8_t *)section_bytes(l, SECTION_ENTRY_KIND);
+	s->n_dirs = l->h.n_dirs;
+	s->dir_bits = (uint64_t *)section_bytes(l, SECTION_SUBTREE_DIR_BITS);
+	s->dir_rank = (uint32_t *)section_bytes(l, SECTION_SUBTREE_DIR_RANK);
+	s->dir_end = (uint32_t *)section_bytes(l, SECTION_SUBTREE_END);
 	s->n_names = l->h.n_names;
 	s->name_offset = (uint32_t *)section_bytes(l, SECTION_NAME_OFFSET);
 	s->name_bytes = (char *)section_bytes(l, SECTION_NAME_BYTES);
@@ -914,22 +927,30 @@ static void use_meta(struct dirmeta *m, const struct loader *l)
 	m->ctime_ns = (int64_t *)section_bytes(l, SECTION_DIR_CTIME);
 }
 
-/* The directory counts: each block's count is the directories before it, they add up to
- * n_dirs, and no bit is set past the last entry (check_store_part() ties each bit to its
- * entry's kind). So a directory's rank indexes the meta arrays. And the ctime list. */
-static int check_meta_ranks(const struct dirmeta *m)
+/* A bitmap of the directories among n_entries and its counts, one per `words_per_count`
+ * words: each count is the directories before its words, they add up to n_dirs, and no
+ * bit is set past the last entry (check_store_part() ties each bit to its entry's kind).
+ * So a directory's rank indexes the arrays kept by rank. */
+static int check_dir_counts(const uint64_t *bits, const uint32_t *counts, size_t words_per_count,
+			    uint32_t n_entries, uint32_t n_dirs)
 {
 	uint32_t n = 0;
-	size_t words = dirmeta_words(m->n_entries);
+	size_t words = store_words(n_entries);
 	for (size_t w = 0; w < words; w++) {
-		if (w % (DIRMETA_BLOCK_ENTRIES / 64) == 0 &&
-		    m->dir_rank[w / (DIRMETA_BLOCK_ENTRIES / 64)] != n)
+		if (w % words_per_count == 0 && counts[w / words_per_count] != n)
 			return -EINVAL;
-		n += (uint32_t)__builtin_popcountll(m->dir_bits[w]);
+		n += (uint32_t)__builtin_popcountll(bits[w]);
 	}
-	if (m->n_entries % 64 && m->dir_bits[words - 1] >> (m->n_entries % 64))
+	if (n_entries % 64 && bits[words - 1] >> (n_entries % 64))
 		return -EINVAL;
-	if (n != m->n_dirs)
+	return n == n_dirs ? 0 : -EINVAL;
+}
+
+/* The meta's directory counts (per block), and the ctime list. */
+static int check_meta_ranks(const struct dirmeta *m)
+{
+	if (check_dir_counts(m->dir_bits, m->dir_rank, DIRMETA_BLOCK_ENTRIES / 64, m->n_entries,
+			     m->n_dirs) < 0)
 		return -EINVAL;
 	/* The ctime list is binary-searched: ranks strictly ascending, of directories. */
 	for (uint32_t i = 0; i < m->n_ctimes; i++)
@@ -940,28 +961,49 @@ static int check_meta_ranks(const struct dirmeta *m)
 }
 
 /* What the search, the lookups and the writer rely on to stay inside the arrays and to
- * terminate: one root at id 0 and every parent before its child (no cycles), subtrees
- * inside the store, name ids and entry ids in range, name offsets ascending within their
- * arrays. These are the ends; check_store_part() checks a share of the rest. */
+ * terminate: one root at id 0 and every parent before its child (no cycles), every parent
+ * a directory (only directories have subtree ends stored: another entry's subtree is
+ * itself), the directory counts right (so ranks index the subtree ends), subtrees inside
+ * the store, name ids and entry ids in range, name offsets ascending within their arrays.
+ * These are the ends and the counts; check_store_part() checks a share of the rest. */
 static int check_store_ends(const struct store *s)
 {
 	if (s->parent[0] != STORE_NO_PARENT || s->name_offset[0] != 0 ||
 	    s->name_offset[s->n_names] != s->name_bytes_len || s->name_entries_offset[0] != 0 ||
 	    s->name_entries_offset[s->n_names] != s->n_entries)
 		return -EINVAL;
-	return 0;
+	return check_dir_counts(s->dir_bits, s->dir_rank, 1, s->n_entries, s->n_dirs);
 }
 
 /* Whether entry `id` breaks one of the invariants above. Branch-free: one pass
- * over the arrays, no misprediction. */
+ * over the arrays, no misprediction. A parent is only looked at once it is known to be
+ * an entry. */
 static inline uint32_t entry_is_bad(const struct store *s, const struct dirmeta *m, uint32_t id)
 {
-	uint32_t n = s->n_entries, kind = s->kind[id];
-	return ((s->parent[id] >= id) & (id != 0)) | (s->subtree_end[id] <= id) |
-	       (s->subtree_end[id] > n) | (s->name_id[id] >= s->n_names) |
-	       (s->name_entries[id] >= n) |
-	       ((kind != TRAWL_KIND_FILE) & (kind != TRAWL_KIND_DIR) & (kind != TRAWL_KIND_LINK)) |
-	       ((uint32_t)dirmeta_is_dir(m, id) != (kind == TRAWL_KIND_DIR));
+	uint32_t n = s->n_entries, kind = s->kind[id], parent = s->parent[id];
+	uint32_t is_dir = kind == TRAWL_KIND_DIR;
+	return ((parent >= id) & (id != 0)) |
+	       ((id != 0) & !store_is_dir(s, parent < id ? parent : 0)) |
+	       (s->name_id[id] >= s->n_names) | (s->name_entries[id] >= n) |
+	       ((kind != TRAWL_KIND_FILE) & !is_dir & (kind != TRAWL_KIND_LINK)) |
+	       ((uint32_t)store_is_dir(s, id) != is_dir) |
+	       ((uint32_t)dirmeta_is_dir(m, id) != is_dir);
+}
+
+/* Whether the subtree end of a directory among entries [lo, hi) is not past it or not in
+ * the store (other entries' ends are implied). A word that two parts share is checked by
+ * both. The counts are checked already: every rank taken here is below n_dirs. */
+static uint32_t dir_ends_are_bad(const struct store *s, uint32_t lo, uint32_t hi)
+{
+	uint32_t bad = 0;
+	for (size_t w = lo / 64; w * 64 < hi; w++) {
+		uint32_t r = s->dir_rank[w];
+		for (uint64_t bits = s->dir_bits[w]; bits; bits &= bits - 1, r++) {
+			uint32_t id = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(bits);
+			bad |= (s->dir_end[r] <= id) | (s->dir_end[r] > s->n_entries);
+		}
+	}
+	return bad;
 }
 
 static inline uint32_t name_is_bad(const struct store *s, uint32_t k)
@@ -982,7 +1024,7 @@ static int check_store_part(const struct store *s, const struct dirmeta *m, uint
 			    uint32_t hi, uint32_t name_lo, uint32_t name_hi, uint32_t dir_lo,
 			    uint32_t dir_hi)
 {
-	uint32_t bad = 0;
+	uint32_t bad = dir_ends_are_bad(s, lo, hi);
 	for (uint32_t id = lo; id < hi; id++)
 		bad |= entry_is_bad(s, m, id);
 	for (uint32_t r = dir_lo; r < dir_hi; r++)

@@ -324,8 +324,7 @@ static int cmp_tnode_name(const void *a, const void *b, void *arg)
 
 /* Assign final ids in depth-first pre-order, children in byte order of their names.
  * Iterative: trees can be deeper than the C stack. order[] receives node indices by id. */
-static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_t *new_parent,
-		      uint32_t *subtree_end)
+static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_t *new_parent)
 {
 	uint32_t *stack = malloc((size_t)b->n_nodes * sizeof(*stack));
 	uint32_t *kids = malloc((size_t)b->n_nodes * sizeof(*kids));
@@ -354,15 +353,6 @@ static int assign_ids(struct builder *b, uint32_t root, uint32_t *order, uint32_
 		qsort_r(kids, n, sizeof(*kids), cmp_tnode_name, b->nodes);
 		while (n)
 			stack[top++] = kids[--n];
-	}
-	/* Subtree ends: a node's subtree ends where the next entry that is not its
-	 * descendant starts; computed bottom-up from the parents. */
-	for (uint32_t id = b->n_nodes; id-- > 0;)
-		subtree_end[id] = id + 1;
-	for (uint32_t id = b->n_nodes; id-- > 1;) {
-		uint32_t p = new_parent[id];
-		if (p != STORE_NO_PARENT && subtree_end[id] > subtree_end[p])
-			subtree_end[p] = subtree_end[id];
 	}
 	free(stack);
 	free(kids);
@@ -594,6 +584,47 @@ out:
 	return rc;
 }
 
+/* The directories and their subtree ends, from the kinds and parents. Only directories
+ * have children (the builder makes sure of it), so a directory's subtree ends where the
+ * next entry that is not its descendant starts: computed bottom-up from the parents, each
+ * entry's end raising its parent's. */
+static int index_subtrees(struct store *s)
+{
+	uint32_t n = s->n_entries, n_dirs = 0;
+	size_t words = store_words(n);
+	/* One word more than needed: malloc(0) may return NULL, and an empty store is no
+	 * error. */
+	s->dir_bits = calloc(words + 1, sizeof(*s->dir_bits));
+	s->dir_rank = malloc((words + 1) * sizeof(*s->dir_rank));
+	if (!s->dir_bits || !s->dir_rank)
+		return -ENOMEM;
+	for (uint32_t id = 0; id < n; id++) {
+		if (id % 64 == 0)
+			s->dir_rank[id / 64] = n_dirs;
+		if (s->kind[id] == TRAWL_KIND_DIR) {
+			s->dir_bits[id / 64] |= 1ull << (id % 64);
+			n_dirs++;
+		}
+	}
+	s->n_dirs = n_dirs;
+	if (!(s->dir_end = malloc(((size_t)n_dirs + 1) * sizeof(*s->dir_end))))
+		return -ENOMEM;
+	for (uint32_t id = 0, r = 0; id < n; id++)
+		if (s->kind[id] == TRAWL_KIND_DIR)
+			s->dir_end[r++] = id + 1;
+	for (uint32_t id = n; id-- > 0;) {
+		uint32_t p = s->parent[id], end = store_subtree_end(s, id);
+		if (p == STORE_NO_PARENT)
+			continue;
+		uint64_t below = s->dir_bits[p / 64] & ((1ull << (p % 64)) - 1);
+		uint32_t *p_end =
+		    &s->dir_end[s->dir_rank[p / 64] + (uint32_t)__builtin_popcountll(below)];
+		if (end > *p_end)
+			*p_end = end;
+	}
+	return 0;
+}
+
 static int index_name_entries(struct store *s)
 {
 	s->name_entries_offset = calloc((size_t)s->n_names + 1, sizeof(uint32_t));
@@ -650,7 +681,8 @@ int store_builder_add(struct store_builder *sb, const char *path, size_t len, un
 int store_builder_append(struct store_builder *sb, uint32_t parent, const char *name, size_t len,
 			 unsigned kind, uint32_t *out)
 {
-	if (parent >= sb->b.n_nodes || len > UINT32_MAX)
+	if (parent >= sb->b.n_nodes || sb->b.nodes[parent].kind != TRAWL_KIND_DIR ||
+	    len > UINT32_MAX)
 		return -EINVAL;
 	return builder_new_node(&sb->b, parent, name, len, (uint8_t)kind, out);
 }
@@ -687,10 +719,9 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 	uint32_t *order = malloc((size_t)n_nodes * sizeof(*order));
 	s->parent = malloc((size_t)n_nodes * sizeof(*s->parent));
 	s->name_id = malloc((size_t)n_nodes * sizeof(*s->name_id));
-	s->subtree_end = malloc((size_t)n_nodes * sizeof(*s->subtree_end));
 	s->kind = malloc(n_nodes);
 	int rc = -ENOMEM;
-	if (!order || !s->parent || !s->name_id || !s->subtree_end || !s->kind)
+	if (!order || !s->parent || !s->name_id || !s->kind)
 		goto out;
 	/* The hash table is not needed any more: give its memory back first. */
 	free(b->slots);
@@ -701,7 +732,7 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 	struct intern_job job = {s, b, s->name_id, folded, 0};
 	pthread_t thread;
 	int is_threaded = pthread_create(&thread, NULL, intern_job_run, &job) == 0;
-	rc = assign_ids(b, b->root, order, s->parent, s->subtree_end);
+	rc = assign_ids(b, b->root, order, s->parent);
 	if (is_threaded)
 		pthread_join(thread, NULL);
 	else
@@ -722,7 +753,8 @@ int store_builder_finish(struct store_builder *sb, struct store *s, struct store
 	uint32_t *name_id = order;
 	order = s->name_id;
 	s->name_id = name_id;
-	rc = index_name_entries(s);
+	if ((rc = index_subtrees(s)) == 0)
+		rc = index_name_entries(s);
 out:
 	free(order);
 	if (rc < 0) {
@@ -885,8 +917,8 @@ int store_child(const struct store *s, struct name_folder *nf, uint32_t parent, 
 {
 	*out = STORE_NO_PARENT;
 	/* Children follow each other subtree by subtree, in byte order of their names. */
-	uint32_t end = s->subtree_end[parent], c = parent + 1;
-	for (int k = 0; c < end && k < STORE_CHILD_SCAN; k++, c = s->subtree_end[c]) {
+	uint32_t end = store_subtree_end(s, parent), c = parent + 1;
+	for (int k = 0; c < end && k < STORE_CHILD_SCAN; k++, c = store_subtree_end(s, c)) {
 		size_t n;
 		const char *child = store_name(s, c, &n);
 		int cmp = cmp_bytes(child, n, name, len);
@@ -942,8 +974,10 @@ void store_release(struct store *s)
 {
 	free(s->parent);
 	free(s->name_id);
-	free(s->subtree_end);
 	free(s->kind);
+	free(s->dir_bits);
+	free(s->dir_rank);
+	free(s->dir_end);
 	free(s->name_offset);
 	free(s->name_bytes);
 	free(s->name_entries_offset);
@@ -953,7 +987,10 @@ void store_release(struct store *s)
 
 size_t store_memory_bytes(const struct store *s)
 {
-	return (size_t)s->n_entries * (3 * sizeof(uint32_t) + 1 + sizeof(uint32_t)) +
+	/* Per entry: parent, name id, kind and its place in name_entries. */
+	return (size_t)s->n_entries * (3 * sizeof(uint32_t) + 1) +
+	       store_words(s->n_entries) * (sizeof(uint64_t) + sizeof(uint32_t)) +
+	       (size_t)s->n_dirs * sizeof(uint32_t) +
 	       ((size_t)s->n_names + 1) * 2 * sizeof(uint32_t) + s->name_bytes_len;
 }
 

@@ -1,6 +1,6 @@
 /* store.h: the entry store of one base generation: entries in depth-first pre-order
- * (so every subtree is the id range [id, subtree_end[id])), each with its parent and a
- * name id; distinct names stored once, with the entries that bear each name. */
+ * (so every subtree is the id range [id, store_subtree_end(s, id))), each with its parent
+ * and a name id; distinct names stored once, with the entries that bear each name. */
 #ifndef TRAWL_STORE_H
 #define TRAWL_STORE_H
 
@@ -13,10 +13,16 @@
 
 struct store {
 	uint32_t n_entries;
-	uint32_t *parent;      /* parent id, or STORE_NO_PARENT for a root */
-	uint32_t *name_id;     /* index into the name table */
-	uint32_t *subtree_end; /* exclusive end of the entry's subtree range */
-	uint8_t *kind;	       /* enum trawl_kind */
+	uint32_t *parent;  /* parent id, or STORE_NO_PARENT for a root */
+	uint32_t *name_id; /* index into the name table */
+	uint8_t *kind;	   /* enum trawl_kind */
+
+	/* Subtree ends, kept for directories only: only a directory has children, so any
+	 * other entry's subtree is [id, id + 1). store_subtree_end() reads them. */
+	uint32_t n_dirs;    /* entries of kind TRAWL_KIND_DIR */
+	uint64_t *dir_bits; /* bit `id`: entry id is a directory; store_words() words */
+	uint32_t *dir_rank; /* per word of dir_bits: the directories before it */
+	uint32_t *dir_end;  /* per directory, in id order: its subtree's exclusive end */
 
 	uint32_t n_names;
 	uint32_t *name_offset; /* n_names + 1 offsets into name_bytes */
@@ -28,6 +34,30 @@ struct store {
 	uint32_t *name_entries_offset;
 	uint32_t *name_entries;
 };
+
+/** Words of store.dir_bits (and items of store.dir_rank) for `n_entries` entries. */
+static inline size_t store_words(uint32_t n_entries)
+{
+	return ((size_t)n_entries + 63) / 64;
+}
+
+/** Whether entry `id` is a directory (kind TRAWL_KIND_DIR). */
+static inline int store_is_dir(const struct store *s, uint32_t id)
+{
+	return (int)((s->dir_bits[id / 64] >> (id % 64)) & 1);
+}
+
+/** The exclusive end of the subtree of entry `id`: its descendants are the ids
+ * (id, end). A directory's end is found by its rank, the directories before it: the
+ * count before its word plus the set bits below it in the word. */
+static inline uint32_t store_subtree_end(const struct store *s, uint32_t id)
+{
+	uint64_t word = s->dir_bits[id / 64];
+	if (!((word >> (id % 64)) & 1))
+		return id + 1;
+	uint64_t below = word & ((1ull << (id % 64)) - 1);
+	return s->dir_end[s->dir_rank[id / 64] + (uint32_t)__builtin_popcountll(below)];
+}
 
 /** A hash of n bytes from `seed` (FNV-1a, then a final mix), for the tables that find
  * entries by name: fast, and good enough for tables that live in memory only. */
@@ -90,12 +120,13 @@ int store_builder_add(struct store_builder *b, const char *path, size_t len, uns
 #define STORE_BUILDER_ROOT 0
 
 /**
- * Append a child named `name` of `kind` under builder node `parent` (a node this call
- * returned, or STORE_BUILDER_ROOT), without looking for an existing child of that name:
- * for rebuilding from entries that are unique by construction, which is much cheaper
- * than adding paths. A builder filled this way must not also be given paths with
+ * Append a child named `name` of `kind` under builder node `parent` (a directory this
+ * call returned, or STORE_BUILDER_ROOT), without looking for an existing child of that
+ * name: for rebuilding from entries that are unique by construction, which is much
+ * cheaper than adding paths. A builder filled this way must not also be given paths with
  * store_builder_add(). The name must stay valid until store_builder_finish() returns.
- * *out gets the new node. Returns 0, -ENOMEM, -EOVERFLOW.
+ * *out gets the new node. Returns 0, -EINVAL when `parent` is no node or not a
+ * directory (only directories have children), -ENOMEM, -EOVERFLOW.
  */
 int store_builder_append(struct store_builder *b, uint32_t parent, const char *name, size_t len,
 			 unsigned kind, uint32_t *out);

@@ -124,7 +124,7 @@ static int build_hidden(struct trawl_visibility *v, const struct generation *g)
 		int is_open = has_delta_meta && delta_meta(&g->delta, id, &meta)
 				  ? visibility_opens(v, &meta)
 				  : attr_open[attr_of_rank(dm, dirmeta_rank(dm, id))];
-		uint32_t end = s->subtree_end[id];
+		uint32_t end = store_subtree_end(s, id);
 		if (is_open || end == id + 1) {
 			id++;
 			continue;

@@ -22,9 +22,9 @@
 
 /* ---- the format, as docs/INDEX_FORMAT.md describes it ---- */
 
-#define FORMAT_VERSION	     2
-#define HEADER_BYTES	     744
-#define N_SECTIONS	     20
+#define FORMAT_VERSION	     3
+#define HEADER_BYTES	     808
+#define N_SECTIONS	     22
 #define SECTION_TABLE_OFFSET 104
 
 enum {
@@ -45,7 +45,9 @@ enum {
 enum {
 	ENTRY_PARENT = 1,
 	ENTRY_NAME_ID,
-	ENTRY_SUBTREE_END,
+	SUBTREE_DIR_BITS,
+	SUBTREE_DIR_RANK,
+	SUBTREE_END,
 	ENTRY_KIND,
 	NAME_OFFSET,
 	NAME_BYTES,
@@ -881,14 +883,31 @@ static void should_reject_structural_damage_even_with_valid_checksums(void **sta
 	uint32_t n_entries = get32(good, AT_N_ENTRIES);
 	struct section_row names = section_of(good, NAME_OFFSET);
 	uint32_t n_names = (uint32_t)(names.length_bytes / 4 - 1);
+	/* The first file, the second directory, and the halves of the directory bitmap's
+	 * first and last words (uint32 items 0, 2 w and 2 w + 1 of the section). */
+	const unsigned char *kinds = good + section_of(good, ENTRY_KIND).offset_bytes;
+	uint32_t file = 0, dir1 = 1;
+	while (kinds[file] != TRAWL_KIND_FILE)
+		file++;
+	while (kinds[dir1] != TRAWL_KIND_DIR)
+		dir1++;
+	size_t bits = (size_t)section_of(good, SUBTREE_DIR_BITS).offset_bytes;
+	size_t last_high = 2 * (size_t)((n_entries - 1) / 64) + 1;
+	assert_true(file < 32 && file < n_entries - 1 && n_entries % 64 != 0);
+	uint32_t swapped = (get32(good, bits) | 1u << file) & ~1u;
+	uint32_t past_last = get32(good, bits + 4 * last_high) | 1u << 31;
 	const struct damage damages[] = {
 	    {"a root that has a parent", 0, ENTRY_PARENT, 0},
 	    {"a parent past the end", 3, ENTRY_PARENT, n_entries + 7},
 	    {"a parent after its child (a cycle)", 3, ENTRY_PARENT, 3},
 	    {"a second root", 5, ENTRY_PARENT, UINT32_MAX},
 	    {"a name id past the end", 2, ENTRY_NAME_ID, n_names},
-	    {"a subtree ending past the store", 1, ENTRY_SUBTREE_END, n_entries + 1},
-	    {"a subtree ending before it starts", 4, ENTRY_SUBTREE_END, 4},
+	    {"a parent that is a file", n_entries - 1, ENTRY_PARENT, file},
+	    {"a subtree ending past the store", 0, SUBTREE_END, n_entries + 1},
+	    {"a subtree ending before it starts", 1, SUBTREE_END, dir1},
+	    {"a file marked as a directory in the subtrees", 0, SUBTREE_DIR_BITS, swapped},
+	    {"a directory bit past the last entry", last_high, SUBTREE_DIR_BITS, past_last},
+	    {"a count of directories before a word that is off", 0, SUBTREE_DIR_RANK, 1},
 	    {"a kind that is none", 2, ENTRY_KIND, 0x40},
 	    {"name offsets going backwards", 3, NAME_OFFSET, 0},
 	    {"name offsets past the name bytes", n_names, NAME_OFFSET, 1u << 30},
