@@ -784,14 +784,17 @@ static void *work(void *arg)
 				    (!n_parents || parents[n_parents - 1] != p)) {
 					parents[n_parents++] = p;
 					__builtin_prefetch(&s->name_id[p]);
-					__builtin_prefetch(&s->subtree_end[p]);
+					__builtin_prefetch(&s->dir_bits[p / 64]);
+					__builtin_prefetch(&s->dir_rank[p / 64]);
 				}
 			}
 			for (uint32_t i = 0; i < n_parents; i++)
 				__builtin_prefetch(&s->name_offset[s->name_id[parents[i]]]);
-			for (uint32_t i = 0; i < n_parents; i++)
-				__builtin_prefetch(s->name_bytes +
-						   s->name_offset[s->name_id[parents[i]]]);
+			for (uint32_t i = 0; i < n_parents; i++) {
+				uint32_t p = parents[i];
+				__builtin_prefetch(s->name_bytes + s->name_offset[s->name_id[p]]);
+				__builtin_prefetch(&s->dir_end[store_dir_rank(s, p)]);
+			}
 			for (uint32_t i = 0; i < n && !masks; i++)
 				__builtin_prefetch(s->name_bytes +
 						   s->name_offset[s->name_id[batch[i]]]);

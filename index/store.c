@@ -616,9 +616,7 @@ static int index_subtrees(struct store *s)
 		uint32_t p = s->parent[id], end = store_subtree_end(s, id);
 		if (p == STORE_NO_PARENT)
 			continue;
-		uint64_t below = s->dir_bits[p / 64] & ((1ull << (p % 64)) - 1);
-		uint32_t *p_end =
-		    &s->dir_end[s->dir_rank[p / 64] + (uint32_t)__builtin_popcountll(below)];
+		uint32_t *p_end = &s->dir_end[store_dir_rank(s, p)];
 		if (end > *p_end)
 			*p_end = end;
 	}

@@ -47,16 +47,19 @@ static inline int store_is_dir(const struct store *s, uint32_t id)
 	return (int)((s->dir_bits[id / 64] >> (id % 64)) & 1);
 }
 
+/** The rank of entry `id` among the directories: how many come before it, the count
+ * before its word plus the set bits below it in the word. */
+static inline uint32_t store_dir_rank(const struct store *s, uint32_t id)
+{
+	uint64_t below = s->dir_bits[id / 64] & ((1ull << (id % 64)) - 1);
+	return s->dir_rank[id / 64] + (uint32_t)__builtin_popcountll(below);
+}
+
 /** The exclusive end of the subtree of entry `id`: its descendants are the ids
- * (id, end). A directory's end is found by its rank, the directories before it: the
- * count before its word plus the set bits below it in the word. */
+ * (id, end). A directory's end is found by its rank. */
 static inline uint32_t store_subtree_end(const struct store *s, uint32_t id)
 {
-	uint64_t word = s->dir_bits[id / 64];
-	if (!((word >> (id % 64)) & 1))
-		return id + 1;
-	uint64_t below = word & ((1ull << (id % 64)) - 1);
-	return s->dir_end[s->dir_rank[id / 64] + (uint32_t)__builtin_popcountll(below)];
+	return store_is_dir(s, id) ? s->dir_end[store_dir_rank(s, id)] : id + 1;
 }
 
 /** A hash of n bytes from `seed` (FNV-1a, then a final mix), for the tables that find
