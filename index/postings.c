@@ -452,50 +452,82 @@ out:
 	malloc_trim(0);
 	return rc;
 }
-int postings_masks_from_names(struct postings *p, const struct store *s)
+/* One share of postings_masks_from_names(): names [lo, hi) into m. */
+struct mask_job {
+	const struct store *s;
+	uint32_t *m;
+	uint32_t lo, hi;
+	int rc;
+};
+
+static void *masks_part(void *arg)
 {
-	uint32_t *m = malloc(((size_t)s->n_names + 1) * sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	struct mask_job *j = arg;
+	const struct store *s = j->s;
+	/* A table of the bits: at millions of names this runs while a snapshot loads. */
+	uint32_t bit[256];
+	for (unsigned b = 0; b < 256; b++)
+		bit[b] = name_mask_bit((unsigned char)b);
 	struct fold_buf fb;
 	fold_buf_init(&fb);
 	char small[256];
 	char *buf = small;
 	size_t cap = sizeof(small);
-	int rc = 0;
-	for (uint32_t k = 0; k < s->n_names && rc == 0; k++) {
-		const char *name = s->name_bytes + s->name_offset[k];
+	for (uint32_t k = j->lo; k < j->hi && j->rc == 0; k++) {
+		const unsigned char *name =
+		    (const unsigned char *)s->name_bytes + s->name_offset[k];
 		size_t len = s->name_offset[k + 1] - s->name_offset[k];
-		int is_ascii = 1;
-		for (size_t i = 0; i < len; i++)
-			is_ascii &= (unsigned char)name[i] < 0x80;
-		if (is_ascii) {
-			/* An ASCII name's loose fold is its bytes lowercased: the mask folds case.
-			 */
-			m[k] = name_mask_of(name, len);
+		uint32_t mask = 0;
+		unsigned high = 0;
+		for (size_t i = 0; i < len; i++) {
+			mask |= bit[name[i]];
+			high |= name[i];
+		}
+		/* An ASCII name's loose fold is its bytes lowercased, which the bits fold. */
+		if (!(high & 0x80)) {
+			j->m[k] = mask;
 			continue;
 		}
-		long n = fold_loose_bytes(&fb, name, len, buf, cap);
+		long n = fold_loose_bytes(&fb, (const char *)name, len, buf, cap);
 		if (n >= 0 && (size_t)n > cap) {
 			char *big = malloc((size_t)n);
 			if (!big) {
-				rc = -ENOMEM;
+				j->rc = -ENOMEM;
 				break;
 			}
 			if (buf != small)
 				free(buf);
 			buf = big;
 			cap = (size_t)n;
-			n = fold_loose_bytes(&fb, name, len, buf, cap);
+			n = fold_loose_bytes(&fb, (const char *)name, len, buf, cap);
 		}
 		if (n < 0)
-			rc = -ENOMEM;
+			j->rc = -ENOMEM;
 		else
-			m[k] = name_mask_of(buf, (size_t)n);
+			j->m[k] = name_mask_of(buf, (size_t)n);
 	}
 	if (buf != small)
 		free(buf);
 	fold_buf_release(&fb);
+	return NULL;
+}
+
+int postings_masks_from_names(struct postings *p, const struct store *s)
+{
+	uint32_t *m = malloc(((size_t)s->n_names + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	/* Two shares, as the loader has two threads; the second in the calling thread. */
+	struct mask_job jobs[2] = {{s, m, 0, s->n_names / 2, 0},
+				   {s, m, s->n_names / 2, s->n_names, 0}};
+	pthread_t thread;
+	int is_threaded = pthread_create(&thread, NULL, masks_part, &jobs[0]) == 0;
+	masks_part(&jobs[1]);
+	if (is_threaded)
+		pthread_join(thread, NULL);
+	else
+		masks_part(&jobs[0]);
+	int rc = jobs[0].rc < 0 ? jobs[0].rc : jobs[1].rc;
 	if (rc < 0) {
 		free(m);
 		return rc;
