@@ -487,8 +487,6 @@ static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32
 	return v;
 }
 
-/* Push the level of directory `id`, a child of the top level (or the root, on an empty
- * stack): its name's columns, then a '/'. */
 /* A directory's columns for term ct (state x) when its name is ASCII: as the loop over
  * its fold in push_level() computes them, folding each byte as it goes (fold_ascii()). */
 static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t *x,
@@ -527,6 +525,8 @@ static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t
 		extra[CT_COMPONENT] = 1;
 }
 
+/* Push the level of directory `id`, a child of the top level (or the root, on an empty
+ * stack): its name's columns, then a '/'. */
 static int push_level(struct carry *c, uint32_t id)
 {
 	int rc = reserve_levels(c, c->depth + 1);
