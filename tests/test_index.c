@@ -698,7 +698,9 @@ static void apply_random_batches(struct trawl_index *ix, struct model *m, int n_
 /* The index saved to a snapshot and loaded back; the old one is freed. */
 static struct trawl_index *reloaded(struct trawl_index *ix)
 {
-	char path[] = "/tmp/trawl-test-index-XXXXXX";
+	char path[256];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/trawl-test-index-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
