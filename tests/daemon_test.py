@@ -5,6 +5,7 @@ socket as docs/PROTOCOL.md says. Run by `make test`; $TRAWL_BUILD names the buil
 import base64
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -158,6 +159,21 @@ class Daemon:
             failed += 1
             print("FAIL sanitizer report in the daemon's log:\n" + log)
         return failed
+
+
+def work_dir(prefix):
+    """A new private directory for a test run, named prefix + digits. mkdtemp's random
+    letters would be in every indexed path, and a fuzzy query can match them: a test
+    expecting no match for "plan" failed once the name held an 'a' before an 'n'."""
+    base = tempfile.gettempdir()
+    for _ in range(1000):
+        path = os.path.join(base, f"{prefix}{random.randrange(10 ** 9):09d}")
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free directory name {prefix}* in {base}")
 
 
 def run_each(tests, run):
@@ -631,7 +647,7 @@ def main():
     if not os.access(TRAWLD, os.X_OK):
         print(f"daemon_test: no {TRAWLD}; build it first", file=sys.stderr)
         return 2
-    work = tempfile.mkdtemp(prefix="trawl-daemon-test.")
+    work = work_dir("trawl-daemon-test.")
     os.chmod(work, 0o700)
     tree = os.path.join(work, "tree")
     os.makedirs(tree)

@@ -12,12 +12,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_test import TIMEOUT_S, TRAWLD, Client, Daemon, raw_path, run_each  # noqa: E402
+from daemon_test import TIMEOUT_S, TRAWLD, Client, Daemon, raw_path, run_each, work_dir  # noqa: E402
 
 # How soon a chmod must show, in ms. The daemon takes a few (ENGINE_COALESCE_MS and a
 # directory read), each poll a fork and a query; the rest is room for a sanitizer build
@@ -340,7 +339,7 @@ def main():
         print(f"skipped: no {', '.join(missing)} to make the test's users and groups")
         return 0
     users = Users()
-    work = tempfile.mkdtemp(prefix="trawl-system-test.")
+    work = work_dir("trawl-system-test.")
     d = None
     failed = 0
     try:
