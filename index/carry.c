@@ -85,6 +85,10 @@ struct carry {
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */
 	int32_t *state;
 	size_t depth, cap;
+	/* Levels [0, dp_depth) hold their alignment columns; those above hold only the
+	 * greedy progress and the component flag, which say whether a child can match at
+	 * all, until something needs the columns (materialize()). */
+	size_t dp_depth;
 	uint32_t *chain; /* scratch: ancestors of a new parent */
 	size_t chain_cap;
 	int32_t *scratch; /* one term's d and g while scoring a name */
@@ -487,8 +491,40 @@ static int32_t level_bound(const struct cterm *ct, const int32_t *d, const int32
 	return v;
 }
 
-/* A directory's columns for term ct (state x) when its name is ASCII: as the loop over
- * its fold in push_level() computes them, folding each byte as it goes (fold_ascii()). */
+/* An ASCII byte as a unit of a term folded with `keep_case`, as fold_ascii() folds it. */
+static uint32_t ascii_fold_unit(const struct carry *c, unsigned char b, int keep_case)
+{
+	return c->classes[b] == CLASS_UPPER && !keep_case ? b + ('a' - 'A') : b;
+}
+
+/* What a directory whose name is ASCII does to term ct's greedy progress and component
+ * flag (state x), its '/' included: what push_level() computes besides the columns. */
+static void ascii_progress(const struct carry *c, const struct cterm *ct, int32_t *x,
+			   const char *name, size_t len)
+{
+	const struct term *t = ct->t;
+	const size_t n = t->n_units;
+	int32_t *extra = x + 2 * n;
+	const int keep_case = t->fold_flags & FOLD_KEEP_CASE;
+	int32_t p = extra[CT_PROGRESS];
+	int is_equal = len == n;
+	for (size_t j = 0; j < len; j++) {
+		uint32_t u = ascii_fold_unit(c, (unsigned char)name[j], keep_case);
+		if (is_equal && t->units[j] != u)
+			is_equal = 0;
+		if (p < (int32_t)n && t->units[p] == u)
+			p++;
+	}
+	if (p < (int32_t)n && t->units[p] == '/')
+		p++;
+	extra[CT_PROGRESS] = p;
+	if (is_equal)
+		extra[CT_COMPONENT] = 1;
+}
+
+/* A directory's columns for term ct (state x, holding its parent's columns) when its
+ * name is ASCII, its '/' included, as the loop over its fold in push_level() computes
+ * them, folding each byte as it goes (fold_ascii()). */
 static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t *x,
 			  const char *name, size_t len)
 {
@@ -496,16 +532,12 @@ static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t
 	const size_t n = t->n_units;
 	int32_t *d = x, *g = x + n, *extra = x + 2 * n;
 	const int keep_case = t->fold_flags & FOLD_KEEP_CASE;
-	int32_t p = extra[CT_PROGRESS];
 	size_t idle = 0;
-	int is_equal = len == n;
 	uint8_t prev = CLASS_SLASH;
 	for (size_t j = 0; j < len; j++) {
 		unsigned char b = (unsigned char)name[j];
 		uint8_t cls = c->classes[b];
-		uint32_t u = cls == CLASS_UPPER && !keep_case ? b + ('a' - 'A') : b;
-		if (is_equal && t->units[j] != u)
-			is_equal = 0;
+		uint32_t u = ascii_fold_unit(c, b, keep_case);
 		if (!has_unit(ct, u)) {
 			idle++;
 			prev = cls;
@@ -515,14 +547,31 @@ static void ascii_columns(const struct carry *c, const struct cterm *ct, int32_t
 		idle = 0;
 		column(t, d, g, &extra[CT_BEST], u, c->bonus_after[prev][cls], 0,
 		       PENALTY_NAME_TAIL_MAX);
-		if (p < (int32_t)n && t->units[p] == u)
-			p++;
 		prev = cls;
 	}
 	skip_columns(n, d, g, idle);
-	extra[CT_PROGRESS] = p;
-	if (is_equal)
-		extra[CT_COMPONENT] = 1;
+	column(t, d, g, &extra[CT_BEST], '/', BONUS_PUNCT, 0, PENALTY_NAME_TAIL_MAX);
+	extra[CT_CONT] = level_bound(ct, d, g, extra + CT_EXTRA);
+}
+
+/* Give the levels pushed without their columns (all ASCII directories) their columns,
+ * from the deepest level that has them down. */
+static void materialize(struct carry *c)
+{
+	for (; c->dp_depth < c->depth; c->dp_depth++) {
+		size_t nl;
+		const char *name = store_name(c->s, c->ids[c->dp_depth], &nl);
+		int32_t *st = c->state + c->dp_depth * c->width;
+		for (size_t k = 0; k < c->n_terms; k++) {
+			const struct cterm *ct = &c->terms[k];
+			size_t n = ct->t->n_units;
+			int32_t *x = st + ct->off;
+			const int32_t *from = x - c->width;
+			memcpy(x, from, 2 * n * sizeof(*x));
+			x[2 * n + CT_BEST] = from[2 * n + CT_BEST];
+			ascii_columns(c, ct, x, name, nl);
+		}
+	}
 }
 
 /* Push the level of directory `id`, a child of the top level (or the root, on an empty
@@ -565,15 +614,28 @@ static int push_level(struct carry *c, uint32_t id)
 		if (!is_ascii && (rc = fold_name(c, name, nl)) != 0)
 			return rc;
 	}
+	if (!is_root && is_ascii) {
+		/* The columns wait until a child needs them (materialize()). */
+		for (size_t k = 0; k < c->n_terms; k++)
+			ascii_progress(c, &c->terms[k], st + c->terms[k].off, name, nl);
+		for (int v = 0; v < FOLD_VARIANTS; v++)
+			len[v] += nl + 1;
+		c->ends[c->depth] = store_subtree_end(c->s, id);
+		c->ids[c->depth++] = id;
+		return 0;
+	}
+	/* Columns now: this level's come from its parent's. */
+	if (!is_root && c->dp_depth < c->depth) {
+		materialize(c);
+		memcpy(st, st - c->width, c->width * sizeof(*st));
+	}
 	for (size_t k = 0; k < c->n_terms; k++) {
 		const struct cterm *ct = &c->terms[k];
 		const struct term *t = ct->t;
 		size_t n = t->n_units;
 		int32_t *x = st + ct->off;
 		int32_t *d = x, *g = x + n, *extra = x + 2 * n;
-		if (!is_root && is_ascii) {
-			ascii_columns(c, ct, x, name, nl);
-		} else if (!is_root) {
+		if (!is_root) {
 			const struct fold_buf *f = &c->fold[t->fold_flags];
 			const int8_t *b = c->bonus[t->fold_flags];
 			int32_t p = extra[CT_PROGRESS];
@@ -603,11 +665,12 @@ static int push_level(struct carry *c, uint32_t id)
 	}
 	if (!is_root)
 		for (int v = 0; v < FOLD_VARIANTS; v++)
-			len[v] += is_ascii ? nl : c->fold[v].len;
+			len[v] += c->fold[v].len;
 	for (int v = 0; v < FOLD_VARIANTS; v++)
 		len[v]++;
 	c->ends[c->depth] = store_subtree_end(c->s, id);
 	c->ids[c->depth++] = id;
+	c->dp_depth = c->depth;
 	return 0;
 }
 
@@ -621,6 +684,8 @@ static int set_parent(struct carry *c, uint32_t p)
 	const struct store *s = c->s;
 	while (c->depth && !(c->ids[c->depth - 1] <= p && p < c->ends[c->depth - 1]))
 		c->depth--;
+	if (c->dp_depth > c->depth)
+		c->dp_depth = c->depth;
 	uint32_t top = c->depth ? c->ids[c->depth - 1] : STORE_NO_PARENT;
 	size_t n = 0;
 	for (uint32_t e = p; e != top; e = s->parent[e]) {
@@ -637,7 +702,7 @@ static int set_parent(struct carry *c, uint32_t p)
 	for (size_t k = 0; k < n; k++) {
 		int rc = push_level(c, c->chain[n - 1 - k]);
 		if (rc != 0) {
-			c->depth = 0;
+			c->depth = c->dp_depth = 0;
 			return rc;
 		}
 	}
@@ -727,8 +792,10 @@ static int enter(struct carry *c, uint32_t id, const char **name, size_t *len)
 	if (p == STORE_NO_PARENT)
 		return CARRY_FALLBACK;
 	int rc = set_parent(c, p);
-	if (rc == 0)
+	if (rc == 0) {
+		materialize(c);
 		*name = store_name(c->s, id, len);
+	}
 	return rc;
 }
 
@@ -926,10 +993,24 @@ int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t
 	int rc = set_parent(c, p);
 	if (rc != 0)
 		return rc;
+	/* Whether it can match at all needs only the progress: a term can end in the
+	 * directories when they hold it all, else the name must hold what they leave. */
 	const int32_t *top = c->state + (c->depth - 1) * c->width;
+	size_t k = 0;
+	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
+		int may = 0;
+		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
+			const struct cterm *ct = &c->terms[k];
+			int32_t progress = top[ct->off + 2 * ct->t->n_units + CT_PROGRESS];
+			may |= !(ct->need_from[progress] & ~name_mask);
+		}
+		if (!may)
+			return 0;
+	}
+	materialize(c);
 	int64_t total = 0;
 	int may_claim = 0;
-	size_t k = 0;
+	k = 0;
 	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
 		int32_t best = SCORE_NONE;
 		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
