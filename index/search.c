@@ -1602,7 +1602,14 @@ struct trawl_session {
 	unsigned kinds;
 	char *under; /* NULL: everywhere */
 	size_t under_len;
-	roaring_bitmap_t *may_match; /* base ids q matched or did not rule out */
+	/* The base ids q matched or did not rule out: what its strong phase scored, and
+	 * each scanning worker's ascending ids. Made into one set only when a search uses
+	 * it: most keystrokes are followed by one that does, but a search should not pay
+	 * for what the next may not need. */
+	roaring_bitmap_t *done;
+	uint32_t *kept[SEARCH_MAX_THREADS];
+	size_t n_kept[SEARCH_MAX_THREADS];
+	size_t n_parts;
 };
 
 struct trawl_session *trawl_session_new(void)
@@ -1614,7 +1621,9 @@ static void session_forget(struct trawl_session *s)
 {
 	trawl_query_free(s->q);
 	free(s->under);
-	bitmap_free(s->may_match);
+	bitmap_free(s->done);
+	for (size_t i = 0; i < s->n_parts; i++)
+		free(s->kept[i]);
 	*s = (struct trawl_session){0};
 }
 
@@ -1631,43 +1640,59 @@ static int session_applies(const struct trawl_session *s, const struct base *b,
 			   const struct trawl_query *q, unsigned kinds, const char *under,
 			   size_t under_len)
 {
-	return s->may_match && s->base_serial == b->serial && s->kinds == kinds &&
+	return s->done && s->base_serial == b->serial && s->kinds == kinds &&
 	       (s->under ? under && s->under_len == under_len && !memcmp(s->under, under, under_len)
 			 : !under) &&
 	       query_narrows(s->q, q);
 }
 
-/* Remember what this search could not rule out: the workers' kept candidates and what
- * the strong phase scored. On any failure the session is left knowing nothing. */
+/* Remember what this search could not rule out: the workers' kept candidates (their
+ * arrays move to the session) and what the strong phase scored. On any failure the
+ * session is left knowing nothing. */
 static void session_learn(struct trawl_session *s, const struct base *b,
 			  const struct trawl_query *q, unsigned kinds, const char *under,
-			  size_t under_len, const struct worker *ws, size_t n_workers,
+			  size_t under_len, struct worker *ws, size_t n_workers,
 			  const roaring_bitmap_t *done)
 {
 	session_forget(s);
-	roaring_bitmap_t *may = roaring_bitmap_copy(done);
-	if (!may)
-		return;
-	for (size_t i = 0; i < n_workers; i++) {
-		if (!ws[i].is_keeping) {
-			bitmap_free(may);
+	for (size_t i = 0; i < n_workers; i++)
+		if (!ws[i].is_keeping)
 			return;
-		}
-		roaring_bitmap_add_many(may, ws[i].n_kept, ws[i].kept);
-	}
-	roaring_bitmap_run_optimize(may);
 	s->under = under ? malloc(under_len + 1) : NULL;
-	if ((under && !s->under) || query_copy(q, &s->q) < 0) {
-		bitmap_free(may);
+	if ((under && !s->under) || !(s->done = roaring_bitmap_copy(done)) ||
+	    query_copy(q, &s->q) < 0) {
 		session_forget(s);
 		return;
 	}
 	if (under)
 		memcpy(s->under, under, under_len);
+	for (size_t i = 0; i < n_workers; i++) {
+		/* Give back what the doubling left unused. */
+		uint32_t *fit =
+		    ws[i].n_kept ? realloc(ws[i].kept, ws[i].n_kept * sizeof(*fit)) : NULL;
+		s->kept[i] = fit ? fit : ws[i].kept;
+		s->n_kept[i] = ws[i].n_kept;
+		ws[i].kept = NULL;
+		ws[i].n_kept = ws[i].kept_cap = 0;
+	}
+	s->n_parts = n_workers;
 	s->under_len = under_len;
 	s->kinds = kinds;
-	s->may_match = may;
 	s->base_serial = b->serial;
+}
+
+/* Narrow the candidates to what the session's search could not rule out. Returns 0 or
+ * -ENOMEM. */
+static int session_narrow(const struct trawl_session *s, roaring_bitmap_t *cand)
+{
+	roaring_bitmap_t *may = roaring_bitmap_copy(s->done);
+	if (!may)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_parts; i++)
+		roaring_bitmap_add_many(may, s->n_kept[i], s->kept[i]);
+	roaring_bitmap_and_inplace(cand, may);
+	bitmap_free(may);
+	return 0;
 }
 
 int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
@@ -1735,8 +1760,9 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct trawl_session *session =
 	    opts->session && (!opts->visible || opts->visible->is_everything) ? opts->session
 									      : NULL;
-	if (session && cand && session_applies(session, g->base, q, kinds, under, under_len))
-		roaring_bitmap_and_inplace(cand, session->may_match);
+	if (session && cand && session_applies(session, g->base, q, kinds, under, under_len) &&
+	    (rc = session_narrow(session, cand)) < 0)
+		goto out;
 
 	size_t n_terms = 0;
 	for (size_t k = 0; k < q->n_groups; k++)
