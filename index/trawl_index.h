@@ -133,10 +133,11 @@ void trawl_index_stats(struct trawl_index *ix, struct trawl_index_stats *st);
 /* What one user may see of an index (trawl_visibility_new()). */
 struct trawl_visibility;
 
-/** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads, everything
- * visible. */
+/* What a client's searches remember between them (trawl_session_new()). */
 struct trawl_session;
 
+/** Search options. Zeroed means: every kind, whole index, limit 50, 2 threads, everything
+ * visible. */
 struct trawl_search_options {
 	size_t limit;	   /* results wanted, best first (0: 50) */
 	const char *under; /* only entries strictly under this directory (absolute path) */
