@@ -41,6 +41,13 @@ mkdir -p "$tree/etc/nginx/conf.d" "$tree/srv/www" "$tree/docs" "$tree/data" "$lo
 touch "$tree/etc/nginx/nginx.conf" "$tree/etc/nginx/conf.d/default.conf" \
 	"$tree/srv/www/index.html" "$tree/docs/with space.txt" "$tree/日本語/ファイル.txt" \
 	"$tree/data/$(printf '\377\376-report')" "$long/target-file.txt"
+# More matches than a screen holds: item-10.txt ... item-69.txt.
+mkdir -p "$tree/many"
+i=10
+while [ $i -lt 70 ]; do
+	touch "$tree/many/item-$i.txt"
+	i=$((i + 1))
+done
 
 sock=$tmp/d.sock
 "$trawld" --socket "$sock" --root "$tree" --state-dir "$tmp/d-state" </dev/null \
@@ -189,6 +196,25 @@ check "counts the marked paths" yes "$(seen '(2)')"
 keys Enter
 check "prints every marked path with -m" "$tree/etc/nginx/nginx.conf
 $tree/etc/nginx/conf.d/default.conf" "$(out | sort -r)"
+
+# The first answer fills the screen; moving on past it (up: the best result is at the
+# bottom) asks the daemon for more.
+pick
+wait_count '[0-9]+' >/dev/null
+type_text "'item-"
+wait_count 60 >/dev/null
+i=0
+while [ $i -lt 40 ]; do
+	keys Up
+	i=$((i + 1))
+done
+keys Enter
+picked=$(out)
+number=${picked##*/item-}
+number=${number%.txt}
+check "scrolls past the first screen of results" yes \
+	"$(case "$picked" in "$tree/many/item-"*) [ "$number" -ge 30 ] && echo yes || echo "no: $number" ;;
+	*) echo "no: '$picked'" ;; esac)"
 
 for key in Escape C-c C-g; do
 	pick
