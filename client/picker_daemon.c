@@ -370,11 +370,9 @@ int picker_daemon_refresh(struct picker *p)
 		return send_query(p, 0);
 	if (p->has_status && p->is_ready && !p->is_latest_while_ready)
 		return send_query(p, 0);
-	/* The cursor is within a screen of the end of what was sent (the first answer fills
-	 * the screen: asking at once would double every keystroke's search), and the daemon
-	 * has more. */
+	/* Near the end of what was sent, and the daemon has more. */
 	size_t rows = (size_t)picker_list_rows(p);
-	if (p->is_ui_open && p->cursor + rows > p->shown.n && p->shown.n >= p->limit &&
+	if (p->is_ui_open && p->cursor + rows >= p->shown.n && p->shown.n >= p->limit &&
 	    p->limit < PICKER_LIMIT_MAX && (long long)p->shown.n < p->shown.matched) {
 		p->limit = p->limit * PICKER_LIMIT_GROWTH < PICKER_LIMIT_MAX
 			       ? p->limit * PICKER_LIMIT_GROWTH
