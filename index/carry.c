@@ -44,10 +44,9 @@ struct cterm {
 	 * n_units + 1 of them; need_from[0] the whole term). A unit that is not ASCII has no
 	 * bit: what it folds to loosely is not checked. */
 	uint32_t *need_from;
-	/* Its units below 128 as a set, and whether it has others: a column whose unit is
+	/* Its units below 128 as a set (with is_ascii, all it has): a column whose unit is
 	 * not among them only ages the alignments (skip_columns()). */
 	uint64_t ascii_units[2];
-	int has_wide_units;
 };
 
 /* A name's bytes as a set of the bytes the terms use: each distinct lowercased ASCII
@@ -199,7 +198,7 @@ static void column(const struct term *t, int32_t *d, int32_t *g, int32_t *best, 
 /* Whether term ct has unit u. */
 static int has_unit(const struct cterm *ct, uint32_t u)
 {
-	return u < 128 ? (int)((ct->ascii_units[u >> 6] >> (u & 63)) & 1) : ct->has_wide_units;
+	return u < 128 ? (int)((ct->ascii_units[u >> 6] >> (u & 63)) & 1) : !ct->is_ascii;
 }
 
 /* Advance d and g over k columns whose units the term does not have, as k calls of
@@ -318,13 +317,10 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 				    ct->rest[i + 1] + SCORE_MATCH + score_char_bound(u, i);
 			ct->align = score_alignment_bound(u, nu);
 			ct->is_ascii = 1;
-			for (size_t i = 0; i < nu; i++)
-				ct->is_ascii &= u[i] < 0x80;
 			for (size_t i = 0; i < nu; i++) {
-				if (u[i] < 128)
+				ct->is_ascii &= u[i] < 0x80;
+				if (u[i] < 0x80)
 					ct->ascii_units[u[i] >> 6] |= 1ull << (u[i] & 63);
-				else
-					ct->has_wide_units = 1;
 			}
 			for (size_t i = nu; i-- > 0;)
 				ct->need_from[i] =

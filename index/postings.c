@@ -385,6 +385,22 @@ static void split_ids(struct build_job *parts, const struct store *s, const stru
 	}
 }
 
+/* name_mask_bit() of every byte: at millions of names, masks are made a byte at a time
+ * through this table. */
+static void mask_table(uint32_t bit[256])
+{
+	for (unsigned b = 0; b < 256; b++)
+		bit[b] = name_mask_bit((unsigned char)b);
+}
+
+static uint32_t mask_of(const uint32_t bit[256], const char *p, size_t n)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		m |= bit[(unsigned char)p[i]];
+	return m;
+}
+
 int postings_build(struct postings *p, const struct store *s, const struct store_folded *folded)
 {
 	memset(p, 0, sizeof(*p));
@@ -393,14 +409,15 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 	int rc = collect_trigrams(p, &nk, folded, s->n_names);
 	if (rc < 0)
 		goto out;
-	if (!(p->own_masks = malloc(((size_t)s->n_names + 1) * sizeof(*p->own_masks)))) {
+	if (!(p->name_masks = malloc(((size_t)s->n_names + 1) * sizeof(*p->name_masks)))) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	uint32_t bit[256];
+	mask_table(bit);
 	for (uint32_t k = 0; k < s->n_names; k++)
-		p->own_masks[k] = name_mask_of(folded->bytes + folded->offset[k],
-					       folded->offset[k + 1] - folded->offset[k]);
-	p->name_masks = p->own_masks;
+		p->name_masks[k] = mask_of(bit, folded->bytes + folded->offset[k],
+					   folded->offset[k + 1] - folded->offset[k]);
 	p->n_names = s->n_names;
 	for (unsigned i = 0; i < POSTINGS_PARTS; i++) {
 		parts[i] = (struct build_job){.s = s, .f = folded, .nk = &nk};
@@ -464,10 +481,8 @@ static void *masks_part(void *arg)
 {
 	struct mask_job *j = arg;
 	const struct store *s = j->s;
-	/* A table of the bits: at millions of names this runs while a snapshot loads. */
 	uint32_t bit[256];
-	for (unsigned b = 0; b < 256; b++)
-		bit[b] = name_mask_bit((unsigned char)b);
+	mask_table(bit);
 	struct fold_buf fb;
 	fold_buf_init(&fb);
 	char small[256];
@@ -504,7 +519,7 @@ static void *masks_part(void *arg)
 		if (n < 0)
 			j->rc = -ENOMEM;
 		else
-			j->m[k] = name_mask_of(buf, (size_t)n);
+			j->m[k] = mask_of(bit, buf, (size_t)n);
 	}
 	if (buf != small)
 		free(buf);
@@ -532,8 +547,7 @@ int postings_masks_from_names(struct postings *p, const struct store *s)
 		free(m);
 		return rc;
 	}
-	free(p->own_masks);
-	p->own_masks = m;
+	free(p->name_masks);
 	p->name_masks = m;
 	p->n_names = s->n_names;
 	return 0;
@@ -547,7 +561,7 @@ void postings_release(struct postings *p)
 		bitmap_free(p->maps[slot]);
 	free(p->keys);
 	free(p->maps);
-	free(p->own_masks);
+	free(p->name_masks);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -26,10 +26,9 @@ struct postings {
 	/* postings_memory_bytes(), worked out once: the postings never change, and adding
 	 * up every bitmap takes long enough at millions of entries to slow each status. */
 	_Atomic size_t memory_bytes;
-	/* Per name id: name_mask_of() of its loose fold. Points into a snapshot's mapping,
-	 * or at own_masks. */
-	const uint32_t *name_masks;
-	uint32_t *own_masks;
+	/* Per name id: the name mask of its loose fold. Always built here or worked out at
+	 * load (snapshots do not store it). */
+	uint32_t *name_masks;
 };
 
 #define TRIGRAM_USED (1u << 31)
@@ -63,15 +62,6 @@ static inline uint32_t name_mask_bit(unsigned char b)
 	if (b >= '0' && b <= '9')
 		return 1u << (26 + (b - '0') % 3);
 	return b == '.' ? 1u << 29 : b == '-' ? 1u << 30 : b == '_' ? 1u << 31 : 0;
-}
-
-/** The mask of n bytes (a loose fold, or a term's). */
-static inline uint32_t name_mask_of(const char *p, size_t n)
-{
-	uint32_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		m |= name_mask_bit((unsigned char)p[i]);
-	return m;
 }
 
 /** Build the postings of a store from its names' folds. Returns 0 or -ENOMEM. */

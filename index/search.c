@@ -573,10 +573,9 @@ static int is_ruled_out(struct worker *w, uint32_t id)
 		return 1;
 	if (!w->carry)
 		return 0;
-	const uint32_t *masks = w->g->base->postings.name_masks;
 	int32_t ub;
 	size_t slashes, most;
-	int rc = carry_parent_bound(w->carry, id, masks ? masks[s->name_id[id]] : UINT32_MAX,
+	int rc = carry_parent_bound(w->carry, id, w->g->base->postings.name_masks[s->name_id[id]],
 				    w->claim_slack, &ub, &slashes);
 	if (rc < 0) {
 		w->rc = rc;
@@ -759,8 +758,9 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	w->parent = STORE_NO_PARENT;
 	if (w->candidates) {
-		/* Candidates come in batches whose names are fetched ahead: a name's offset,
-		 * then its bytes, are where a scan of spread-out names waits for memory. */
+		/* Candidates come in batches whose name masks and name offsets are fetched
+		 * ahead, and their parents' names and subtree ends: that is where a scan of
+		 * spread-out entries waits for memory. */
 		const struct store *s = &w->g->base->store;
 		const uint32_t *masks = w->g->base->postings.name_masks;
 		uint32_t batch[SEARCH_BATCH];
@@ -777,8 +777,7 @@ static void *work(void *arg)
 			uint32_t parents[SEARCH_BATCH], n_parents = 0;
 			for (uint32_t i = 0; i < n; i++) {
 				uint32_t k = s->name_id[batch[i]], p = s->parent[batch[i]];
-				if (masks)
-					__builtin_prefetch(&masks[k]);
+				__builtin_prefetch(&masks[k]);
 				__builtin_prefetch(&s->name_offset[k]);
 				if (p != STORE_NO_PARENT &&
 				    (!n_parents || parents[n_parents - 1] != p)) {
@@ -795,9 +794,6 @@ static void *work(void *arg)
 				__builtin_prefetch(s->name_bytes + s->name_offset[s->name_id[p]]);
 				__builtin_prefetch(&s->dir_end[store_dir_rank(s, p)]);
 			}
-			for (uint32_t i = 0; i < n && !masks; i++)
-				__builtin_prefetch(s->name_bytes +
-						   s->name_offset[s->name_id[batch[i]]]);
 			/* One candidate at a time: the carrier's stack follows the parents in
 			 * id order, and going back to an earlier parent would rebuild it. */
 			for (uint32_t i = 0; i < n && !is_cancelled(w); i++) {
