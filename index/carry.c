@@ -81,6 +81,8 @@ struct carry {
 	 * chain, with its state after its path and a '/'. */
 	uint32_t *ids;
 	uint32_t *ends;	   /* per level: its directory's subtree end, kept at hand */
+	/* Per directory (postings.h), what the names below it hold; NULL: not known. */
+	const uint32_t *subtree_masks;
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */
 	int32_t *state;
 	size_t depth, cap;
@@ -243,7 +245,8 @@ void carry_free(struct carry *c)
 	free(c);
 }
 
-int carry_new(const struct trawl_query *q, const struct store *s, struct carry **out)
+int carry_new(const struct trawl_query *q, const struct store *s, const uint32_t *subtree_masks,
+	      struct carry **out)
 {
 	*out = NULL;
 	size_t n = 0, most = 0;
@@ -266,6 +269,7 @@ int carry_new(const struct trawl_query *q, const struct store *s, struct carry *
 		fold_buf_init(&c->fold[v]);
 	c->q = q;
 	c->s = s;
+	c->subtree_masks = subtree_masks;
 	c->n_terms = n;
 	c->terms = calloc(n, sizeof(*c->terms));
 	c->scratch = malloc(2 * most * sizeof(*c->scratch));
@@ -670,10 +674,32 @@ static int push_level(struct carry *c, uint32_t id)
 	return 0;
 }
 
+/* Whether nothing below the top level can match: some group has no term whose units the
+ * level's path leaves are all among the names below it. */
+static int is_dead_end(const struct carry *c)
+{
+	const int32_t *top = c->state + (c->depth - 1) * c->width;
+	uint32_t below = c->subtree_masks[store_dir_rank(c->s, c->ids[c->depth - 1])];
+	size_t k = 0;
+	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
+		int may = 0;
+		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
+			const struct cterm *ct = &c->terms[k];
+			int32_t progress = top[ct->off + 2 * ct->t->n_units + CT_PROGRESS];
+			may |= !(ct->need_from[progress] & ~below);
+		}
+		if (!may)
+			return 1;
+	}
+	return 0;
+}
+
 /* Make the stack hold the chain of directory `p`, root first. Levels are subtrees, id
  * ranges: those that do not hold `p` go, and the chain from the deepest that does down to
- * `p` is pushed. */
-static int set_parent(struct carry *c, uint32_t p)
+ * `p` is pushed. With `dead_end` (and the subtree masks), a level pushed that nothing
+ * below can match stops the pushing: 1 is returned, and *dead_end is the end of that
+ * level's subtree, where the next entry that may match is. */
+static int set_parent(struct carry *c, uint32_t p, uint32_t *dead_end)
 {
 	if (c->depth && c->ids[c->depth - 1] == p)
 		return 0;
@@ -700,6 +726,10 @@ static int set_parent(struct carry *c, uint32_t p)
 		if (rc != 0) {
 			c->depth = c->dp_depth = 0;
 			return rc;
+		}
+		if (dead_end && c->subtree_masks && is_dead_end(c)) {
+			*dead_end = c->ends[c->depth - 1];
+			return 1;
 		}
 	}
 	return 0;
@@ -787,7 +817,7 @@ static int enter(struct carry *c, uint32_t id, const char **name, size_t *len)
 	uint32_t p = c->s->parent[id];
 	if (p == STORE_NO_PARENT)
 		return CARRY_FALLBACK;
-	int rc = set_parent(c, p);
+	int rc = set_parent(c, p, NULL);
 	if (rc == 0) {
 		materialize(c);
 		*name = store_name(c->s, id, len);
@@ -981,12 +1011,15 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes)
 }
 
 int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t claim_slack,
-		       int32_t *bound, size_t *slashes)
+		       int32_t *bound, size_t *slashes, uint32_t *next)
 {
+	*next = id + 1;
 	uint32_t p = c->s->parent[id];
 	if (p == STORE_NO_PARENT)
 		return CARRY_FALLBACK;
-	int rc = set_parent(c, p);
+	int rc = set_parent(c, p, next);
+	if (rc == 1)
+		return 0;
 	if (rc != 0)
 		return rc;
 	/* Whether it can match at all needs only the progress: a term can end in the

@@ -16,10 +16,12 @@ struct carry;
 
 /**
  * A carrier for `q` over the entries of `s`, in *out; *out is NULL (and 0 returned) when
- * the query has a term it cannot carry (only positive fuzzy terms are carried). Returns
- * 0 or -ENOMEM. One carrier per thread.
+ * the query has a term it cannot carry (only positive fuzzy terms are carried).
+ * `subtree_masks` (postings.h; may be NULL) lets carry_parent_bound() rule out whole
+ * subtrees. Returns 0 or -ENOMEM. One carrier per thread.
  */
-int carry_new(const struct trawl_query *q, const struct store *s, struct carry **out);
+int carry_new(const struct trawl_query *q, const struct store *s, const uint32_t *subtree_masks,
+	      struct carry **out);
 
 /** Free a carrier. carry_free(NULL) is a no-op. */
 void carry_free(struct carry *c);
@@ -46,9 +48,10 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
  * given that a name claim adds at most `claim_slack` (INT32_MAX: unknown): 1 with *bound
  * (INT32_MAX when it cannot be bounded) and *slashes as carry_bound() gives them; 0 when
  * the entry cannot match; CARRY_FALLBACK (a root, a chain the carrier cannot hold);
- * -ENOMEM.
+ * -ENOMEM. *next is the first id after `id` that may match: past `id`'s parent's subtree,
+ * or a part of it, when the subtree masks show nothing there can.
  */
 int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t claim_slack,
-		       int32_t *bound, size_t *slashes);
+		       int32_t *bound, size_t *slashes, uint32_t *next);
 
 #endif

@@ -419,6 +419,8 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 		p->name_masks[k] = mask_of(bit, folded->bytes + folded->offset[k],
 					   folded->offset[k + 1] - folded->offset[k]);
 	p->n_names = s->n_names;
+	if ((rc = postings_subtree_masks(p, s)) < 0)
+		goto out;
 	for (unsigned i = 0; i < POSTINGS_PARTS; i++) {
 		parts[i] = (struct build_job){.s = s, .f = folded, .nk = &nk};
 		parts[i].runs = calloc(nk.n_keys, sizeof(*parts[i].runs));
@@ -553,6 +555,30 @@ int postings_masks_from_names(struct postings *p, const struct store *s)
 	return 0;
 }
 
+int postings_subtree_masks(struct postings *p, const struct store *s)
+{
+	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
+	if (!sub)
+		return -ENOMEM;
+	/* Children come after their parents: from the last id back, each entry's subtree
+	 * is complete when it is reached, and is added to its parent's. */
+	for (uint32_t id = s->n_entries; id-- > 0;) {
+		if (id >= 32)
+			__builtin_prefetch(&p->name_masks[s->name_id[id - 32]]);
+		uint32_t parent = s->parent[id];
+		if (parent == STORE_NO_PARENT)
+			continue;
+		uint32_t m = p->name_masks[s->name_id[id]];
+		if (store_is_dir(s, id))
+			m |= sub[store_dir_rank(s, id)];
+		sub[store_dir_rank(s, parent)] |= m;
+	}
+	free(p->subtree_masks);
+	p->subtree_masks = sub;
+	p->n_dirs = s->n_dirs;
+	return 0;
+}
+
 void postings_release(struct postings *p)
 {
 	for (int c = 0; c < 256; c++)
@@ -562,6 +588,7 @@ void postings_release(struct postings *p)
 	free(p->keys);
 	free(p->maps);
 	free(p->name_masks);
+	free(p->subtree_masks);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -571,7 +598,7 @@ size_t postings_memory_bytes(const struct postings *p)
 	if (cached)
 		return cached;
 	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps)) +
-		   p->n_names * sizeof(*p->name_masks);
+		   p->n_names * sizeof(*p->name_masks) + p->n_dirs * sizeof(*p->subtree_masks);
 	for (int c = 0; c < 256; c++)
 		if (p->chars[c])
 			n += roaring_bitmap_size_in_bytes(p->chars[c]);

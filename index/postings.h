@@ -23,12 +23,17 @@ struct postings {
 	size_t n_slots; /* a power of two */
 	size_t n_trigrams;
 	uint32_t n_names; /* of the store: entries of name_masks */
+	uint32_t n_dirs;  /* of the store: entries of subtree_masks */
 	/* postings_memory_bytes(), worked out once: the postings never change, and adding
 	 * up every bitmap takes long enough at millions of entries to slow each status. */
 	_Atomic size_t memory_bytes;
 	/* Per name id: the name mask of its loose fold. Always built here or worked out at
 	 * load (snapshots do not store it). */
 	uint32_t *name_masks;
+	/* Per directory (store_dir_rank()): the name masks of every entry below it, ORed.
+	 * What a directory's path leaves of a term must be in there for anything below it
+	 * to match. Worked out from the name masks, here and at load. */
+	uint32_t *subtree_masks;
 };
 
 #define TRIGRAM_USED (1u << 31)
@@ -70,6 +75,10 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 /** Fill the name masks of postings loaded without them, from the store's names. Returns 0
  * or -ENOMEM. */
 int postings_masks_from_names(struct postings *p, const struct store *s);
+
+/** Work out p->subtree_masks from p->name_masks and the store's tree. Returns 0 or
+ * -ENOMEM. */
+int postings_subtree_masks(struct postings *p, const struct store *s);
 
 void postings_release(struct postings *p);
 
