@@ -26,6 +26,9 @@
 #define SEARCH_POLL_STEPS 64
 /* Candidates read from their bitmap at a time, their names fetched ahead together. */
 #define SEARCH_BATCH 64
+/* A scan on several workers is cut into this many shares a worker. */
+#define SEARCH_CHUNKS_PER_WORKER 8
+#define SEARCH_MAX_CHUNKS	 (SEARCH_CHUNKS_PER_WORKER * SEARCH_MAX_THREADS)
 /* Results a session keeps to score first in its next search (trawl_session). */
 #define SESSION_SEEDS 256
 
@@ -295,6 +298,13 @@ static int32_t cross_slack(const struct term *t)
 
 /* ---- workers ---- */
 
+/* The scan's ids in shares taken in turn: share c is [start[c], start[c + 1]). */
+struct chunks {
+	uint32_t start[SEARCH_MAX_CHUNKS + 1];
+	size_t n;
+	_Atomic size_t next;
+};
+
 struct worker {
 	const struct generation *g;
 	/* Base ids that are not there for this search: the tombstones, and those `vis`
@@ -304,6 +314,7 @@ struct worker {
 	const struct trawl_query *q;
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
+	struct chunks *chunks;	     /* NULL: the scan's share is [lo, hi) */
 	uint32_t delta_lo, delta_hi; /* the delta records this worker scans */
 	unsigned kinds;
 	const char *under; /* the scope as a path, for delta records; NULL: everywhere */
@@ -766,10 +777,9 @@ static void keep(struct worker *w, uint32_t id)
 	w->kept[w->n_kept++] = id;
 }
 
-static void *work(void *arg)
+/* Scan base ids [w->lo, w->hi): the candidates among them, or every live one. */
+static void scan_range(struct worker *w)
 {
-	struct worker *w = arg;
-	w->parent = STORE_NO_PARENT;
 	if (w->candidates) {
 		/* Candidates come in batches whose name masks and name offsets are fetched
 		 * ahead, and their parents' names and subtree ends: that is where a scan of
@@ -831,6 +841,24 @@ static void *work(void *arg)
 			next = id + 1;
 			if (is_base_live(w, id) && !is_ruled_out(w, id, &next))
 				consider(w, id);
+		}
+	}
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	w->parent = STORE_NO_PARENT;
+	if (!w->chunks) {
+		scan_range(w);
+	} else {
+		/* Shares of equal candidates do not cost the same: workers take small ones in
+		 * turn until none is left, in id order, so each worker's are ascending. */
+		for (size_t c; (c = atomic_fetch_add(&w->chunks->next, 1)) < w->chunks->n &&
+			       !is_cancelled(w);) {
+			w->lo = w->chunks->start[c];
+			w->hi = w->chunks->start[c + 1];
+			scan_range(w);
 		}
 	}
 	if (w->delta_lo < w->delta_hi && w->rc == 0)
@@ -1958,22 +1986,26 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
 		}
 	n_scan = is_scan_skipped ? 0 : n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
-	uint32_t start = lo;
-	for (size_t i = 0; i < n_scan; i++) {
-		struct worker *w = &ws[i];
-		w->candidates = cand;
-		w->is_keeping = session && cand;
+	struct chunks chunks = {.n = n_scan * SEARCH_CHUNKS_PER_WORKER};
+	chunks.start[0] = lo;
+	for (size_t c = 1; c <= chunks.n; c++) {
 		uint32_t end = hi;
-		if (i + 1 < n_scan) {
-			uint64_t share = n_cand * (i + 1) / n_scan;
+		if (c < chunks.n) {
+			uint64_t share = n_cand * c / chunks.n;
 			if (cand)
 				roaring_bitmap_select(cand, (uint32_t)share, &end);
 			else
 				end = lo + (uint32_t)share;
 		}
-		w->lo = start;
-		w->hi = end;
-		start = end;
+		chunks.start[c] = end;
+	}
+	for (size_t i = 0; i < n_scan; i++) {
+		struct worker *w = &ws[i];
+		w->candidates = cand;
+		w->is_keeping = session && cand;
+		w->lo = lo;
+		w->hi = hi;
+		w->chunks = n_scan > 1 ? &chunks : NULL;
 	}
 	size_t n_run = n_scan;
 	if (is_delta_shared || (is_everything && n_records)) {
