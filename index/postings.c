@@ -385,6 +385,41 @@ static void split_ids(struct build_job *parts, const struct store *s, const stru
 	}
 }
 
+/* Give p the entry and subtree masks, from the masks of the store's names. Children come
+ * after their parents: from the last id back, each entry's subtree is complete when it
+ * is reached, and is added to its parent's. Returns 0 or -ENOMEM. */
+static int masks_from(struct postings *p, const struct store *s, const uint32_t *name_masks)
+{
+	uint8_t *entry = malloc(3 * (size_t)s->n_entries + 1);
+	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
+	if (!entry || !sub) {
+		free(entry);
+		free(sub);
+		return -ENOMEM;
+	}
+	for (uint32_t id = s->n_entries; id-- > 0;) {
+		if (id >= 32)
+			__builtin_prefetch(&name_masks[s->name_id[id - 32]]);
+		uint32_t m = name_masks[s->name_id[id]];
+		entry[3 * (size_t)id] = (uint8_t)m;
+		entry[3 * (size_t)id + 1] = (uint8_t)(m >> 8);
+		entry[3 * (size_t)id + 2] = (uint8_t)(m >> 16);
+		uint32_t parent = s->parent[id];
+		if (parent == STORE_NO_PARENT)
+			continue;
+		if (store_is_dir(s, id))
+			m |= sub[store_dir_rank(s, id)];
+		sub[store_dir_rank(s, parent)] |= m;
+	}
+	free(p->entry_masks);
+	free(p->subtree_masks);
+	p->entry_masks = entry;
+	p->subtree_masks = sub;
+	p->n_entries = s->n_entries;
+	p->n_dirs = s->n_dirs;
+	return 0;
+}
+
 /* name_mask_bit() of every byte: at millions of names, masks are made a byte at a time
  * through this table. */
 static void mask_table(uint32_t bit[256])
@@ -409,17 +444,19 @@ int postings_build(struct postings *p, const struct store *s, const struct store
 	int rc = collect_trigrams(p, &nk, folded, s->n_names);
 	if (rc < 0)
 		goto out;
-	if (!(p->name_masks = malloc(((size_t)s->n_names + 1) * sizeof(*p->name_masks)))) {
+	uint32_t *name_masks = malloc(((size_t)s->n_names + 1) * sizeof(*name_masks));
+	if (!name_masks) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	uint32_t bit[256];
 	mask_table(bit);
 	for (uint32_t k = 0; k < s->n_names; k++)
-		p->name_masks[k] = mask_of(bit, folded->bytes + folded->offset[k],
-					   folded->offset[k + 1] - folded->offset[k]);
-	p->n_names = s->n_names;
-	if ((rc = postings_subtree_masks(p, s)) < 0)
+		name_masks[k] = mask_of(bit, folded->bytes + folded->offset[k],
+					folded->offset[k + 1] - folded->offset[k]);
+	rc = masks_from(p, s, name_masks);
+	free(name_masks);
+	if (rc < 0)
 		goto out;
 	for (unsigned i = 0; i < POSTINGS_PARTS; i++) {
 		parts[i] = (struct build_job){.s = s, .f = folded, .nk = &nk};
@@ -549,34 +586,9 @@ int postings_masks_from_names(struct postings *p, const struct store *s)
 		free(m);
 		return rc;
 	}
-	free(p->name_masks);
-	p->name_masks = m;
-	p->n_names = s->n_names;
-	return 0;
-}
-
-int postings_subtree_masks(struct postings *p, const struct store *s)
-{
-	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
-	if (!sub)
-		return -ENOMEM;
-	/* Children come after their parents: from the last id back, each entry's subtree
-	 * is complete when it is reached, and is added to its parent's. */
-	for (uint32_t id = s->n_entries; id-- > 0;) {
-		if (id >= 32)
-			__builtin_prefetch(&p->name_masks[s->name_id[id - 32]]);
-		uint32_t parent = s->parent[id];
-		if (parent == STORE_NO_PARENT)
-			continue;
-		uint32_t m = p->name_masks[s->name_id[id]];
-		if (store_is_dir(s, id))
-			m |= sub[store_dir_rank(s, id)];
-		sub[store_dir_rank(s, parent)] |= m;
-	}
-	free(p->subtree_masks);
-	p->subtree_masks = sub;
-	p->n_dirs = s->n_dirs;
-	return 0;
+	rc = masks_from(p, s, m);
+	free(m);
+	return rc;
 }
 
 void postings_release(struct postings *p)
@@ -587,7 +599,7 @@ void postings_release(struct postings *p)
 		bitmap_free(p->maps[slot]);
 	free(p->keys);
 	free(p->maps);
-	free(p->name_masks);
+	free(p->entry_masks);
 	free(p->subtree_masks);
 	memset(p, 0, sizeof(*p));
 }
@@ -598,7 +610,7 @@ size_t postings_memory_bytes(const struct postings *p)
 	if (cached)
 		return cached;
 	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps)) +
-		   p->n_names * sizeof(*p->name_masks) + p->n_dirs * sizeof(*p->subtree_masks);
+		   3 * (size_t)p->n_entries + p->n_dirs * sizeof(*p->subtree_masks);
 	for (int c = 0; c < 256; c++)
 		if (p->chars[c])
 			n += roaring_bitmap_size_in_bytes(p->chars[c]);

@@ -2,8 +2,9 @@
  * fold (case folded, marks stripped), the entries whose path contains it; for each
  * trigram of "/" + folded name, the entries whose path contains it. A directory's keys
  * are added once, as its subtree's range; descendants skip keys an ancestor covers.
- * Beside them, per name, the set of ASCII bytes its own loose fold holds (a name mask):
- * what a path's postings cannot say, which letters are in the name and not above it. */
+ * Beside them, per entry, the set of ASCII bytes its name's loose fold holds (a name
+ * mask): what a path's postings cannot say, which letters are in the name and not
+ * above it; and per directory, the name masks below it ORed. */
 #ifndef TRAWL_POSTINGS_H
 #define TRAWL_POSTINGS_H
 
@@ -22,17 +23,18 @@ struct postings {
 	roaring_bitmap_t **maps;
 	size_t n_slots; /* a power of two */
 	size_t n_trigrams;
-	uint32_t n_names; /* of the store: entries of name_masks */
-	uint32_t n_dirs;  /* of the store: entries of subtree_masks */
+	uint32_t n_entries; /* of the store: entries of entry_masks */
+	uint32_t n_dirs;    /* of the store: entries of subtree_masks */
 	/* postings_memory_bytes(), worked out once: the postings never change, and adding
 	 * up every bitmap takes long enough at millions of entries to slow each status. */
 	_Atomic size_t memory_bytes;
-	/* Per name id: the name mask of its loose fold. Always built here or worked out at
-	 * load (snapshots do not store it). */
-	uint32_t *name_masks;
+	/* Per entry, in id order: the name mask of its name's loose fold, 3 bytes each (see
+	 * entry_mask()), and one more. In id order, a scan reads them in step with its
+	 * candidates. */
+	uint8_t *entry_masks;
 	/* Per directory (store_dir_rank()): the name masks of every entry below it, ORed.
 	 * What a directory's path leaves of a term must be in there for anything below it
-	 * to match. Worked out from the name masks, here and at load. */
+	 * to match. Both are built here or worked out at load (snapshots store neither). */
 	uint32_t *subtree_masks;
 };
 
@@ -54,31 +56,38 @@ static inline uint32_t trigram_key(const unsigned char *p)
 	return TRIGRAM_USED | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
-/* A name mask has a bit for each ASCII letter (case folded), three for the digits (by
- * their value modulo 3), and one each for '.', '-' and '_'; other bytes have none. A
- * term can match inside a name only if the name's mask holds every bit of the term's
- * loose fold: bytes without a bit are not checked. */
+/* A name mask has 24 bits: one for each ASCII letter (case folded), but for five pairs
+ * of rare ones that share one (b and f, j and q, k and v, w and y, x and z); one for the
+ * digits, one for '.' and one for '-' and '_'. Other bytes have none. A term can match
+ * inside a name only if the name's mask holds every bit of the term's loose fold: bytes
+ * without a bit are not checked, nor a letter of a pair when the other is there. */
 static inline uint32_t name_mask_bit(unsigned char b)
 {
+	static const uint8_t letter_bit[26] = {0,  1,  2,  3,  4,  1,  5,  6,  7,
+					       8,  9,  10, 11, 12, 13, 14, 8,  15,
+					       16, 17, 18, 9,  19, 20, 19, 20};
 	if (b >= 'A' && b <= 'Z')
 		b += 'a' - 'A';
 	if (b >= 'a' && b <= 'z')
-		return 1u << (b - 'a');
+		return 1u << letter_bit[b - 'a'];
 	if (b >= '0' && b <= '9')
-		return 1u << (26 + (b - '0') % 3);
-	return b == '.' ? 1u << 29 : b == '-' ? 1u << 30 : b == '_' ? 1u << 31 : 0;
+		return 1u << 21;
+	return b == '.' ? 1u << 22 : b == '-' || b == '_' ? 1u << 23 : 0;
+}
+
+/* The name mask of base entry `id`. */
+static inline uint32_t entry_mask(const struct postings *p, uint32_t id)
+{
+	const uint8_t *m = p->entry_masks + 3 * (size_t)id;
+	return (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16;
 }
 
 /** Build the postings of a store from its names' folds. Returns 0 or -ENOMEM. */
 int postings_build(struct postings *p, const struct store *s, const struct store_folded *folded);
 
-/** Fill the name masks of postings loaded without them, from the store's names. Returns 0
- * or -ENOMEM. */
+/** Fill the entry and subtree masks of postings loaded without them, from the store's
+ * names. Returns 0 or -ENOMEM. */
 int postings_masks_from_names(struct postings *p, const struct store *s);
-
-/** Work out p->subtree_masks from p->name_masks and the store's tree. Returns 0 or
- * -ENOMEM. */
-int postings_subtree_masks(struct postings *p, const struct store *s);
 
 void postings_release(struct postings *p);
 

@@ -298,6 +298,26 @@ static int32_t cross_slack(const struct term *t)
 
 /* ---- workers ---- */
 
+/* Terms a split scan handles at most (it bounds each subset of them). */
+#define SPLIT_MAX_TERMS 8
+
+/* How a scan is split by which terms the candidates' names hold (split_by_names()). */
+struct split {
+	const struct postings *p; /* whose entry masks tell what names hold */
+	uint32_t need[SPLIT_MAX_TERMS];
+	size_t n_terms;
+	int32_t bound[1u << SPLIT_MAX_TERMS]; /* by the set of terms a name holds */
+};
+
+/* The set of terms the name of base entry `id` holds, as bits. */
+static inline uint32_t split_held(const struct split *sp, uint32_t id)
+{
+	uint32_t m = entry_mask(sp->p, id), held = 0;
+	for (size_t t = 0; t < sp->n_terms; t++)
+		held |= (uint32_t)((m & sp->need[t]) == sp->need[t]) << t;
+	return held;
+}
+
 /* The scan's ids in shares taken in turn: share c is [start[c], start[c + 1]). */
 struct chunks {
 	uint32_t start[SEARCH_MAX_CHUNKS + 1];
@@ -315,6 +335,11 @@ struct worker {
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
 	struct chunks *chunks;	     /* NULL: the scan's share is [lo, hi) */
+	/* A round of a split scan (split_by_names()): only candidates whose names hold a
+	 * set of the terms `allow` allows are looked at; the others are counted. */
+	const struct split *split;
+	const uint8_t *allow, *allowed; /* allowed: by an earlier round (NULL: none) */
+	uint64_t n_filtered;
 	uint32_t delta_lo, delta_hi; /* the delta records this worker scans */
 	unsigned kinds;
 	const char *under; /* the scope as a path, for delta records; NULL: everywhere */
@@ -598,7 +623,7 @@ static int is_ruled_out(struct worker *w, uint32_t id, uint32_t *next)
 		return 0;
 	int32_t ub;
 	size_t slashes, most;
-	int rc = carry_parent_bound(w->carry, id, w->g->base->postings.name_masks[s->name_id[id]],
+	int rc = carry_parent_bound(w->carry, id, entry_mask(&w->g->base->postings, id),
 				    w->claim_slack, &ub, &slashes, next);
 	if (rc < 0) {
 		w->rc = rc;
@@ -785,7 +810,6 @@ static void scan_range(struct worker *w)
 		 * ahead, and their parents' names and subtree ends: that is where a scan of
 		 * spread-out entries waits for memory. */
 		const struct store *s = &w->g->base->store;
-		const uint32_t *masks = w->g->base->postings.name_masks;
 		uint32_t batch[SEARCH_BATCH];
 		roaring_uint32_iterator_t it;
 		roaring_init_iterator(w->candidates, &it);
@@ -800,7 +824,6 @@ static void scan_range(struct worker *w)
 			uint32_t parents[SEARCH_BATCH], n_parents = 0;
 			for (uint32_t i = 0; i < n; i++) {
 				uint32_t k = s->name_id[batch[i]], p = s->parent[batch[i]];
-				__builtin_prefetch(&masks[k]);
 				__builtin_prefetch(&s->name_offset[k]);
 				if (p != STORE_NO_PARENT &&
 				    (!n_parents || parents[n_parents - 1] != p)) {
@@ -820,6 +843,14 @@ static void scan_range(struct worker *w)
 			/* One candidate at a time: the carrier's stack follows the parents in
 			 * id order, and going back to an earlier parent would rebuild it. */
 			for (uint32_t i = 0; i < n && !is_cancelled(w); i++) {
+				if (w->allow) {
+					uint32_t held = split_held(w->split, batch[i]);
+					if (!w->allow[held]) {
+						/* Counted once: in the last round that passes it. */
+						w->n_filtered += !w->allowed || !w->allowed[held];
+						continue;
+					}
+				}
 				uint64_t seen = w->n_matched + w->n_pruned;
 				uint32_t next;
 				if (!is_ruled_out(w, batch[i], &next))
@@ -1399,6 +1430,249 @@ out:
 	return rc;
 }
 
+/* ---- the scan ---- */
+
+/* Scan `cand` (n_cand of them; NULL: every live id) in [lo, hi) on the first n_scan
+ * workers, in chunks taken in turn, looking only at what `allow` allows (NULL: all; see
+ * struct split); and the delta's n_delta records on all n_workers when `share_delta`,
+ * else on the first alone. */
+static void run_scan(struct worker *ws, size_t n_workers, size_t n_scan,
+		     const roaring_bitmap_t *cand, uint64_t n_cand, uint32_t lo, uint32_t hi,
+		     int is_keeping, const uint8_t *allow, uint32_t n_delta, int share_delta)
+{
+	struct chunks chunks = {.n = n_scan * SEARCH_CHUNKS_PER_WORKER};
+	chunks.start[0] = lo;
+	for (size_t c = 1; c <= chunks.n; c++) {
+		uint32_t end = hi;
+		if (c < chunks.n) {
+			uint64_t share = n_cand * c / chunks.n;
+			if (cand)
+				roaring_bitmap_select(cand, (uint32_t)share, &end);
+			else
+				end = lo + (uint32_t)share;
+		}
+		chunks.start[c] = end;
+	}
+	for (size_t i = 0; i < n_scan; i++) {
+		struct worker *w = &ws[i];
+		w->candidates = cand;
+		w->is_keeping = is_keeping && cand;
+		w->allow = allow;
+		w->lo = lo;
+		w->hi = hi;
+		w->chunks = n_scan > 1 ? &chunks : NULL;
+	}
+	size_t n_run = n_scan;
+	if (n_delta) {
+		n_run = share_delta ? n_workers : 1;
+		for (size_t i = 0; i < n_run; i++) {
+			ws[i].delta_lo = (uint32_t)((uint64_t)n_delta * i / n_run);
+			ws[i].delta_hi = (uint32_t)((uint64_t)n_delta * (i + 1) / n_run);
+		}
+	}
+	_Atomic int32_t shared_floor = INT32_MIN;
+	for (size_t i = 0; i < n_run && n_run > 1; i++)
+		ws[i].shared = &shared_floor;
+	pthread_t tids[SEARCH_MAX_THREADS];
+	int started[SEARCH_MAX_THREADS] = {0};
+	for (size_t i = 1; i < n_run; i++)
+		started[i] = pthread_create(&tids[i], NULL, work, &ws[i]) == 0;
+	if (n_run)
+		work(&ws[0]);
+	for (size_t i = 1; i < n_run; i++) {
+		if (started[i])
+			pthread_join(tids[i], NULL);
+		else
+			work(&ws[i]);
+	}
+	for (size_t i = 0; i < n_run; i++) {
+		ws[i].shared = NULL;
+		ws[i].chunks = NULL;
+		ws[i].allow = NULL;
+		ws[i].delta_lo = ws[i].delta_hi = 0;
+	}
+}
+
+/* How many workers a scan of n candidates takes. */
+static size_t scan_workers(uint64_t n, size_t n_workers)
+{
+	return n == 0 ? 0 : n < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
+}
+
+static int cmp_score_desc(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x < y) - (x > y);
+}
+
+/* The worst score of the best `limit` the workers hold together; INT32_MIN when they
+ * hold fewer (or out of memory: no floor is always safe). */
+static int32_t merged_floor(const struct worker *ws, size_t n_workers, size_t limit)
+{
+	size_t n = 0, total = 0;
+	for (size_t i = 0; i < n_workers; i++)
+		total += ws[i].top.n;
+	if (total < limit || limit == 0)
+		return INT32_MIN;
+	int32_t *all = malloc(total * sizeof(*all));
+	if (!all)
+		return INT32_MIN;
+	for (size_t i = 0; i < n_workers; i++)
+		for (size_t j = 0; j < ws[i].top.n; j++)
+			all[n++] = ws[i].top.slots[j].score;
+	qsort(all, n, sizeof(*all), cmp_score_desc);
+	int32_t floor = all[limit - 1];
+	free(all);
+	return floor;
+}
+
+/* Give every worker `floor` as the score to beat; ties may still rank. */
+static void set_floor(struct worker *ws, size_t n_workers, int32_t floor)
+{
+	for (size_t i = 0; i < n_workers; i++) {
+		if (floor > ws[i].floor) {
+			ws[i].floor = floor;
+			ws[i].floor_slashes = SIZE_MAX;
+		}
+	}
+}
+
+/* ---- splitting the scan by what the names hold ----
+ *
+ * A term's alignment earns the in-name bonus only when it starts in the name, which
+ * then holds every unit of the term: the name's mask has the term's bits. An entry
+ * outside the prefix tiers whose name does not hold term t gets at most t's alignment
+ * bound from it, plus the whole-component bonus when one of its directories equals t,
+ * which needs every trigram of "/" + t in its path. So, but for the few entries with a
+ * component that may equal a term (scanned first, as they are), what an entry can score
+ * is bounded by the set of terms its name holds. The scan then looks first at the sets
+ * that can beat the top (with a full top), or at those holding some term (without one);
+ * then at the others that can still beat the top the first round left, if any: typed
+ * terms are mostly in the names of what ranks. Per entry, the test is a few operations
+ * on its name's mask, where scoring it would first push its directories. */
+
+/* Below this many candidates the split saves less than it costs (by default; see
+ * trawl_search_options.split_min_candidates). */
+#define SPLIT_MIN_CANDIDATES (1u << 18)
+
+/* Fill *sp for query q, given that a name claim adds at most claim_slack. Returns 0 when
+ * the query has too many terms, or when splitting would not leave anything out. */
+static int plan_split(const struct worker *w, const struct trawl_query *q, const struct base *b,
+		      int32_t claim_slack, struct split *sp)
+{
+	const struct term *terms[SPLIT_MAX_TERMS];
+	size_t group_of[SPLIT_MAX_TERMS];
+	sp->p = &b->postings;
+	sp->n_terms = 0;
+	for (size_t gi = 0; gi < q->n_groups; gi++) {
+		for (size_t k = 0; k < q->groups[gi].n_terms; k++) {
+			if (sp->n_terms == SPLIT_MAX_TERMS)
+				return 0;
+			const struct term *t = &q->groups[gi].terms[k];
+			uint32_t need = 0;
+			for (size_t i = 0; i < t->loose_len; i++)
+				need |= name_mask_bit((unsigned char)t->loose[i]);
+			sp->need[sp->n_terms] = need;
+			group_of[sp->n_terms] = gi;
+			terms[sp->n_terms++] = t;
+		}
+	}
+	for (uint32_t held = 0; held < (1u << sp->n_terms); held++) {
+		/* A claim needs a name that starts with its term, and so holds it. */
+		int64_t total = held ? claim_slack : 0;
+		for (size_t gi = 0, t = 0; gi < q->n_groups; gi++) {
+			int32_t best = INT32_MIN;
+			/* A component equal to a term of one unit is not in the postings. */
+			for (; t < sp->n_terms && group_of[t] == gi; t++)
+				best = max32i(best, w->align_bound[t] +
+							(held >> t & 1 ? BONUS_IN_NAME : 0) +
+							(terms[t]->loose_len < 2 ? BONUS_COMPONENT_EXACT : 0));
+			total += best;
+		}
+		sp->bound[held] = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+	}
+	/* When names that hold no term may beat the top, the first round is the scan. */
+	return w->top.n < w->top.limit || sp->bound[0] < w->top.slots[0].score;
+}
+
+/* The entries of `cand` one of whose components may equal a term of two units or more,
+ * in *out. Returns 0 or -ENOMEM. */
+static int component_matches(const struct postings *p, const struct trawl_query *q,
+			     const roaring_bitmap_t *cand, roaring_bitmap_t **out)
+{
+	if (!(*out = roaring_bitmap_create()))
+		return -ENOMEM;
+	for (size_t gi = 0; gi < q->n_groups; gi++) {
+		for (size_t k = 0; k < q->groups[gi].n_terms; k++) {
+			const struct term *t = &q->groups[gi].terms[k];
+			const unsigned char *b = (const unsigned char *)t->loose;
+			size_t n = t->loose_len;
+			/* A component holds no '/': none equals a term that has one. */
+			if (n < 2 || memchr(b, '/', n))
+				continue;
+			roaring_bitmap_t *eq = roaring_bitmap_copy(cand);
+			if (!eq)
+				return -ENOMEM;
+			unsigned char key[3] = {'/', b[0], b[1]};
+			int rc = narrow(&eq, postings_trigram(p, trigram_key(key)));
+			for (size_t i = 0; rc == 0 && i + 3 <= n; i++)
+				rc = narrow(&eq, postings_trigram(p, trigram_key(b + i)));
+			if (rc >= 0)
+				roaring_bitmap_or_inplace(*out, eq);
+			bitmap_free(eq);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The split scan of `cand` (whose component matches `eq` were taken out), in rounds.
+ * Counts what it never looks at as pruned, on ws[0]. */
+static void split_scan(struct worker *ws, size_t n_workers, const struct split *sp,
+		       const roaring_bitmap_t *eq, const roaring_bitmap_t *cand, uint64_t n_cand,
+		       uint32_t lo, uint32_t hi, uint32_t n_delta, int share_delta)
+{
+	size_t limit = ws[0].top.limit;
+	uint64_t n_eq = roaring_bitmap_get_cardinality(eq);
+	run_scan(ws, n_workers, scan_workers(n_eq, n_workers), eq, n_eq, lo, hi, 0, NULL, n_delta,
+		 share_delta);
+	uint8_t allow[1u << SPLIT_MAX_TERMS], later[1u << SPLIT_MAX_TERMS];
+	uint32_t n_sets = 1u << sp->n_terms;
+	int32_t floor = merged_floor(ws, n_workers, limit);
+	set_floor(ws, n_workers, floor);
+	for (uint32_t held = 0; held < n_sets; held++)
+		allow[held] = floor > INT32_MIN ? sp->bound[held] >= floor : held != 0;
+	size_t n_scan = scan_workers(n_cand, n_workers);
+	for (size_t i = 0; i < n_scan; i++) {
+		ws[i].split = sp;
+		ws[i].allowed = NULL;
+		ws[i].n_filtered = 0;
+	}
+	run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, 0, allow, 0, 0);
+	/* The second round: what the first left that can still beat the top. */
+	floor = merged_floor(ws, n_workers, limit);
+	set_floor(ws, n_workers, floor);
+	int is_more = 0;
+	for (uint32_t held = 0; held < n_sets; held++) {
+		later[held] = !allow[held] && (floor == INT32_MIN || sp->bound[held] >= floor);
+		is_more |= later[held];
+	}
+	if (is_more && !ws[0].rc) {
+		for (size_t i = 0; i < n_scan; i++) {
+			ws[i].allowed = allow;
+			ws[i].n_filtered = 0;
+		}
+		run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, 0, later, 0, 0);
+	}
+	/* Never looked at: pruned, unverified. */
+	for (size_t i = 0; i < n_scan; i++) {
+		ws[i].n_pruned += ws[i].n_filtered;
+		ws[i].split = NULL;
+		ws[i].allowed = NULL;
+	}
+}
+
 /* ---- results ---- */
 
 struct trawl_session;
@@ -1831,6 +2105,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct worker ws[SEARCH_MAX_THREADS];
 	memset(ws, 0, sizeof(ws));
 	roaring_bitmap_t *cand = NULL;
+	roaring_bitmap_t *eq = NULL; /* with a split scan, its component matches */
+	struct split split;
 	int32_t *align_bound = NULL;
 	size_t n_workers = 0, n_scan = 0;
 	int is_everything = q->n_groups == 0;
@@ -1972,6 +2248,14 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			    cand || lo == hi
 				? n_cand
 				: n_cand - roaring_bitmap_range_cardinality(dead, lo, hi);
+		} else if (cand && ws[0].carry && claim_slack != INT32_MAX &&
+			   n_cand >= (opts->split_min_candidates ? opts->split_min_candidates
+								  : SPLIT_MIN_CANDIDATES) &&
+			   plan_split(&ws[0], q, g->base, claim_slack, &split)) {
+			if ((rc = component_matches(&g->base->postings, q, cand, &eq)) < 0)
+				goto done;
+			roaring_bitmap_andnot_inplace(cand, eq);
+			n_cand = roaring_bitmap_get_cardinality(cand);
 		}
 	}
 	if (rc < 0 || ws[0].rc < 0)
@@ -1985,50 +2269,13 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			ws[i].floor_slashes =
 			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
 		}
-	n_scan = is_scan_skipped ? 0 : n_cand < SEARCH_PARALLEL_MIN_CANDIDATES ? 1 : n_workers;
-	struct chunks chunks = {.n = n_scan * SEARCH_CHUNKS_PER_WORKER};
-	chunks.start[0] = lo;
-	for (size_t c = 1; c <= chunks.n; c++) {
-		uint32_t end = hi;
-		if (c < chunks.n) {
-			uint64_t share = n_cand * c / chunks.n;
-			if (cand)
-				roaring_bitmap_select(cand, (uint32_t)share, &end);
-			else
-				end = lo + (uint32_t)share;
-		}
-		chunks.start[c] = end;
-	}
-	for (size_t i = 0; i < n_scan; i++) {
-		struct worker *w = &ws[i];
-		w->candidates = cand;
-		w->is_keeping = session && cand;
-		w->lo = lo;
-		w->hi = hi;
-		w->chunks = n_scan > 1 ? &chunks : NULL;
-	}
-	size_t n_run = n_scan;
-	if (is_delta_shared || (is_everything && n_records)) {
-		n_run = is_delta_shared ? n_workers : 1;
-		for (size_t i = 0; i < n_run; i++) {
-			ws[i].delta_lo = (uint32_t)((uint64_t)n_records * i / n_run);
-			ws[i].delta_hi = (uint32_t)((uint64_t)n_records * (i + 1) / n_run);
-		}
-	}
-	_Atomic int32_t shared_floor = INT32_MIN;
-	for (size_t i = 0; i < n_run && n_run > 1; i++)
-		ws[i].shared = &shared_floor;
-	pthread_t tids[SEARCH_MAX_THREADS];
-	int started[SEARCH_MAX_THREADS] = {0};
-	for (size_t i = 1; i < n_run; i++)
-		started[i] = pthread_create(&tids[i], NULL, work, &ws[i]) == 0;
-	if (n_run)
-		work(&ws[0]);
-	for (size_t i = 1; i < n_run; i++) {
-		if (started[i])
-			pthread_join(tids[i], NULL);
-		else
-			work(&ws[i]);
+	size_t n_delta = is_delta_shared || (is_everything && n_records) ? n_records : 0;
+	if (eq) {
+		split_scan(ws, n_workers, &split, eq, cand, n_cand, lo, hi, n_delta, is_delta_shared);
+	} else {
+		n_scan = is_scan_skipped ? 0 : scan_workers(n_cand, n_workers);
+		run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, session != NULL, NULL,
+			 n_delta, is_delta_shared);
 	}
 done:;
 	/* A skipped scan counted what it would have verified, an upper bound; pruned
@@ -2067,6 +2314,7 @@ out:
 	}
 	bitmap_free(st.done);
 	bitmap_free(cand);
+	bitmap_free(eq);
 	bitmap_free(own_dead);
 	trawl_visibility_free(own_vis);
 	free(align_bound);

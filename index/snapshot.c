@@ -1154,9 +1154,7 @@ static int load_base(struct base *b, unsigned threads)
 		return rc;
 	/* Name masks are not stored: they are worked out from the names, so no file can
 	 * make them disagree with them. */
-	if ((rc = postings_masks_from_names(&b->postings, &b->store)) < 0)
-		return rc;
-	return postings_subtree_masks(&b->postings, &b->store);
+	return postings_masks_from_names(&b->postings, &b->store);
 }
 
 int trawl_index_load(const char *path, unsigned threads, struct trawl_index **out)

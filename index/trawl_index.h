@@ -152,8 +152,11 @@ struct trawl_search_options {
 	const struct trawl_visibility *visible;
 	/* Tuning, for tests and benchmarks: how many names of the terms' prefix tiers are
 	 * bounded one by one before the largest tiers are cut down to the names a term
-	 * equals or stems (0: 2^18). The results do not depend on it. */
+	 * equals or stems (0: 2^15). The results do not depend on it. */
 	size_t tier_max_names;
+	/* Tuning, for tests and benchmarks: the fewest candidates for which the scan is
+	 * split by the terms their names hold (0: 2^18). The results do not depend on it. */
+	size_t split_min_candidates;
 	/* When not NULL, what the client's previous search learnt (see trawl_session_new()):
 	 * a query that narrows it scans only what it could not rule out; then this search's
 	 * own is kept. One search at a time per session. */

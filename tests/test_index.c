@@ -413,12 +413,14 @@ static void check_search(struct trawl_index *ix, const struct model *m,
 	}
 	qsort(expect, n_expect, sizeof(*expect), cmp_scored);
 
-	/* Now and then tiers so small a cap that the largest are cut down. */
+	/* Now and then tiers so small a cap that the largest are cut down; and mostly a
+	 * scan split by what the names hold, however few the candidates. */
 	size_t tier_max_names = rnd(3) == 0 ? 1 + rnd(6) : 0;
 	struct trawl_search_options opts = {.limit = limit,
 					    .kinds = kinds,
 					    .threads = 1 + rnd(2),
-					    .tier_max_names = tier_max_names};
+					    .tier_max_names = tier_max_names,
+					    .split_min_candidates = rnd(4) ? 1 : 0};
 	if (under) {
 		opts.under = under->path;
 		opts.under_len = under->len;
