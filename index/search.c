@@ -298,24 +298,59 @@ static int32_t cross_slack(const struct term *t)
 
 /* ---- workers ---- */
 
-/* Terms a split scan handles at most (it bounds each subset of them). */
-#define SPLIT_MAX_TERMS 8
+/* Terms a split scan handles at most (it bounds each class of entries, below). */
+#define SPLIT_MAX_TERMS 6
+#define SPLIT_CLASSES	(1u << (2 * SPLIT_MAX_TERMS))
 
-/* How a scan is split by which terms the candidates' names hold (split_by_names()). */
+/* How a scan is split (split_scan()): an entry's class is the set of terms its name
+ * holds (bits 0..n_terms) and the set of terms a directory above it equals (the bits
+ * above); each class has a bound. */
 struct split {
 	const struct postings *p; /* whose entry masks tell what names hold */
 	uint32_t need[SPLIT_MAX_TERMS];
 	size_t n_terms;
-	int32_t bound[1u << SPLIT_MAX_TERMS]; /* by the set of terms a name holds */
+	/* Per term, the subtrees below the directories that equal it, as sorted disjoint
+	 * [lo, hi) pairs. */
+	uint32_t *below[SPLIT_MAX_TERMS];
+	size_t n_below[SPLIT_MAX_TERMS];
+	int32_t bound[SPLIT_CLASSES];
 };
 
-/* The set of terms the name of base entry `id` holds, as bits. */
-static inline uint32_t split_held(const struct split *sp, uint32_t id)
+/* Where a worker is in each term's subtrees (struct split), as its ids ascend. */
+struct split_at {
+	size_t at[SPLIT_MAX_TERMS];
+};
+
+/* Start the walk of the subtrees at id `from`. */
+static void split_seek(const struct split *sp, struct split_at *a, uint32_t from)
 {
-	uint32_t m = entry_mask(sp->p, id), held = 0;
-	for (size_t t = 0; t < sp->n_terms; t++)
-		held |= (uint32_t)((m & sp->need[t]) == sp->need[t]) << t;
-	return held;
+	for (size_t t = 0; t < sp->n_terms; t++) {
+		size_t lo = 0, hi = sp->n_below[t];
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (sp->below[t][2 * mid + 1] <= from)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		a->at[t] = lo;
+	}
+}
+
+/* The class of base entry `id`, at or after the last one asked. */
+static inline uint32_t split_class(const struct split *sp, struct split_at *a, uint32_t id)
+{
+	uint32_t m = entry_mask(sp->p, id), c = 0;
+	for (size_t t = 0; t < sp->n_terms; t++) {
+		c |= (uint32_t)((m & sp->need[t]) == sp->need[t]) << t;
+		const uint32_t *r = sp->below[t];
+		size_t i = a->at[t];
+		while (i < sp->n_below[t] && r[2 * i + 1] <= id)
+			i++;
+		a->at[t] = i;
+		c |= (uint32_t)(i < sp->n_below[t] && r[2 * i] <= id) << (sp->n_terms + t);
+	}
+	return c;
 }
 
 /* The scan's ids in shares taken in turn: share c is [start[c], start[c + 1]). */
@@ -339,6 +374,7 @@ struct worker {
 	 * set of the terms `allow` allows are looked at; the others are counted. */
 	const struct split *split;
 	const uint8_t *allow, *allowed; /* allowed: by an earlier round (NULL: none) */
+	struct split_at split_at;
 	uint64_t n_filtered;
 	uint32_t delta_lo, delta_hi; /* the delta records this worker scans */
 	unsigned kinds;
@@ -805,6 +841,8 @@ static void keep(struct worker *w, uint32_t id)
 /* Scan base ids [w->lo, w->hi): the candidates among them, or every live one. */
 static void scan_range(struct worker *w)
 {
+	if (w->split)
+		split_seek(w->split, &w->split_at, w->lo);
 	if (w->candidates) {
 		/* Candidates come in batches whose name masks and name offsets are fetched
 		 * ahead, and their parents' names and subtree ends: that is where a scan of
@@ -821,6 +859,18 @@ static void scan_range(struct worker *w)
 				is_more = 0;
 			}
 			is_more &= n == SEARCH_BATCH;
+			if (w->allow) {
+				/* A round of a split scan: only the classes it allows. */
+				uint32_t kept = 0;
+				for (uint32_t i = 0; i < n; i++) {
+					uint32_t c = split_class(w->split, &w->split_at, batch[i]);
+					if (w->allow[c])
+						batch[kept++] = batch[i];
+					else /* counted once: in the last round that passes it */
+						w->n_filtered += !w->allowed || !w->allowed[c];
+				}
+				n = kept;
+			}
 			uint32_t parents[SEARCH_BATCH], n_parents = 0;
 			for (uint32_t i = 0; i < n; i++) {
 				uint32_t k = s->name_id[batch[i]], p = s->parent[batch[i]];
@@ -843,14 +893,6 @@ static void scan_range(struct worker *w)
 			/* One candidate at a time: the carrier's stack follows the parents in
 			 * id order, and going back to an earlier parent would rebuild it. */
 			for (uint32_t i = 0; i < n && !is_cancelled(w); i++) {
-				if (w->allow) {
-					uint32_t held = split_held(w->split, batch[i]);
-					if (!w->allow[held]) {
-						/* Counted once: in the last round that passes it. */
-						w->n_filtered += !w->allowed || !w->allowed[held];
-						continue;
-					}
-				}
 				uint64_t seen = w->n_matched + w->n_pruned;
 				uint32_t next;
 				if (!is_ruled_out(w, batch[i], &next))
@@ -1542,121 +1584,165 @@ static void set_floor(struct worker *ws, size_t n_workers, int32_t floor)
  * A term's alignment earns the in-name bonus only when it starts in the name, which
  * then holds every unit of the term: the name's mask has the term's bits. An entry
  * outside the prefix tiers whose name does not hold term t gets at most t's alignment
- * bound from it, plus the whole-component bonus when one of its directories equals t,
- * which needs every trigram of "/" + t in its path. So, but for the few entries with a
- * component that may equal a term (scanned first, as they are), what an entry can score
- * is bounded by the set of terms its name holds. The scan then looks first at the sets
- * that can beat the top (with a full top), or at those holding some term (without one);
- * then at the others that can still beat the top the first round left, if any: typed
- * terms are mostly in the names of what ranks. Per entry, the test is a few operations
- * on its name's mask, where scoring it would first push its directories. */
+ * bound from it, and the whole-component bonus only when a directory above it equals t.
+ * So what an entry can score is bounded by its class: which terms its name holds, and
+ * which a directory above it equals (struct split). The scan looks first at the classes
+ * that can beat the top (with a full top), or at those whose name holds some term or
+ * that are below a directory equal to one (without one); then at the others that can
+ * still beat the top the first round left, if any: typed terms are mostly in the names
+ * of what ranks. Per entry, the class costs a few operations on its name's mask, where
+ * scoring it would first push its directories. */
 
 /* Below this many candidates the split saves less than it costs (by default; see
  * trawl_search_options.split_min_candidates). */
 #define SPLIT_MIN_CANDIDATES (1u << 18)
 
-/* Fill *sp for query q, given that a name claim adds at most claim_slack. Returns 0 when
- * the query has too many terms, or when splitting would not leave anything out. */
+static int cmp_range_lo(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The subtrees below the directories whose names fold as term t does, into sp (term
+ * index ti): names are ordered by fold, so those equal to the term start its range.
+ * Returns 0 or -ENOMEM. */
+static int dirs_equal(const struct store *s, struct name_folder *nf, const struct term *t,
+		      struct split *sp, size_t ti)
+{
+	uint32_t lo, hi;
+	store_prefix_range(s, nf, t->loose, t->loose_len, &lo, &hi);
+	size_t n = 0, cap = 0;
+	uint32_t *r = NULL;
+	for (uint32_t k = lo; k < hi; k++) {
+		size_t len;
+		if (!name_folder_fold(nf, s->name_bytes + s->name_offset[k],
+				      s->name_offset[k + 1] - s->name_offset[k], &len)) {
+			free(r);
+			return -ENOMEM;
+		}
+		if (len != t->loose_len)
+			break;
+		for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1]; i++) {
+			uint32_t id = s->name_entries[i], end = store_subtree_end(s, id);
+			if (end <= id + 1)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				uint32_t *more = realloc(r, 2 * cap * sizeof(*r));
+				if (!more) {
+					free(r);
+					return -ENOMEM;
+				}
+				r = more;
+			}
+			r[2 * n] = id + 1;
+			r[2 * n++ + 1] = end;
+		}
+	}
+	/* Subtrees nest or are apart: keep the outermost. */
+	if (n)
+		qsort(r, n, 2 * sizeof(*r), cmp_range_lo);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && r[2 * i] < r[2 * (m - 1) + 1])
+			continue;
+		r[2 * m] = r[2 * i];
+		r[2 * m++ + 1] = r[2 * i + 1];
+	}
+	sp->below[ti] = r;
+	sp->n_below[ti] = m;
+	return 0;
+}
+
+static void split_release(struct split *sp)
+{
+	for (size_t t = 0; t < sp->n_terms; t++)
+		free(sp->below[t]);
+	sp->n_terms = 0;
+}
+
+/* Fill *sp for query q, given that a name claim adds at most claim_slack: 1 when the
+ * scan is worth splitting, 0 when the query has too many terms or nothing would be
+ * left out, -ENOMEM. */
 static int plan_split(const struct worker *w, const struct trawl_query *q, const struct base *b,
 		      int32_t claim_slack, struct split *sp)
 {
-	const struct term *terms[SPLIT_MAX_TERMS];
 	size_t group_of[SPLIT_MAX_TERMS];
+	memset(sp, 0, sizeof(*sp));
 	sp->p = &b->postings;
-	sp->n_terms = 0;
-	for (size_t gi = 0; gi < q->n_groups; gi++) {
-		for (size_t k = 0; k < q->groups[gi].n_terms; k++) {
-			if (sp->n_terms == SPLIT_MAX_TERMS)
-				return 0;
+	struct name_folder nf;
+	name_folder_init(&nf);
+	int rc = 1;
+	for (size_t gi = 0; gi < q->n_groups && rc == 1; gi++) {
+		for (size_t k = 0; k < q->groups[gi].n_terms && rc == 1; k++) {
+			if (sp->n_terms == SPLIT_MAX_TERMS) {
+				rc = 0;
+				break;
+			}
 			const struct term *t = &q->groups[gi].terms[k];
 			uint32_t need = 0;
 			for (size_t i = 0; i < t->loose_len; i++)
 				need |= name_mask_bit((unsigned char)t->loose[i]);
-			sp->need[sp->n_terms] = need;
-			group_of[sp->n_terms] = gi;
-			terms[sp->n_terms++] = t;
+			size_t ti = sp->n_terms++;
+			sp->need[ti] = need;
+			group_of[ti] = gi;
+			if (dirs_equal(&b->store, &nf, t, sp, ti) < 0)
+				rc = -ENOMEM;
 		}
 	}
-	for (uint32_t held = 0; held < (1u << sp->n_terms); held++) {
+	name_folder_release(&nf);
+	if (rc != 1) {
+		split_release(sp);
+		return rc;
+	}
+	size_t n = sp->n_terms;
+	for (uint32_t c = 0; c < (1u << (2 * n)); c++) {
 		/* A claim needs a name that starts with its term, and so holds it. */
-		int64_t total = held ? claim_slack : 0;
+		int64_t total = c & ((1u << n) - 1) ? claim_slack : 0;
 		for (size_t gi = 0, t = 0; gi < q->n_groups; gi++) {
 			int32_t best = INT32_MIN;
-			/* A component equal to a term of one unit is not in the postings. */
-			for (; t < sp->n_terms && group_of[t] == gi; t++)
+			for (; t < n && group_of[t] == gi; t++)
 				best = max32i(best, w->align_bound[t] +
-							(held >> t & 1 ? BONUS_IN_NAME : 0) +
-							(terms[t]->loose_len < 2 ? BONUS_COMPONENT_EXACT : 0));
+							(c >> t & 1 ? BONUS_IN_NAME : 0) +
+							(c >> (n + t) & 1 ? BONUS_COMPONENT_EXACT : 0));
 			total += best;
 		}
-		sp->bound[held] = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+		sp->bound[c] = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	}
-	/* When names that hold no term may beat the top, the first round is the scan. */
-	return w->top.n < w->top.limit || sp->bound[0] < w->top.slots[0].score;
+	/* When names that hold no term, below no directory equal to one, may beat the
+	 * top, the first round is the scan. */
+	if (w->top.n == w->top.limit && sp->bound[0] >= w->top.slots[0].score) {
+		split_release(sp);
+		return 0;
+	}
+	return 1;
 }
 
-/* The entries of `cand` one of whose components may equal a term of two units or more,
- * in *out. Returns 0 or -ENOMEM. */
-static int component_matches(const struct postings *p, const struct trawl_query *q,
-			     const roaring_bitmap_t *cand, roaring_bitmap_t **out)
-{
-	if (!(*out = roaring_bitmap_create()))
-		return -ENOMEM;
-	for (size_t gi = 0; gi < q->n_groups; gi++) {
-		for (size_t k = 0; k < q->groups[gi].n_terms; k++) {
-			const struct term *t = &q->groups[gi].terms[k];
-			const unsigned char *b = (const unsigned char *)t->loose;
-			size_t n = t->loose_len;
-			/* A component holds no '/': none equals a term that has one. */
-			if (n < 2 || memchr(b, '/', n))
-				continue;
-			roaring_bitmap_t *eq = roaring_bitmap_copy(cand);
-			if (!eq)
-				return -ENOMEM;
-			unsigned char key[3] = {'/', b[0], b[1]};
-			int rc = narrow(&eq, postings_trigram(p, trigram_key(key)));
-			for (size_t i = 0; rc == 0 && i + 3 <= n; i++)
-				rc = narrow(&eq, postings_trigram(p, trigram_key(b + i)));
-			if (rc >= 0)
-				roaring_bitmap_or_inplace(*out, eq);
-			bitmap_free(eq);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* The split scan of `cand` (whose component matches `eq` were taken out), in rounds.
- * Counts what it never looks at as pruned, on ws[0]. */
+/* The split scan of `cand`, in rounds. Counts what it never looks at as pruned. */
 static void split_scan(struct worker *ws, size_t n_workers, const struct split *sp,
-		       const roaring_bitmap_t *eq, const roaring_bitmap_t *cand, uint64_t n_cand,
-		       uint32_t lo, uint32_t hi, uint32_t n_delta, int share_delta)
+		       const roaring_bitmap_t *cand, uint64_t n_cand, uint32_t lo, uint32_t hi,
+		       uint32_t n_delta, int share_delta)
 {
 	size_t limit = ws[0].top.limit;
-	uint64_t n_eq = roaring_bitmap_get_cardinality(eq);
-	run_scan(ws, n_workers, scan_workers(n_eq, n_workers), eq, n_eq, lo, hi, 0, NULL, n_delta,
-		 share_delta);
-	uint8_t allow[1u << SPLIT_MAX_TERMS], later[1u << SPLIT_MAX_TERMS];
-	uint32_t n_sets = 1u << sp->n_terms;
+	uint8_t allow[SPLIT_CLASSES], later[SPLIT_CLASSES];
+	uint32_t n_classes = 1u << (2 * sp->n_terms);
 	int32_t floor = merged_floor(ws, n_workers, limit);
-	set_floor(ws, n_workers, floor);
-	for (uint32_t held = 0; held < n_sets; held++)
-		allow[held] = floor > INT32_MIN ? sp->bound[held] >= floor : held != 0;
+	for (uint32_t c = 0; c < n_classes; c++)
+		allow[c] = floor > INT32_MIN ? sp->bound[c] >= floor : c != 0;
 	size_t n_scan = scan_workers(n_cand, n_workers);
 	for (size_t i = 0; i < n_scan; i++) {
 		ws[i].split = sp;
 		ws[i].allowed = NULL;
 		ws[i].n_filtered = 0;
 	}
-	run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, 0, allow, 0, 0);
+	run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, 0, allow, n_delta, share_delta);
 	/* The second round: what the first left that can still beat the top. */
 	floor = merged_floor(ws, n_workers, limit);
 	set_floor(ws, n_workers, floor);
 	int is_more = 0;
-	for (uint32_t held = 0; held < n_sets; held++) {
-		later[held] = !allow[held] && (floor == INT32_MIN || sp->bound[held] >= floor);
-		is_more |= later[held];
+	for (uint32_t c = 0; c < n_classes; c++) {
+		later[c] = !allow[c] && (floor == INT32_MIN || sp->bound[c] >= floor);
+		is_more |= later[c];
 	}
 	if (is_more && !ws[0].rc) {
 		for (size_t i = 0; i < n_scan; i++) {
@@ -2105,8 +2191,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct worker ws[SEARCH_MAX_THREADS];
 	memset(ws, 0, sizeof(ws));
 	roaring_bitmap_t *cand = NULL;
-	roaring_bitmap_t *eq = NULL; /* with a split scan, its component matches */
-	struct split split;
+	struct split split; /* with is_split, how the scan is split */
+	int is_split = 0;
 	int32_t *align_bound = NULL;
 	size_t n_workers = 0, n_scan = 0;
 	int is_everything = q->n_groups == 0;
@@ -2250,12 +2336,12 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 				: n_cand - roaring_bitmap_range_cardinality(dead, lo, hi);
 		} else if (cand && ws[0].carry && claim_slack != INT32_MAX &&
 			   n_cand >= (opts->split_min_candidates ? opts->split_min_candidates
-								  : SPLIT_MIN_CANDIDATES) &&
-			   plan_split(&ws[0], q, g->base, claim_slack, &split)) {
-			if ((rc = component_matches(&g->base->postings, q, cand, &eq)) < 0)
+								  : SPLIT_MIN_CANDIDATES)) {
+			if ((is_split = plan_split(&ws[0], q, g->base, claim_slack, &split)) < 0) {
+				rc = is_split;
+				is_split = 0;
 				goto done;
-			roaring_bitmap_andnot_inplace(cand, eq);
-			n_cand = roaring_bitmap_get_cardinality(cand);
+			}
 		}
 	}
 	if (rc < 0 || ws[0].rc < 0)
@@ -2270,8 +2356,8 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			    path_slashes(ws[0].top.slots[0].path, ws[0].top.slots[0].len);
 		}
 	size_t n_delta = is_delta_shared || (is_everything && n_records) ? n_records : 0;
-	if (eq) {
-		split_scan(ws, n_workers, &split, eq, cand, n_cand, lo, hi, n_delta, is_delta_shared);
+	if (is_split) {
+		split_scan(ws, n_workers, &split, cand, n_cand, lo, hi, n_delta, is_delta_shared);
 	} else {
 		n_scan = is_scan_skipped ? 0 : scan_workers(n_cand, n_workers);
 		run_scan(ws, n_workers, n_scan, cand, n_cand, lo, hi, session != NULL, NULL,
@@ -2314,7 +2400,8 @@ out:
 	}
 	bitmap_free(st.done);
 	bitmap_free(cand);
-	bitmap_free(eq);
+	if (is_split)
+		split_release(&split);
 	bitmap_free(own_dead);
 	trawl_visibility_free(own_vis);
 	free(align_bound);
