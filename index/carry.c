@@ -924,6 +924,25 @@ static void name_facts(const struct carry *c, const char *name, size_t len, stru
 	f->is_known = 1;
 }
 
+/* The most an alignment of term ct (ASCII) inside an ASCII name that holds its units can
+ * score, the in-name bonus included: less than the alignment bound assumes for a first
+ * unit that starts no word there, and for a unit that cannot follow the one before it,
+ * which lands after a gap. */
+static int32_t in_name_bound(const struct carry *c, const struct cterm *ct, const char *name,
+			     size_t len, struct name_facts *facts)
+{
+	int32_t in_name = ct->align + BONUS_IN_NAME;
+	if (!facts->is_known)
+		name_facts(c, name, len, facts);
+	if (ct->first_bit && !(facts->starts & ct->first_bit))
+		in_name -= ct->first_slack;
+	for (size_t i = 1; i < ct->t->n_units; i++)
+		if (ct->pair_bit[i] && !(facts->pairs & ct->pair_bit[i]))
+			in_name -= ct->loss[2 * i + (ct->unit_bit[i] &&
+						     !(facts->starts & ct->unit_bit[i]))];
+	return in_name;
+}
+
 /* The most term ct can add to an entry named `name` (ASCII, whose bytes are `nm`) whose
  * parent's level is x: an alignment started in the directories (ended there, or
  * continued into the name), or one inside the name, which needs every unit of the term
@@ -949,22 +968,8 @@ static int32_t term_bound(const struct carry *c, const struct cterm *ct, const i
 				break;
 			v = max32(v, cont[i]);
 		}
-		if (!(ct->mask & ~nm)) {
-			/* An alignment inside the name earns less than the alignment bound
-			 * assumes for a first unit that starts no word there, and for a unit
-			 * that cannot follow the one before it: it lands after a gap. */
-			int32_t in_name = ct->align + BONUS_IN_NAME;
-			if (!facts->is_known)
-				name_facts(c, name, len, facts);
-			if (ct->first_bit && !(facts->starts & ct->first_bit))
-				in_name -= ct->first_slack;
-			for (size_t i = 1; i < n; i++)
-				if (ct->pair_bit[i] && !(facts->pairs & ct->pair_bit[i]))
-					in_name -=
-					    ct->loss[2 * i + (ct->unit_bit[i] &&
-							      !(facts->starts & ct->unit_bit[i]))];
-			v = max32(v, in_name);
-		}
+		if (!(ct->mask & ~nm))
+			v = max32(v, in_name_bound(c, ct, name, len, facts));
 		size_t prefix = 0;
 		while (prefix < n && prefix < len &&
 		       t->units[prefix] == ascii_unit((unsigned char)name[prefix], t->fold_flags))
@@ -1070,5 +1075,23 @@ int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t
 		total = claim_slack == INT32_MAX ? INT32_MAX : total + claim_slack;
 	*bound = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	*slashes = c->depth;
+	return 1;
+}
+
+int carry_name_bounds(const struct carry *c, const char *name, size_t len, int32_t *out)
+{
+	uint64_t nm = name_bits(c, name, len);
+	if (nm & BITS_NON_ASCII)
+		return CARRY_FALLBACK;
+	struct name_facts facts = {0}; /* found once a term needs them */
+	for (size_t k = 0; k < c->n_terms; k++) {
+		const struct cterm *ct = &c->terms[k];
+		if (!ct->is_ascii)
+			out[k] = ct->align + BONUS_IN_NAME;
+		else if (ct->mask & ~nm)
+			out[k] = SCORE_NONE;
+		else
+			out[k] = in_name_bound(c, ct, name, len, &facts);
+	}
 	return 1;
 }

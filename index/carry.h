@@ -54,4 +54,11 @@ int carry_bound(struct carry *c, uint32_t id, int32_t *bound, size_t *slashes);
 int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t claim_slack,
 		       int32_t *bound, size_t *slashes, uint32_t *next);
 
+/**
+ * For each carried term k (groups flattened), the most an alignment of it inside the name
+ * `name` can score, the in-name bonus included, no claim: out[k], SCORE_NONE when the
+ * name cannot hold the term. Returns 1, or CARRY_FALLBACK when the name is not ASCII.
+ */
+int carry_name_bounds(const struct carry *c, const char *name, size_t len, int32_t *out);
+
 #endif

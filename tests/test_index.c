@@ -959,6 +959,34 @@ static void should_rank_a_name_whose_fold_moves_its_basename(void **state)
 	model_release(&m);
 }
 
+/* A name that holds a term's letters may still score it best from a directory: the
+ * split scan's bound by the name alone must not drop it. For "abcd" among files,
+ * "/a/qab.cxd" (99) comes first and sets the score to beat; "/abc/dxaybzc" beats it
+ * (101) with "abc" from its directory, though its name alone allows it less. */
+static void should_rank_a_term_in_the_directories_of_a_name_that_holds_it(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {
+	    "/a/qab.cxd",
+	    "/abc/dxaybzc",
+	    "/q/r",
+	};
+	static const char *const queries[] = {"abcd", "abc", "ab cd", "bcd"};
+	struct model m = {0};
+	struct trawl_index *ix = index_of_files(paths, sizeof(paths) / sizeof(paths[0]), &m);
+	struct trawl_matcher *mt = trawl_matcher_new();
+	assert_non_null(mt);
+	/* Each search draws its options: enough rounds to split the scan most times. */
+	for (int round = 0; round < 8; round++)
+		for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++)
+			for (size_t limit = 1; limit <= 3; limit++)
+				check_search(ix, &m, mt, queries[i], limit, NULL, TRAWL_KIND_FILE,
+					     NULL);
+	trawl_matcher_free(mt);
+	trawl_index_free(ix);
+	model_release(&m);
+}
+
 /* ---- visibility: what one user may see ---- */
 
 /* Directory meta for permission checks: modes that open to some classes and not to
@@ -2228,6 +2256,7 @@ int main(void)
 	    cmocka_unit_test(should_equal_brute_force_on_random_trees),
 	    cmocka_unit_test(should_score_a_scan_as_whole_paths_are_scored),
 	    cmocka_unit_test(should_rank_a_name_whose_fold_moves_its_basename),
+	    cmocka_unit_test(should_rank_a_term_in_the_directories_of_a_name_that_holds_it),
 	    cmocka_unit_test(should_bound_ascii_names_no_tighter_than_they_score),
 	    cmocka_unit_test(should_show_each_user_what_it_could_list),
 	    cmocka_unit_test(should_hide_what_closed_directories_hold),
