@@ -385,31 +385,74 @@ static void split_ids(struct build_job *parts, const struct store *s, const stru
 	}
 }
 
-/* Give p the entry and subtree masks, from the masks of the store's names. Children come
- * after their parents: from the last id back, each entry's subtree is complete when it
- * is reached, and is added to its parent's. Returns 0 or -ENOMEM. */
-static int masks_from(struct postings *p, const struct store *s, const uint32_t *name_masks)
+/* One share of masks_from(): entries [lo, hi), last to first, into entry and sub. */
+struct masks_job {
+	const struct store *s;
+	const uint32_t *name_masks;
+	uint8_t *entry;
+	uint32_t *sub;
+	uint32_t lo, hi;
+};
+
+static void *masks_share(void *arg)
 {
-	uint8_t *entry = malloc(3 * (size_t)s->n_entries + 1);
-	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
-	if (!entry || !sub) {
-		free(entry);
-		free(sub);
-		return -ENOMEM;
-	}
-	for (uint32_t id = s->n_entries; id-- > 0;) {
-		if (id >= 32)
-			__builtin_prefetch(&name_masks[s->name_id[id - 32]]);
-		uint32_t m = name_masks[s->name_id[id]];
-		entry[3 * (size_t)id] = (uint8_t)m;
-		entry[3 * (size_t)id + 1] = (uint8_t)(m >> 8);
-		entry[3 * (size_t)id + 2] = (uint8_t)(m >> 16);
+	const struct masks_job *j = arg;
+	const struct store *s = j->s;
+	for (uint32_t id = j->hi; id-- > j->lo;) {
+		if (id >= j->lo + 32)
+			__builtin_prefetch(&j->name_masks[s->name_id[id - 32]]);
+		uint32_t m = j->name_masks[s->name_id[id]];
+		j->entry[3 * (size_t)id] = (uint8_t)m;
+		j->entry[3 * (size_t)id + 1] = (uint8_t)(m >> 8);
+		j->entry[3 * (size_t)id + 2] = (uint8_t)(m >> 16);
 		uint32_t parent = s->parent[id];
 		if (parent == STORE_NO_PARENT)
 			continue;
 		if (store_is_dir(s, id))
-			m |= sub[store_dir_rank(s, id)];
-		sub[store_dir_rank(s, parent)] |= m;
+			m |= j->sub[store_dir_rank(s, id)];
+		j->sub[store_dir_rank(s, parent)] |= m;
+	}
+	return NULL;
+}
+
+/* Give p the entry and subtree masks, from the masks of the store's names. Children come
+ * after their parents: from the last id back, each entry's subtree is complete when it
+ * is reached, and is added to its parent's. Two shares of ids, one a thread, each with
+ * its own subtree masks: ORed together, they miss only, in the directories that span
+ * both, what the second share's directories give through them; walking up from the
+ * second share's first entry adds it. Returns 0 or -ENOMEM. */
+static int masks_from(struct postings *p, const struct store *s, const uint32_t *name_masks)
+{
+	uint8_t *entry = malloc(3 * (size_t)s->n_entries + 1);
+	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
+	uint32_t *sub2 = calloc((size_t)s->n_dirs + 1, sizeof(*sub2));
+	if (!entry || !sub || !sub2) {
+		free(entry);
+		free(sub);
+		free(sub2);
+		return -ENOMEM;
+	}
+	uint32_t mid = s->n_entries / 2;
+	struct masks_job jobs[2] = {{s, name_masks, entry, sub, 0, mid},
+				    {s, name_masks, entry, sub2, mid, s->n_entries}};
+	pthread_t thread;
+	int is_threaded = pthread_create(&thread, NULL, masks_share, &jobs[1]) == 0;
+	masks_share(&jobs[0]);
+	if (is_threaded)
+		pthread_join(thread, NULL);
+	else
+		masks_share(&jobs[1]);
+	for (uint32_t d = 0; d < s->n_dirs; d++)
+		sub[d] |= sub2[d];
+	free(sub2);
+	if (mid < s->n_entries) {
+		/* The directories that hold `mid`, deepest first, are complete in turn. */
+		for (uint32_t d = s->parent[mid]; d != STORE_NO_PARENT; d = s->parent[d]) {
+			uint32_t parent = s->parent[d];
+			if (parent != STORE_NO_PARENT)
+				sub[store_dir_rank(s, parent)] |=
+				    sub[store_dir_rank(s, d)] | name_masks[s->name_id[d]];
+		}
 	}
 	free(p->entry_masks);
 	free(p->subtree_masks);
