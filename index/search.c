@@ -929,6 +929,10 @@ static void scan_range(struct worker *w)
 			}
 			for (uint32_t i = 0; i < n_parents; i++)
 				__builtin_prefetch(&s->name_offset[s->name_id[parents[i]]]);
+			/* What a split round lets through mostly has its name read. */
+			for (uint32_t i = 0; w->allow && i < n; i++)
+				__builtin_prefetch(s->name_bytes +
+						   s->name_offset[s->name_id[batch[i]]]);
 			for (uint32_t i = 0; i < n_parents; i++) {
 				uint32_t p = parents[i];
 				__builtin_prefetch(s->name_bytes + s->name_offset[s->name_id[p]]);
