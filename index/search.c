@@ -1640,7 +1640,9 @@ static void set_floor(struct worker *ws, size_t n_workers, int32_t floor)
  * that can beat the top (with a full top), or at those whose name holds some term or
  * that are below a directory equal to one (without one); then at the others that can
  * still beat the top the first round left, if any: typed terms are mostly in the names
- * of what ranks. Per entry, the class costs a few operations on its name's mask, where
+ * of what ranks. A split scan teaches a session nothing (it does not note what it passes
+ * over), and a search a session narrows is not split: narrowing mostly leaves less to
+ * look at than a split, and keeps the next keystroke narrowing. Per entry, the class costs a few operations on its name's mask, where
  * scoring it would first push its directories. */
 
 /* Below this many candidates the split saves less than it costs (by default; see
@@ -2295,8 +2297,10 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct trawl_session *session =
 	    opts->session && (!opts->visible || opts->visible->is_everything) ? opts->session
 									      : NULL;
-	if (session && cand && session_applies(session, g->base, q, kinds, under, under_len) &&
-	    (rc = session_narrow(session, cand)) < 0)
+	/* Narrowed by the session: the scan is not split (split_by_names()). */
+	int is_narrowed =
+	    session && cand && session_applies(session, g->base, q, kinds, under, under_len);
+	if (is_narrowed && (rc = session_narrow(session, cand)) < 0)
 		goto out;
 
 	size_t n_terms = 0;
@@ -2392,7 +2396,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 			    cand || lo == hi
 				? n_cand
 				: n_cand - roaring_bitmap_range_cardinality(dead, lo, hi);
-		} else if (cand && ws[0].carry && claim_slack != INT32_MAX &&
+		} else if (cand && ws[0].carry && claim_slack != INT32_MAX && !is_narrowed &&
 			   n_cand >= (opts->split_min_candidates ? opts->split_min_candidates
 								  : SPLIT_MIN_CANDIDATES)) {
 			if ((is_split = plan_split(&ws[0], q, g->base, claim_slack, &split)) < 0) {
