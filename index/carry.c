@@ -80,7 +80,7 @@ struct carry {
 	/* The stack: level k is the k-th directory from the root of the current parent's
 	 * chain, with its state after its path and a '/'. */
 	uint32_t *ids;
-	uint32_t *ends;	   /* per level: its directory's subtree end, kept at hand */
+	uint32_t *ends; /* per level: its directory's subtree end, kept at hand */
 	/* Per directory (postings.h), what the names below it hold; NULL: not known. */
 	const uint32_t *subtree_masks;
 	size_t *units_len; /* FOLD_VARIANTS per level: units of the path with the '/' */

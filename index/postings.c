@@ -652,8 +652,8 @@ size_t postings_memory_bytes(const struct postings *p)
 	size_t cached = atomic_load(&((struct postings *)p)->memory_bytes);
 	if (cached)
 		return cached;
-	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps)) +
-		   3 * (size_t)p->n_entries + p->n_dirs * sizeof(*p->subtree_masks);
+	size_t n = p->n_slots * (sizeof(*p->keys) + sizeof(*p->maps)) + 3 * (size_t)p->n_entries +
+		   p->n_dirs * sizeof(*p->subtree_masks);
 	for (int c = 0; c < 256; c++)
 		if (p->chars[c])
 			n += roaring_bitmap_size_in_bytes(p->chars[c]);

@@ -29,8 +29,7 @@ struct postings {
 	 * up every bitmap takes long enough at millions of entries to slow each status. */
 	_Atomic size_t memory_bytes;
 	/* Per entry, in id order: the name mask of its name's loose fold, 3 bytes each (see
-	 * entry_mask()), and one more. In id order, a scan reads them in step with its
-	 * candidates. */
+	 * entry_mask()). In id order, a scan reads them in step with its candidates. */
 	uint8_t *entry_masks;
 	/* Per directory (store_dir_rank()): the name masks of every entry below it, ORed.
 	 * What a directory's path leaves of a term must be in there for anything below it
@@ -63,9 +62,8 @@ static inline uint32_t trigram_key(const unsigned char *p)
  * without a bit are not checked, nor a letter of a pair when the other is there. */
 static inline uint32_t name_mask_bit(unsigned char b)
 {
-	static const uint8_t letter_bit[26] = {0,  1,  2,  3,  4,  1,  5,  6,  7,
-					       8,  9,  10, 11, 12, 13, 14, 8,  15,
-					       16, 17, 18, 9,  19, 20, 19, 20};
+	static const uint8_t letter_bit[26] = {0,  1,  2,  3, 4,  1,  5,  6,  7, 8,  9,	 10, 11,
+					       12, 13, 14, 8, 15, 16, 17, 18, 9, 19, 20, 19, 20};
 	if (b >= 'A' && b <= 'Z')
 		b += 'a' - 'A';
 	if (b >= 'a' && b <= 'z')

@@ -373,8 +373,8 @@ struct worker {
 	const struct trawl_query *q;
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
-	struct chunks *chunks;	     /* NULL: the scan's share is [lo, hi) */
-	/* A round of a split scan (split_by_names()): only candidates whose names hold a
+	struct chunks *chunks; /* NULL: the scan's share is [lo, hi) */
+	/* A round of a split scan (split_scan()): only candidates whose names hold a
 	 * set of the terms `allow` allows are looked at; the others are counted. */
 	const struct split *split;
 	const uint8_t *allow, *allowed; /* allowed: by an earlier round (NULL: none) */
@@ -954,8 +954,9 @@ static void scan_range(struct worker *w)
 					i++;
 				/* A subtree ruled out past the batch: on from its end. */
 				if (i + 1 == n && is_more && next > batch[i] + 1)
-					is_more = next < w->hi &&
-						  roaring_move_uint32_iterator_equalorlarger(&it, next);
+					is_more =
+					    next < w->hi &&
+					    roaring_move_uint32_iterator_equalorlarger(&it, next);
 			}
 		}
 	} else {
@@ -1640,10 +1641,11 @@ static void set_floor(struct worker *ws, size_t n_workers, int32_t floor)
  * that can beat the top (with a full top), or at those whose name holds some term or
  * that are below a directory equal to one (without one); then at the others that can
  * still beat the top the first round left, if any: typed terms are mostly in the names
- * of what ranks. A split scan teaches a session nothing (it does not note what it passes
- * over), and a search a session narrows is not split: narrowing mostly leaves less to
- * look at than a split, and keeps the next keystroke narrowing. Per entry, the class costs a few operations on its name's mask, where
- * scoring it would first push its directories. */
+ * of what ranks. Per entry, the class costs a few operations on its name's mask, where
+ * scoring it would first push its directories. A split scan teaches a session nothing
+ * (it does not note what it passes over), and a search a session narrows is not split:
+ * narrowing mostly leaves less to look at than a split, and keeps the next keystroke
+ * narrowing. */
 
 /* Below this many candidates the split saves less than it costs (by default; see
  * trawl_search_options.split_min_candidates). */
@@ -1674,7 +1676,8 @@ static int dirs_equal(const struct store *s, struct name_folder *nf, const struc
 		}
 		if (len != t->loose_len)
 			break;
-		for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1]; i++) {
+		for (uint32_t i = s->name_entries_offset[k]; i < s->name_entries_offset[k + 1];
+		     i++) {
 			uint32_t id = s->name_entries[i], end = store_subtree_end(s, id);
 			if (end <= id + 1)
 				continue;
@@ -1753,9 +1756,9 @@ static int plan_split(const struct worker *w, const struct trawl_query *q, const
 		for (size_t gi = 0, t = 0; gi < q->n_groups; gi++) {
 			int32_t best = INT32_MIN;
 			for (; t < n && sp->group_of[t] == gi; t++)
-				best = max32i(best, w->align_bound[t] +
-							(c >> t & 1 ? BONUS_IN_NAME : 0) +
-							(c >> (n + t) & 1 ? BONUS_COMPONENT_EXACT : 0));
+				best = max32i(best,
+					      w->align_bound[t] + (c >> t & 1 ? BONUS_IN_NAME : 0) +
+						  (c >> (n + t) & 1 ? BONUS_COMPONENT_EXACT : 0));
 			total += best;
 		}
 		sp->bound[c] = total > INT32_MAX ? INT32_MAX : (int32_t)total;
@@ -2297,7 +2300,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 	struct trawl_session *session =
 	    opts->session && (!opts->visible || opts->visible->is_everything) ? opts->session
 									      : NULL;
-	/* Narrowed by the session: the scan is not split (split_by_names()). */
+	/* Narrowed by the session: the scan is not split (split_scan()). */
 	int is_narrowed =
 	    session && cand && session_applies(session, g->base, q, kinds, under, under_len);
 	if (is_narrowed && (rc = session_narrow(session, cand)) < 0)
@@ -2398,7 +2401,7 @@ int trawl_index_search(struct trawl_index *ix, const struct trawl_query *q,
 				: n_cand - roaring_bitmap_range_cardinality(dead, lo, hi);
 		} else if (cand && ws[0].carry && claim_slack != INT32_MAX && !is_narrowed &&
 			   n_cand >= (opts->split_min_candidates ? opts->split_min_candidates
-								  : SPLIT_MIN_CANDIDATES)) {
+								 : SPLIT_MIN_CANDIDATES)) {
 			if ((is_split = plan_split(&ws[0], q, g->base, claim_slack, &split)) < 0) {
 				rc = is_split;
 				is_split = 0;
