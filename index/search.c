@@ -902,7 +902,7 @@ static void scan_range(struct worker *w)
 			}
 			is_more &= n == SEARCH_BATCH;
 			uint32_t cls[SEARCH_BATCH];
-			if (w->allow) {
+			if (w->allow && w->split) {
 				/* A round of a split scan: only the classes it allows. */
 				uint32_t kept = 0;
 				for (uint32_t i = 0; i < n; i++) {
@@ -941,7 +941,7 @@ static void scan_range(struct worker *w)
 			/* One candidate at a time: the carrier's stack follows the parents in
 			 * id order, and going back to an earlier parent would rebuild it. */
 			for (uint32_t i = 0; i < n && !is_cancelled(w); i++) {
-				if (w->allow && split_prune(w, batch[i], cls[i]))
+				if (w->allow && w->split && split_prune(w, batch[i], cls[i]))
 					continue;
 				uint64_t seen = w->n_matched + w->n_pruned;
 				uint32_t next;
