@@ -674,24 +674,30 @@ static int push_level(struct carry *c, uint32_t id)
 	return 0;
 }
 
-/* Whether nothing below the top level can match: some group has no term whose units the
- * level's path leaves are all among the names below it. */
-static int is_dead_end(const struct carry *c)
+/* Whether names holding `mask` (postings.h) could complete a match after the top
+ * level's path: every group has a term whose units the path leaves are all in it. Only
+ * the greedy progress is needed. */
+static int may_complete(const struct carry *c, uint32_t mask)
 {
 	const int32_t *top = c->state + (c->depth - 1) * c->width;
-	uint32_t below = c->subtree_masks[store_dir_rank(c->s, c->ids[c->depth - 1])];
 	size_t k = 0;
 	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
 		int may = 0;
 		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
 			const struct cterm *ct = &c->terms[k];
 			int32_t progress = top[ct->off + 2 * ct->t->n_units + CT_PROGRESS];
-			may |= !(ct->need_from[progress] & ~below);
+			may |= !(ct->need_from[progress] & ~mask);
 		}
 		if (!may)
-			return 1;
+			return 0;
 	}
-	return 0;
+	return 1;
+}
+
+/* Whether nothing below the top level can match, by what the names below it hold. */
+static int is_dead_end(const struct carry *c)
+{
+	return !may_complete(c, c->subtree_masks[store_dir_rank(c->s, c->ids[c->depth - 1])]);
 }
 
 /* Make the stack hold the chain of directory `p`, root first. Levels are subtrees, id
@@ -1029,22 +1035,13 @@ int carry_parent_bound(struct carry *c, uint32_t id, uint32_t name_mask, int32_t
 		return rc;
 	/* Whether it can match at all needs only the progress: a term can end in the
 	 * directories when they hold it all, else the name must hold what they leave. */
-	const int32_t *top = c->state + (c->depth - 1) * c->width;
-	size_t k = 0;
-	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
-		int may = 0;
-		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {
-			const struct cterm *ct = &c->terms[k];
-			int32_t progress = top[ct->off + 2 * ct->t->n_units + CT_PROGRESS];
-			may |= !(ct->need_from[progress] & ~name_mask);
-		}
-		if (!may)
-			return 0;
-	}
+	if (!may_complete(c, name_mask))
+		return 0;
 	materialize(c);
+	const int32_t *top = c->state + (c->depth - 1) * c->width;
 	int64_t total = 0;
 	int may_claim = 0;
-	k = 0;
+	size_t k = 0;
 	for (size_t gi = 0; gi < c->q->n_groups; gi++) {
 		int32_t best = SCORE_NONE;
 		for (size_t j = 0; j < c->q->groups[gi].n_terms; j++, k++) {

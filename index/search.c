@@ -494,6 +494,21 @@ static int build_path(struct worker *w, uint32_t id, size_t *len)
 	return 0;
 }
 
+/* Put the whole path of base entry `id` in w->path, *len bytes, out of the order of the
+ * scan: its parent cache no longer holds. Returns 0 or -ENOMEM. */
+static int entry_path(struct worker *w, uint32_t id, size_t *len)
+{
+	const struct store *s = &w->g->base->store;
+	w->parent = STORE_NO_PARENT;
+	*len = store_path(s, id, w->path, w->cap);
+	if (*len > w->cap) {
+		if (!reserve(w, *len))
+			return -ENOMEM;
+		store_path(s, id, w->path, w->cap);
+	}
+	return 0;
+}
+
 static int is_ascii(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1106,13 +1121,9 @@ static int strong_name(struct worker *w, struct strong *st, uint32_t k, int32_t 
 			continue;
 		if (!roaring_bitmap_add_checked(st->done, id))
 			continue;
-		size_t len = store_path(s, id, w->path, w->cap);
-		if (len > w->cap) {
-			if (!reserve(w, len))
-				return -ENOMEM;
-			store_path(s, id, w->path, w->cap);
-		}
-		w->parent = STORE_NO_PARENT; /* the scan's parent cache no longer holds */
+		size_t len;
+		if (entry_path(w, id, &len) < 0)
+			return -ENOMEM;
 		int rc;
 		/* A root's path is its name, not "/name": it is matched as it is. */
 		if (is_exact && s->parent[id] != STORE_NO_PARENT) {
@@ -2159,13 +2170,9 @@ static int seed_top(struct worker *w, struct strong *st, const struct trawl_sess
 		if (id >= s->n_entries || !is_strong_candidate(w, st, id) ||
 		    !roaring_bitmap_add_checked(st->done, id))
 			continue;
-		size_t len = store_path(s, id, w->path, w->cap);
-		if (len > w->cap) {
-			if (!reserve(w, len))
-				return -ENOMEM;
-			store_path(s, id, w->path, w->cap);
-		}
-		w->parent = STORE_NO_PARENT;
+		size_t len;
+		if (entry_path(w, id, &len) < 0)
+			return -ENOMEM;
 		int rc = offer(w, w->path, len, s->kind[id], id);
 		if (rc < 0)
 			return rc;
