@@ -304,11 +304,15 @@ static int32_t cross_slack(const struct term *t)
 
 /* How a scan is split (split_scan()): an entry's class is the set of terms its name
  * holds (bits 0..n_terms) and the set of terms a directory above it equals (the bits
- * above); each class has a bound. */
+ * above); with a single term, one more bit says whether the name holds the term's last
+ * unit, without which its alignment ends in the directories and pays the full tail
+ * penalty. Each class has a bound. */
 struct split {
 	const struct postings *p; /* whose entry masks tell what names hold */
 	uint32_t need[SPLIT_MAX_TERMS];
 	size_t n_terms;
+	size_t n_bits;	    /* of a class */
+	uint32_t need_last; /* with a single term: the bit of its last unit (0: none) */
 	size_t group_of[SPLIT_MAX_TERMS]; /* the query's group of each term */
 	/* Per term, the subtrees below the directories that equal it, as sorted disjoint
 	 * [lo, hi) pairs. */
@@ -354,6 +358,8 @@ static inline uint32_t split_class(const struct split *sp, struct split_at *a, u
 		a->at[t] = i;
 		c |= (uint32_t)(i < sp->n_below[t] && r[2 * i] <= id) << (sp->n_terms + t);
 	}
+	if (sp->n_bits > 2 * sp->n_terms)
+		c |= (uint32_t)((m & sp->need_last) == sp->need_last) << (2 * sp->n_terms);
 	return c;
 }
 
@@ -1761,9 +1767,19 @@ static int plan_split(const struct worker *w, const struct trawl_query *q, const
 		return rc;
 	}
 	size_t n = sp->n_terms;
-	for (uint32_t c = 0; c < (1u << (2 * n)); c++) {
+	sp->n_bits = 2 * n;
+	if (n == 1) {
+		const struct term *t = &q->groups[0].terms[0];
+		sp->need_last = t->loose_len ? name_mask_bit((unsigned char)t->loose[t->loose_len - 1])
+					     : 0;
+		sp->n_bits++;
+	}
+	for (uint32_t c = 0; c < (1u << sp->n_bits); c++) {
 		/* A claim needs a name that starts with its term, and so holds it. */
 		int64_t total = c & ((1u << n) - 1) ? claim_slack : 0;
+		/* One term that cannot end in the name ends in the directories. */
+		if (n == 1 && !(c & 1) && !(c >> 2 & 1))
+			total -= PENALTY_NAME_TAIL_MAX;
 		for (size_t gi = 0, t = 0; gi < q->n_groups; gi++) {
 			int32_t best = INT32_MIN;
 			for (; t < n && sp->group_of[t] == gi; t++)
@@ -1775,7 +1791,7 @@ static int plan_split(const struct worker *w, const struct trawl_query *q, const
 		sp->bound[c] = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	}
 	uint32_t held = (1u << n) - 1;
-	for (uint32_t c = 0; c < (1u << (2 * n)); c++) {
+	for (uint32_t c = 0; c < (1u << sp->n_bits); c++) {
 		int64_t low = (int64_t)sp->bound[c & ~held] + (c & held ? claim_slack : 0);
 		sp->lowest[c] = low > INT32_MAX ? INT32_MAX : (int32_t)low;
 	}
@@ -1799,10 +1815,13 @@ static void split_scan(struct worker *ws, size_t n_workers, const struct split *
 {
 	size_t limit = ws[0].top.limit;
 	uint8_t allow[SPLIT_CLASSES], later[SPLIT_CLASSES];
-	uint32_t n_classes = 1u << (2 * sp->n_terms);
+	uint32_t n_classes = 1u << sp->n_bits;
+	/* Without a top: the names that hold a term, and what is below a directory equal
+	 * to one. */
+	uint32_t hot = (1u << (2 * sp->n_terms)) - 1;
 	int32_t floor = merged_floor(ws, n_workers, limit);
 	for (uint32_t c = 0; c < n_classes; c++)
-		allow[c] = floor > INT32_MIN ? sp->bound[c] >= floor : c != 0;
+		allow[c] = floor > INT32_MIN ? sp->bound[c] >= floor : (c & hot) != 0;
 	size_t n_scan = scan_workers(n_cand, n_workers);
 	for (size_t i = 0; i < n_scan; i++) {
 		ws[i].split = sp;
