@@ -1770,8 +1770,8 @@ static int plan_split(const struct worker *w, const struct trawl_query *q, const
 	sp->n_bits = 2 * n;
 	if (n == 1) {
 		const struct term *t = &q->groups[0].terms[0];
-		sp->need_last = t->loose_len ? name_mask_bit((unsigned char)t->loose[t->loose_len - 1])
-					     : 0;
+		sp->need_last =
+		    t->loose_len ? name_mask_bit((unsigned char)t->loose[t->loose_len - 1]) : 0;
 		sp->n_bits++;
 	}
 	for (uint32_t c = 0; c < (1u << sp->n_bits); c++) {
