@@ -1795,11 +1795,12 @@ static int plan_split(const struct worker *w, const struct trawl_query *q, const
 		int64_t low = (int64_t)sp->bound[c & ~held] + (c & held ? claim_slack : 0);
 		sp->lowest[c] = low > INT32_MAX ? INT32_MAX : (int32_t)low;
 	}
-	/* When names that hold no term, below no directory equal to one, may beat the
-	 * top, the first round is the scan. Without a top, a query of several terms mostly
-	 * ends with a score to beat below that bound, and then the second round costs more
-	 * than the first saved ('core multiarray': 106 ms split, 78 ms not): only a single
-	 * term, whose names mostly hold it, is split then. */
+	/* When every class may beat the top (class 0, names that hold no term below no
+	 * directory equal to one, bounds lowest), the first round is the scan. Without a
+	 * top, a query of several terms mostly ends with a score to beat below that bound,
+	 * and then the second round costs more than the first saved ('core multiarray':
+	 * 106 ms split, 78 ms not): only a single term, whose names mostly hold it, is
+	 * split then. */
 	int is_full = w->top.n == w->top.limit;
 	if ((!is_full && n > 1) || (is_full && sp->bound[0] >= w->top.slots[0].score)) {
 		split_release(sp);
