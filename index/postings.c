@@ -423,6 +423,7 @@ static void *masks_share(void *arg)
  * second share's first entry adds it. Returns 0 or -ENOMEM. */
 static int masks_from(struct postings *p, const struct store *s, const uint32_t *name_masks)
 {
+	_Static_assert(POSTINGS_PARTS == 2, "masks_from() merges two shares");
 	uint8_t *entry = malloc(3 * (size_t)s->n_entries + 1);
 	uint32_t *sub = calloc((size_t)s->n_dirs + 1, sizeof(*sub));
 	uint32_t *sub2 = calloc((size_t)s->n_dirs + 1, sizeof(*sub2));
@@ -433,15 +434,9 @@ static int masks_from(struct postings *p, const struct store *s, const uint32_t 
 		return -ENOMEM;
 	}
 	uint32_t mid = s->n_entries / 2;
-	struct masks_job jobs[2] = {{s, name_masks, entry, sub, 0, mid},
-				    {s, name_masks, entry, sub2, mid, s->n_entries}};
-	pthread_t thread;
-	int is_threaded = pthread_create(&thread, NULL, masks_share, &jobs[1]) == 0;
-	masks_share(&jobs[0]);
-	if (is_threaded)
-		pthread_join(thread, NULL);
-	else
-		masks_share(&jobs[1]);
+	struct masks_job jobs[POSTINGS_PARTS] = {{s, name_masks, entry, sub, 0, mid},
+						 {s, name_masks, entry, sub2, mid, s->n_entries}};
+	run_parts(masks_share, jobs, sizeof(jobs[0]));
 	for (uint32_t d = 0; d < s->n_dirs; d++)
 		sub[d] |= sub2[d];
 	free(sub2);
@@ -614,16 +609,10 @@ int postings_masks_from_names(struct postings *p, const struct store *s)
 	uint32_t *m = malloc(((size_t)s->n_names + 1) * sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	/* Two shares, as the loader has two threads; the second in the calling thread. */
-	struct mask_job jobs[2] = {{s, m, 0, s->n_names / 2, 0},
-				   {s, m, s->n_names / 2, s->n_names, 0}};
-	pthread_t thread;
-	int is_threaded = pthread_create(&thread, NULL, masks_part, &jobs[0]) == 0;
-	masks_part(&jobs[1]);
-	if (is_threaded)
-		pthread_join(thread, NULL);
-	else
-		masks_part(&jobs[0]);
+	/* Two shares, as the loader has two threads. */
+	struct mask_job jobs[POSTINGS_PARTS] = {{s, m, 0, s->n_names / 2, 0},
+						{s, m, s->n_names / 2, s->n_names, 0}};
+	run_parts(masks_part, jobs, sizeof(jobs[0]));
 	int rc = jobs[0].rc < 0 ? jobs[0].rc : jobs[1].rc;
 	if (rc < 0) {
 		free(m);

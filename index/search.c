@@ -380,8 +380,8 @@ struct worker {
 	const roaring_bitmap_t *candidates; /* NULL: every id in [lo, hi) */
 	uint32_t lo, hi;
 	struct chunks *chunks; /* NULL: the scan's share is [lo, hi) */
-	/* A round of a split scan (split_scan()): only candidates whose names hold a
-	 * set of the terms `allow` allows are looked at; the others are counted. */
+	/* A round of a split scan (split_scan()): only candidates of a class `allow`
+	 * allows are looked at; the others are counted. */
 	const struct split *split;
 	const uint8_t *allow, *allowed; /* allowed: by an earlier round (NULL: none) */
 	struct split_at split_at;
@@ -907,9 +907,9 @@ static void scan_range(struct worker *w)
 	if (w->split)
 		split_seek(w->split, &w->split_at, w->lo);
 	if (w->candidates) {
-		/* Candidates come in batches whose name masks and name offsets are fetched
-		 * ahead, and their parents' names and subtree ends: that is where a scan of
-		 * spread-out entries waits for memory. */
+		/* Candidates come in batches whose name offsets are fetched ahead, and their
+		 * parents' names and subtree ends: that is where a scan of spread-out entries
+		 * waits for memory. (Their masks are read in id order, as they come.) */
 		const struct store *s = &w->g->base->store;
 		uint32_t batch[SEARCH_BATCH];
 		roaring_uint32_iterator_t it;

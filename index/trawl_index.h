@@ -165,10 +165,13 @@ struct trawl_search_options {
 
 /**
  * A client's memory between searches: the base entries its last search could not rule
- * out. A query typed a character further (the last term grown at its end, or a term
- * added) matches only among them, so the next search looks nowhere else. It applies
- * on the same base, scope, kinds and without a visibility filter; otherwise a search
- * scans as without it. The answer is the same either way. NULL when out of memory.
+ * out, when that search scanned them one by one (not when its first phase answered, nor
+ * when its scan was split by what names hold). A query typed a character further (the
+ * last term grown at its end, or a term added) matches only among them, so the next
+ * search looks nowhere else. It applies on the same base, scope, kinds and without a
+ * visibility filter; otherwise a search scans as without it. The last results are also
+ * scored first by the next search on the same base. The answer is the same either way.
+ * NULL when out of memory.
  */
 struct trawl_session *trawl_session_new(void);
 
